@@ -20,7 +20,6 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/reviews.smk"
 include: "workflow/rules/faces.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -1,0 +1,89 @@
+"""Figures logged with every run: learning curves, ROC, confusion matrix, top words,
+weight images. Each function writes one PNG and returns nothing; matplotlib runs headless.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and in CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from logreg.fileio import atomic_path  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def learning_curves(history: dict[str, list[float]], path: str | os.PathLike) -> None:
+    """Training (and validation) loss, and validation accuracy, per epoch."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    ax_loss.plot(epochs, history["loss"], label="train objective")
+    if history.get("val_loss"):
+        ax_loss.plot(epochs, history["val_loss"], label="validation loss")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax_loss.legend()
+    if history.get("val_accuracy"):
+        ax_acc.plot(epochs, history["val_accuracy"], color="tab:green")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
+    _save(fig, path)
+
+
+def roc(fpr: np.ndarray, tpr: np.ndarray, auc: float, path: str | os.PathLike) -> None:
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(fpr, tpr, label=f"AUC = {auc:.3f}")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.set(xlabel="false positive rate (1 - specificity)",
+           ylabel="true positive rate (sensitivity)", title="ROC curve (test)")
+    ax.legend(loc="lower right")
+    _save(fig, path)
+
+
+def confusion(cm: np.ndarray, class_names: list[str], path: str | os.PathLike) -> None:
+    size = 2.5 + 0.6 * len(class_names)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(cm, cmap="Blues")
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    threshold = cm.max() / 2 if cm.size else 0
+    for (i, j), count in np.ndenumerate(cm):
+        ax.text(j, i, str(count), ha="center", va="center",
+                color="white" if count > threshold else "black")
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test)")
+    _save(fig, path)
+
+
+def top_words(words: list[str], weights: np.ndarray, path: str | os.PathLike) -> None:
+    """Horizontal bars of the most positive and most negative weights."""
+    order = np.argsort(weights)
+    fig, ax = plt.subplots(figsize=(6, 0.22 * len(words) + 1.5))
+    colors = ["tab:red" if w < 0 else "tab:blue" for w in np.asarray(weights)[order]]
+    ax.barh(np.arange(len(words)), np.asarray(weights)[order], color=colors)
+    ax.set_yticks(np.arange(len(words)), [words[i] for i in order], fontsize=8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set(xlabel="weight", title="Top positive (blue) and negative (red) words")
+    _save(fig, path)
+
+
+def weight_images(coef: np.ndarray, image_shape: tuple[int, int], titles: list[str],
+                  path: str | os.PathLike) -> None:
+    """One image per class of its weights, on a shared symmetric colour scale."""
+    n = coef.shape[0]
+    cols = min(n, 4)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.8 * rows), squeeze=False)
+    limit = float(np.abs(coef).max()) or 1.0
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(coef[k].reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(titles[k], fontsize=9)
+    _save(fig, path)

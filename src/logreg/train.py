@@ -1,0 +1,162 @@
+"""Train one model from a Hydra config, write its outputs, and track it in MLflow.
+
+    python -m logreg.train experiment=reviews dataset.domain=electronics penalty.l2=0.01
+    python -m logreg.train -m penalty.l2=0.001,0.01,0.1 optimizer=gd,minibatch
+
+:func:`train` is the importable core (tests call it with a composed config);
+:func:`main` is the thin Hydra entry point around it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from logreg import evaluation, tracking
+from logreg.config import CONF_DIR, check_config, register_configs
+from logreg.datasets import load_dataset
+from logreg.errors import ConfigError, UserError
+from logreg.estimators import LogisticRegression, SoftmaxRegression
+from logreg.fileio import write_text_atomic
+from logreg.provenance import git_state, package_versions
+
+log = logging.getLogger(__name__)
+
+
+def build_estimator(cfg: DictConfig, n_classes: int, progress: bool):
+    """The estimator the config asks for, with the run's seed."""
+    if cfg.model.name == "logistic" and n_classes != 2:
+        raise ConfigError("model", f"'logistic' is binary but the dataset has {n_classes} "
+                          "classes; use model=softmax or dataset.classes=[a,b]")
+    estimator_class = LogisticRegression if cfg.model.name == "logistic" else SoftmaxRegression
+    opt = cfg.optimizer
+    return estimator_class(
+        l1=cfg.penalty.l1, l2=cfg.penalty.l2, solver=opt.solver, lr=opt.lr,
+        lr_schedule=opt.lr_schedule, decay=opt.decay, momentum=opt.momentum,
+        batch_size=opt.batch_size, max_iter=opt.max_iter, tol=opt.tol,
+        early_stopping=opt.early_stopping, patience=opt.patience,
+        class_weight=cfg.model.class_weight, fit_intercept=cfg.model.fit_intercept,
+        random_state=cfg.seed, verbose=int(progress))
+
+
+def _flatten(cfg: DictConfig) -> dict[str, object]:
+    flat: dict[str, object] = {}
+
+    def walk(node: object, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = node
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return flat
+
+
+def _start_tracker(cfg: DictConfig, dataset_meta: dict) -> tracking.Tracker | None:
+    if not cfg.tracking.enabled:
+        return None
+    tags = {**git_state(), **{f"version.{k}": v for k, v in package_versions().items()},
+            **{f"data_sha256.{Path(p).name}": h
+               for p, h in dataset_meta.get("source_files", {}).items()},
+            "source": cfg.source, "seed": str(cfg.seed), "dataset": cfg.dataset.name,
+            "model": cfg.model.name, "penalty": cfg.penalty.name}
+    return tracking.Tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.run_name,
+                            tags, retries=cfg.tracking.retries,
+                            parent_run_id=cfg.tracking.parent_run_id)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Turn SIGTERM into KeyboardInterrupt so the MLflow run is marked KILLED."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"terminated by signal {signum}")
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
+    """Fit the configured model, evaluate it, write ``output_dir`` and log to MLflow.
+
+    Returns the summary row that is also written to ``output_dir/metrics.json``: the
+    run's identity (experiment, dataset, model, penalty, l1, l2, solver), its metrics
+    on each split (``train_*``, ``val_*``, ``test_*``) and its ``mlflow_run_id``.
+    ``metrics.json`` is written last, so its presence means the run is complete.
+    """
+    check_config(cfg)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(cfg.seed)
+    dataset = load_dataset(cfg.dataset, rng)
+    class_names = dataset.class_names
+    progress = sys.stderr.isatty() if cfg.progress is None else bool(cfg.progress)
+    estimator = build_estimator(cfg, len(class_names), progress)
+    tracker = _start_tracker(cfg, dataset.meta)
+    error: BaseException | None = None
+    try:
+        with _sigterm_as_interrupt():
+            if tracker is not None:
+                tracker.log_params(_flatten(cfg))
+            write_text_atomic(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+            log.info("fitting %s on %s: %d training examples, %d features, %d classes",
+                     type(estimator).__name__, cfg.dataset.name, dataset.X["train"].shape[0],
+                     dataset.X["train"].shape[1], len(class_names))
+            started = time.perf_counter()
+            estimator.fit(dataset.X["train"], dataset.y["train"],
+                          eval_set=(dataset.X["val"], dataset.y["val"]))
+            fit_seconds = time.perf_counter() - started
+            result = evaluation.evaluate(estimator, dataset, cfg, output_dir)
+            row = {"experiment": cfg.experiment_name, "dataset": cfg.dataset.name,
+                   "model": cfg.model.name, "penalty": cfg.penalty.name,
+                   "l1": cfg.penalty.l1, "l2": cfg.penalty.l2, "solver": cfg.optimizer.solver,
+                   "n_iter": int(np.max(estimator.n_iter_)), "fit_seconds": fit_seconds,
+                   **result.metrics}
+            if tracker is not None:
+                tracker.log_history(estimator.history_)
+                tracker.log_metrics((k, v, 0) for k, v in row.items()
+                                    if isinstance(v, (int, float)) and k not in ("l1", "l2"))
+                tracker.log_artifacts(output_dir)
+                row["mlflow_run_id"] = tracker.run_id
+            else:
+                row["mlflow_run_id"] = ""
+            write_text_atomic(output_dir / "metrics.json", json.dumps(row, indent=2))
+            log.info("test accuracy %.4f, test F1 %.4f, test AUC %.4f (outputs in %s)",
+                     row["test_accuracy"], row["test_f1"], row["test_auc"], output_dir)
+            return row
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        if tracker is not None:
+            tracker.finish(tracking.status_for(error), error)
+
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+def main(cfg: DictConfig) -> float:
+    """Hydra entry point; returns the validation loss for sweepers that minimize it."""
+    try:
+        row = train(cfg, HydraConfig.get().runtime.output_dir)
+    except UserError as exc:
+        log.error("%s", exc)
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    return float(row["val_loss"])
+
+
+if __name__ == "__main__":
+    main()

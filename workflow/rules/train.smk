@@ -1,0 +1,81 @@
+# Training: one Hydra run of `python -m logreg.train` per experiment in config["experiments"],
+# its run folder = this rule's output folder, tracked in MLflow.
+
+from hydra.errors import HydraException
+
+from logreg.config import compose
+
+EXPERIMENTS = {e["name"]: e["overrides"] for e in config["experiments"]}
+
+
+wildcard_constraints:
+    experiment="|".join(map(re.escape, EXPERIMENTS)) if EXPERIMENTS else "$^",
+
+
+def get_overrides(wildcards):
+    """The experiment's own overrides plus the paths and provenance the workflow owns."""
+    return [
+        *EXPERIMENTS[wildcards.experiment],
+        f"experiment_name={wildcards.experiment}",
+        f"paths.results_dir={RESULTS}",
+        f"tracking.uri={config['tracking_uri']}",
+        f"source=snakemake:train:{wildcards.experiment}",
+    ]
+
+
+def get_train_data(wildcards):
+    """The prepared dataset folder the experiment trains on (none for generated data)."""
+    try:
+        dataset = compose(get_overrides(wildcards)).dataset
+    except HydraException as exc:
+        raise ValueError(
+            f"experiment '{wildcards.experiment}' in the workflow config: its overrides "
+            f"{EXPERIMENTS[wildcards.experiment]} do not compose: {exc}"
+        ) from None
+    return [] if dataset.kind == "gaussian_clouds" else [dataset.path]
+
+
+def get_run_dir(wildcards, output):
+    return os.path.dirname(output.metrics)
+
+
+rule tracking_store:
+    # Create the MLflow store (and its schema) once, before parallel training jobs race
+    # to migrate it (MLflow #6490).
+    output:
+        ready=f"{RESULTS}/.tracking_store",
+    params:
+        uri=config["tracking_uri"],
+    log:
+        f"{LOGS}/tracking_store.log",
+    shell:
+        "python -m logreg.tracking --init {params.uri:q} --marker {output.ready:q} 2> {log:q}"
+
+
+rule train:
+    input:
+        data=get_train_data,
+        store=rules.tracking_store.output.ready,
+    output:
+        metrics=f"{RESULTS}/runs/{{experiment}}/metrics.json",
+    params:
+        overrides=get_overrides,
+        run_dir=get_run_dir,
+    log:
+        f"{LOGS}/train/{{experiment}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{experiment}}.tsv"
+    shell:
+        "python -m logreg.train {params.overrides:q} hydra.run.dir={params.run_dir:q}"
+        " hydra.output_subdir=.hydra 2> {log:q}"
+
+
+rule summary:
+    input:
+        expand(f"{RESULTS}/runs/{{experiment}}/metrics.json", experiment=EXPERIMENTS),
+    output:
+        f"{RESULTS}/summary.csv",
+    log:
+        f"{LOGS}/summary.log",
+    shell:
+        "python -m logreg.summary --out {output:q} {input:q} 2> {log:q}"
