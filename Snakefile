@@ -5,12 +5,14 @@
 #
 # Every key of config/config.yaml is documented in workflow/schemas/config.schema.yaml.
 
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

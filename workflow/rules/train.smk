@@ -49,7 +49,7 @@ rule tracking_store:
     log:
         f"{LOGS}/tracking_store.log",
     shell:
-        "python -m logreg.tracking --init {params.uri:q} --marker {output.ready:q} 2> {log:q}"
+        "{PYTHON:q} -m logreg.tracking --init {params.uri:q} --marker {output.ready:q} 2> {log:q}"
 
 
 rule train:
@@ -66,7 +66,7 @@ rule train:
     benchmark:
         f"{RESULTS}/benchmarks/train/{{experiment}}.tsv"
     shell:
-        "python -m logreg.train {params.overrides:q} hydra.run.dir={params.run_dir:q}"
+        "{PYTHON:q} -m logreg.train {params.overrides:q} hydra.run.dir={params.run_dir:q}"
         " hydra.output_subdir=.hydra 2> {log:q}"
 
 
@@ -78,4 +78,4 @@ rule summary:
     log:
         f"{LOGS}/summary.log",
     shell:
-        "python -m logreg.summary --out {output:q} {input:q} 2> {log:q}"
+        "{PYTHON:q} -m logreg.summary --out {output:q} {input:q} 2> {log:q}"

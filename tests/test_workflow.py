@@ -1,0 +1,74 @@
+"""The whole workflow on the demo data it generates itself, as a user runs it."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
+    return subprocess.run(
+        [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--cores", "2", *args],
+        capture_output=True, text=True, env=env, timeout=900)
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> count from the job-stats table of a dry run."""
+    table = result.stdout.split("Job stats:")[-1] if "Job stats:" in result.stdout else ""
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)
+            if m[1] != "total"}
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+@pytest.mark.slow
+def test_demo_run_trains_and_tracks_every_experiment(workflow_run):
+    summary = pd.read_csv(workflow_run / "results" / "summary.csv")
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert list(summary["experiment"]) == [e["name"] for e in config["experiments"]]
+    for column in ("dataset", "model", "penalty", "l1", "l2", "solver", "test_accuracy",
+                   "test_f1", "test_auc", "mlflow_run_id"):
+        assert summary[column].notna().all(), column
+    # The demo data is learnable: every model is far above chance on its test split.
+    by_name = summary.set_index("experiment")
+    assert (by_name.loc[["reviews_electronics", "reviews_kitchen"], "test_accuracy"] > 0.7).all()
+    assert by_name.loc["faces_softmax", "test_accuracy"] > 0.4  # 7 classes
+    client = MlflowClient(tracking_uri=f"sqlite:///{workflow_run}/results/mlflow.db")
+    for run_id in summary["mlflow_run_id"]:
+        run = client.get_run(run_id)
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["source"].startswith("snakemake:train:")
+    top = pd.read_csv(workflow_run / "results" / "runs" / "reviews_kitchen" / "top_words.csv")
+    assert len(top) == 50
+
+
+@pytest.mark.slow
+def test_rerun_does_nothing_and_one_changed_parameter_reruns_one_training(workflow_run):
+    again = snakemake(workflow_run, "-n")
+    assert again.returncode == 0, again.stderr
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["experiments"][0]["overrides"].append("penalty.l2=0.01")
+    changed = workflow_run / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    plan = snakemake(workflow_run, "-n", "--configfile", str(changed))
+    assert plan.returncode == 0, plan.stderr
+    assert planned_jobs(plan) == {"train": 1, "summary": 1, "all": 1}
