@@ -1,0 +1,146 @@
+# Reviews (Multi-Domain Sentiment Dataset): raw .review files -> prepared sparse vectors.
+#
+#   demo_reviews | download_reviews -> parse_reviews -> split_reviews -> build_vocabulary
+#                                   -> vectorize_reviews -> results/reviews/<domain>/prepared
+#
+# Every step is one `python -m logreg.reviews <stage>` call; values reach it only through
+# params and every path is shell-quoted, since domain names may contain '&'.
+# demo_reviews runs only when reviews_dir is the demo folder (the default); the real data:
+#   --config reviews_dir=../shared/data/sentiment/sorted_data_acl
+# download_reviews runs only when asked for: `snakemake --cores 1 download_reviews`, then
+#   --config reviews_dir=data/download/sorted_data_acl (or set that and let it run).
+
+REVIEWS_DIR = config["reviews_dir"]
+REVIEWS_RESULTS = f"{RESULTS}/reviews"
+DEMO_REVIEWS_DIR = "data/demo/sorted_data_acl"
+DOWNLOAD_REVIEWS_DIR = "data/download/sorted_data_acl"
+REVIEWS_URL = "https://www.cs.jhu.edu/~mdredze/datasets/sentiment/domain_sentiment_data.tar.gz"
+# The schema's pattern for review_domains; keeps {domain} inside one folder level.
+DOMAIN_PATTERN = "[A-Za-z0-9_&.-]+"
+
+
+def get_reviews_root(wildcards, output):
+    """The folder that holds <domain>/<polarity>.review, from a rule's first output."""
+    return os.path.dirname(os.path.dirname(output[0]))
+
+
+rule demo_reviews:
+    output:
+        positive=f"{DEMO_REVIEWS_DIR}/{{domain}}/positive.review",
+        negative=f"{DEMO_REVIEWS_DIR}/{{domain}}/negative.review",
+    params:
+        out_dir=get_reviews_root,
+        seed=config["seed"],
+        n_per_file=150,
+    log:
+        f"{LOGS}/demo_reviews/{{domain}}.log",
+    wildcard_constraints:
+        domain=DOMAIN_PATTERN,
+    shell:
+        "{PYTHON:q} -m logreg.reviews demo --out-dir {params.out_dir:q}"
+        " --domains {wildcards.domain:q} --seed {params.seed:q}"
+        " --n-per-file {params.n_per_file:q} 2> {log:q}"
+
+
+rule download_reviews:
+    output:
+        expand(
+            f"{DOWNLOAD_REVIEWS_DIR}/{{domain}}/{{polarity}}.review",
+            domain=DOMAINS,
+            polarity=["positive", "negative"],
+        ),
+    params:
+        url=REVIEWS_URL,
+        out_dir=get_reviews_root,
+        domains=DOMAINS,
+    log:
+        f"{LOGS}/download_reviews.log",
+    shell:
+        "{PYTHON:q} -m logreg.reviews download --url {params.url:q}"
+        " --out-dir {params.out_dir:q} --domains {params.domains:q} 2> {log:q}"
+
+
+rule parse_reviews:
+    input:
+        positive=f"{REVIEWS_DIR}/{{domain}}/positive.review",
+        negative=f"{REVIEWS_DIR}/{{domain}}/negative.review",
+    output:
+        table=f"{REVIEWS_RESULTS}/{{domain}}/reviews.parquet",
+    log:
+        f"{LOGS}/parse_reviews/{{domain}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/parse_reviews/{{domain}}.tsv"
+    wildcard_constraints:
+        domain=DOMAIN_PATTERN,
+    shell:
+        "{PYTHON:q} -m logreg.reviews parse {input.positive:q} {input.negative:q}"
+        " --out {output.table:q} 2> {log:q}"
+
+
+rule split_reviews:
+    input:
+        table=rules.parse_reviews.output.table,
+    output:
+        split=f"{REVIEWS_RESULTS}/{{domain}}/split.parquet",
+    params:
+        test_fraction=config["split"]["test_fraction"],
+        val_fraction=config["split"]["val_fraction"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/split_reviews/{{domain}}.log",
+    wildcard_constraints:
+        domain=DOMAIN_PATTERN,
+    shell:
+        "{PYTHON:q} -m logreg.reviews split --reviews {input.table:q} --out {output.split:q}"
+        " --test-fraction {params.test_fraction:q} --val-fraction {params.val_fraction:q}"
+        " --seed {params.seed:q} 2> {log:q}"
+
+
+rule build_vocabulary:
+    input:
+        table=rules.parse_reviews.output.table,
+        split=rules.split_reviews.output.split,
+    output:
+        vocabulary=f"{REVIEWS_RESULTS}/{{domain}}/vocabulary.tsv",
+    params:
+        stopwords=config["text"]["stopwords"],
+        bigrams=config["text"]["bigrams"],
+        min_count=config["text"]["min_count"],
+        max_size=config["text"]["max_size"],
+    log:
+        f"{LOGS}/build_vocabulary/{{domain}}.log",
+    wildcard_constraints:
+        domain=DOMAIN_PATTERN,
+    shell:
+        "{PYTHON:q} -m logreg.reviews vocabulary --reviews {input.table:q}"
+        " --split {input.split:q} --out {output.vocabulary:q}"
+        " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
+        " --min-count {params.min_count:q} --max-size {params.max_size:q} 2> {log:q}"
+
+
+rule vectorize_reviews:
+    input:
+        table=rules.parse_reviews.output.table,
+        split=rules.split_reviews.output.split,
+        vocabulary=rules.build_vocabulary.output.vocabulary,
+    output:
+        prepared=directory(f"{REVIEWS_RESULTS}/{{domain}}/prepared"),
+    params:
+        stopwords=config["text"]["stopwords"],
+        bigrams=config["text"]["bigrams"],
+        min_count=config["text"]["min_count"],
+        max_size=config["text"]["max_size"],
+        weighting=config["text"]["weighting"],
+    log:
+        f"{LOGS}/vectorize_reviews/{{domain}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/vectorize_reviews/{{domain}}.tsv"
+    wildcard_constraints:
+        domain=DOMAIN_PATTERN,
+    shell:
+        "{PYTHON:q} -m logreg.reviews vectorize --reviews {input.table:q}"
+        " --split {input.split:q} --vocabulary {input.vocabulary:q}"
+        " --out-dir {output.prepared:q} --domain {wildcards.domain:q}"
+        " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
+        " --min-count {params.min_count:q} --max-size {params.max_size:q}"
+        " --weighting {params.weighting:q} 2> {log:q}"
