@@ -20,6 +20,7 @@ from pathlib import Path
 import hydra
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from logreg import evaluation, tracking
@@ -29,6 +30,7 @@ from logreg.errors import ConfigError, UserError
 from logreg.estimators import LogisticRegression, SoftmaxRegression
 from logreg.fileio import write_text_atomic
 from logreg.provenance import git_state, package_versions
+from logreg.sweep import read_parent_run_id
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +151,13 @@ register_configs()
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg: DictConfig) -> float:
     """Hydra entry point; returns the validation loss for sweepers that minimize it."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        # A sweep job: a child of the sweep's parent MLflow run (see logreg.sweep).
+        cfg.tracking.parent_run_id = read_parent_run_id(hydra_cfg.sweep.dir)
+        cfg.source = f"sweep:{hydra_cfg.sweep.dir}:{hydra_cfg.job.num}"
     try:
-        row = train(cfg, HydraConfig.get().runtime.output_dir)
+        row = train(cfg, hydra_cfg.runtime.output_dir)
     except UserError as exc:
         log.error("%s", exc)
         print(f"error: {exc}", file=sys.stderr)
