@@ -1,0 +1,63 @@
+"""Command line of the FER2013 data stage (called by workflow/rules/faces.smk).
+
+    python -m logreg.faces demo --out data/demo/fer2013.csv --n-rows 1400 --seed 2013
+    python -m logreg.faces prepare --input data/demo/fer2013.csv \\
+        --out-dir results/faces/prepared --normalization per_pixel --seed 2013
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+from logreg.cli import run_cli
+from logreg.errors import UserError
+from logreg.faces.demo import MIN_ROWS, write_demo_csv
+from logreg.faces.normalize import METHODS
+from logreg.faces.prepare import prepare_faces
+
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m logreg.faces",
+                                     description="FER2013 data stage.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="write a small synthetic FER2013-format CSV")
+    demo.add_argument("--out", required=True, help="CSV file to write")
+    demo.add_argument("--n-rows", type=int, default=1400,
+                      help=f"number of images (>= {MIN_ROWS}; default 1400)")
+    demo.add_argument("--seed", type=int, required=True)
+    prep = commands.add_parser("prepare", help="validate, split, normalize, save")
+    prep.add_argument("--input", required=True,
+                      help="fer2013.csv, fer2013.csv.gz or an image-folder root")
+    prep.add_argument("--out-dir", required=True, help="prepared dataset folder to write")
+    prep.add_argument("--normalization", choices=METHODS, default="per_pixel")
+    prep.add_argument("--skip-bad-rows", action="store_true",
+                      help="skip invalid rows/images (reported) instead of failing")
+    prep.add_argument("--val-fraction", type=float, default=0.1,
+                      help="image folders only: stratified share of train/ for validation")
+    prep.add_argument("--seed", type=int, required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse ``argv`` and run the chosen subcommand."""
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        if args.n_rows < MIN_ROWS:
+            raise UserError(f"--n-rows: expected at least {MIN_ROWS} (7 emotions x 3 Usage "
+                            f"values), got {args.n_rows}")
+        write_demo_csv(args.out, args.n_rows, args.seed)
+        log.info("wrote %d demo faces to %s", args.n_rows, args.out)
+        return
+    if not 0 < args.val_fraction < 1:
+        raise UserError(f"--val-fraction: expected a number in (0, 1), got {args.val_fraction}")
+    prepare_faces(args.input, args.out_dir, normalization=args.normalization,
+                  skip_bad_rows=args.skip_bad_rows, val_fraction=args.val_fraction,
+                  seed=args.seed)
+
+
+if __name__ == "__main__":
+    run_cli(main)

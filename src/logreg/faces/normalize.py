@@ -1,0 +1,156 @@
+"""Pixel normalization of face images, fitted on the training split only.
+
+The same :func:`normalize` runs in the data stage and in a served model, so raw
+pixels of a new face are transformed exactly as the training images were.
+
+Methods, for a raw image :math:`x \\in [0, 255]^{2304}`:
+
+* ``scale``: :math:`x / 255` (the course's default);
+* ``per_pixel``: :math:`(x_j - \\mu_j) / \\sigma_j`, with the mean and standard deviation
+  of pixel :math:`j` over the training images (:math:`\\sigma_j = 0` is replaced by 1);
+* ``per_image``: :math:`(x - \\bar x) / s(x)`, each image's own mean and standard
+  deviation (:math:`s = 0`, a constant image, is replaced by 1); nothing is fitted.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from logreg.errors import DataError
+from logreg.faces.fer_format import N_PIXELS
+
+METHODS = ("scale", "per_pixel", "per_image")
+# Rows per pass: bounds the float64 temporaries to ~40 MB whatever the dataset size.
+_CHUNK_ROWS = 2048
+# Standard deviations below this (in grey levels) mean "constant"; dividing by them
+# would blow rounding noise up into huge values.
+_MIN_STD = 1e-6
+
+
+@dataclass(frozen=True)
+class NormalizationStats:
+    """What :func:`normalize` needs: the method and the per-pixel mean and std.
+
+    Attributes
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    mean, std : ndarray of float32, shape (2304,)
+        Subtracted and divided per pixel (``scale``: 0 and 255). Empty for
+        ``per_image``, whose statistics are each image's own.
+    """
+
+    method: str
+    mean: np.ndarray
+    std: np.ndarray
+
+
+def _check_pixels(pixels) -> np.ndarray:
+    pixels = np.asarray(pixels)
+    if pixels.ndim == 1:
+        pixels = pixels[np.newaxis, :]
+    if pixels.ndim != 2 or pixels.shape[1] != N_PIXELS:
+        raise ValueError(f"expected pixels of shape (n, {N_PIXELS}), got {pixels.shape}")
+    if not (np.issubdtype(pixels.dtype, np.integer) or np.issubdtype(pixels.dtype, np.floating)):
+        raise ValueError(f"expected integer or float pixels, got dtype {pixels.dtype}")
+    return pixels
+
+
+def fit_normalization(train_pixels, method: str) -> NormalizationStats:
+    """Compute the statistics of ``method`` from the training images.
+
+    Parameters
+    ----------
+    train_pixels : array_like, shape (n_train, 2304)
+        Raw grey levels 0..255 of the training split (uint8 or float).
+    method : {"scale", "per_pixel", "per_image"}
+
+    Returns
+    -------
+    NormalizationStats
+    """
+    if method not in METHODS:
+        raise ValueError(f"normalization must be one of {', '.join(METHODS)}, got {method!r}")
+    if method == "scale":
+        return NormalizationStats(method, np.zeros(N_PIXELS, np.float32),
+                                  np.full(N_PIXELS, 255.0, np.float32))
+    if method == "per_image":
+        return NormalizationStats(method, np.zeros(0, np.float32), np.zeros(0, np.float32))
+    pixels = _check_pixels(train_pixels)
+    n = pixels.shape[0]
+    if n == 0:
+        raise ValueError("cannot fit per_pixel normalization on an empty training split")
+    # Two passes in float64 (mean, then squared deviations): exact enough for any n.
+    total = np.zeros(N_PIXELS)
+    for i in range(0, n, _CHUNK_ROWS):
+        total += pixels[i:i + _CHUNK_ROWS].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    squares = np.zeros(N_PIXELS)
+    for i in range(0, n, _CHUNK_ROWS):
+        squares += ((pixels[i:i + _CHUNK_ROWS] - mean) ** 2).sum(axis=0)
+    std = np.sqrt(squares / n)
+    std[std < _MIN_STD] = 1.0
+    return NormalizationStats(method, mean.astype(np.float32), std.astype(np.float32))
+
+
+def normalize(pixels, stats: NormalizationStats) -> np.ndarray:
+    """Normalize raw images with fitted statistics.
+
+    Parameters
+    ----------
+    pixels : array_like, shape (n, 2304) or (2304,)
+        Raw grey levels 0..255, uint8 or float.
+    stats : NormalizationStats
+        From :func:`fit_normalization` on the training split (or :func:`load_stats`).
+
+    Returns
+    -------
+    ndarray of float32, shape (n, 2304)
+    """
+    pixels = _check_pixels(pixels)
+    out = np.empty(pixels.shape, dtype=np.float32)
+    for i in range(0, pixels.shape[0], _CHUNK_ROWS):
+        chunk, target = pixels[i:i + _CHUNK_ROWS], out[i:i + _CHUNK_ROWS]
+        if stats.method == "per_image":
+            chunk = chunk.astype(np.float64)
+            mean = chunk.mean(axis=1, keepdims=True)
+            std = np.sqrt(((chunk - mean) ** 2).mean(axis=1, keepdims=True))
+            std[std < _MIN_STD] = 1.0
+            target[...] = (chunk - mean) / std
+        else:
+            # float32 arithmetic straight into the output: no float64 temporaries.
+            np.subtract(chunk, stats.mean, out=target, dtype=np.float32, casting="unsafe")
+            np.divide(target, stats.std, out=target)
+    return out
+
+
+def save_stats(path: str | os.PathLike, stats: NormalizationStats) -> None:
+    """Write ``stats`` as ``.npz`` (arrays ``method``, ``mean``, ``std``; no pickles)."""
+    with open(path, "wb") as fh:
+        np.savez(fh, method=np.array(stats.method), mean=stats.mean, std=stats.std)
+
+
+def load_stats(path: str | os.PathLike) -> NormalizationStats:
+    """Read statistics written by :func:`save_stats`.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, not such an archive, or holds an unknown method.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            method = str(archive["method"])
+            mean, std = archive["mean"].astype(np.float32), archive["std"].astype(np.float32)
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"not a normalization file ({exc})", where=path) from None
+    expected = 0 if method == "per_image" else N_PIXELS
+    if method not in METHODS or mean.shape != (expected,) or std.shape != (expected,):
+        raise DataError(f"unknown method {method!r} or statistics of the wrong shape",
+                        where=path)
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+        raise DataError("non-finite mean or non-positive std", where=path)
+    return NormalizationStats(method, mean, std)

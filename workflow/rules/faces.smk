@@ -1,0 +1,47 @@
+# FER2013 faces: raw CSV / CSV.gz / image folders -> validated, split, normalized arrays.
+#
+#   demo_faces (default input only) -> prepare_faces -> results/faces/prepared
+#
+# fer2013_path picks the input; the format is detected from it:
+#   --config fer2013_path=../shared/data/fer2013/fer2013.csv.gz   # Kaggle CSV, gzipped
+#   --config fer2013_path=/data/fer2013      # image folders: <root>/{train,test}/<emotion>/
+# demo_faces only runs when fer2013_path is the demo file (the default).
+
+FACES_RESULTS = f"{RESULTS}/faces"
+DEMO_FER2013 = "data/demo/fer2013.csv"
+# A file or a folder: either is a plain input path (directory() is for outputs only).
+FER2013_SOURCE = config["fer2013_path"]
+
+
+rule demo_faces:
+    output:
+        csv=DEMO_FER2013,
+    params:
+        n_rows=1400,
+        seed=config["seed"],
+    log:
+        f"{LOGS}/demo_faces.log",
+    shell:
+        "{PYTHON:q} -m logreg.faces demo --out {output.csv:q}"
+        " --n-rows {params.n_rows:q} --seed {params.seed:q} 2> {log:q}"
+
+
+rule prepare_faces:
+    input:
+        source=FER2013_SOURCE,
+    output:
+        prepared=directory(f"{FACES_RESULTS}/prepared"),
+    params:
+        normalization=config["faces"]["normalization"],
+        skip_flag="--skip-bad-rows" if config["faces"]["skip_bad_rows"] else "",
+        val_fraction=config["faces"]["val_fraction"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/prepare_faces.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/prepare_faces.tsv"
+    shell:
+        "{PYTHON:q} -m logreg.faces prepare --input {input.source:q}"
+        " --out-dir {output.prepared:q} --normalization {params.normalization:q}"
+        " {params.skip_flag} --val-fraction {params.val_fraction:q}"
+        " --seed {params.seed:q} 2> {log:q}"
