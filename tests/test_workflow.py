@@ -72,3 +72,37 @@ def test_rerun_does_nothing_and_one_changed_parameter_reruns_one_training(workfl
     plan = snakemake(workflow_run, "-n", "--configfile", str(changed))
     assert plan.returncode == 0, plan.stderr
     assert planned_jobs(plan) == {"train": 1, "summary": 1, "all": 1}
+
+
+@pytest.mark.slow
+def test_logged_models_predict_from_raw_input_in_a_fresh_process(workflow_run):
+    summary = pd.read_csv(workflow_run / "results" / "summary.csv").set_index("experiment")
+    uri = f"sqlite:///{workflow_run}/results/mlflow.db"
+    face = " ".join(["128"] * 2304)
+    script = (
+        "import sys, mlflow, pandas as pd\n"
+        f"mlflow.set_tracking_uri({uri!r})\n"
+        "reviews = mlflow.pyfunc.load_model(sys.argv[1])\n"
+        "print(reviews.predict(pd.DataFrame({'text': ['great excellent love it',"
+        " 'poor waste returned it']})).to_json(orient='records'))\n"
+        "faces = mlflow.pyfunc.load_model(sys.argv[2])\n"
+        f"print(faces.predict(pd.DataFrame({{'pixels': [{face!r}]}})).to_json(orient='records'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script,
+                             summary.loc["reviews_electronics", "model_uri"],
+                             summary.loc["faces_softmax", "model_uri"]],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    reviews_out, faces_out = (pd.read_json(line) for line in result.stdout.splitlines()[-2:])
+    assert list(reviews_out["label"]) == ["positive", "negative"]
+    assert reviews_out[["proba_negative", "proba_positive"]].sum(axis=1).round(6).eq(1).all()
+    assert faces_out.loc[0, "label"] in ("Angry", "Disgust", "Fear", "Happy", "Sad",
+                                         "Surprise", "Neutral")
+
+    cli = subprocess.run([sys.executable, "-m", "logreg.predict",
+                          summary.loc["reviews_kitchen", "mlflow_run_id"],
+                          "--tracking-uri", uri, "excellent, love it", "a waste, poor"],
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    labels = [line.split("\t")[0] for line in cli.stdout.splitlines()]
+    assert labels == ["positive", "negative"]

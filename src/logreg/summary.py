@@ -18,7 +18,7 @@ from logreg.fileio import atomic_path
 
 LEADING_COLUMNS = ["experiment", "dataset", "model", "penalty", "l1", "l2", "solver",
                    "test_accuracy", "test_f1", "test_auc", "val_accuracy", "train_accuracy",
-                   "nonzero_weights", "n_iter", "fit_seconds", "mlflow_run_id"]
+                   "nonzero_weights", "n_iter", "fit_seconds", "mlflow_run_id", "model_uri"]
 
 
 def summarize(metrics_files: Sequence[str | Path], out: str | Path) -> pd.DataFrame:

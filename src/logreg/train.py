@@ -23,7 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from logreg import evaluation, tracking
+from logreg import evaluation, serving, tracking
 from logreg.config import CONF_DIR, check_config, register_configs
 from logreg.datasets import load_dataset
 from logreg.errors import ConfigError, UserError
@@ -130,9 +130,12 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 tracker.log_metrics((k, v, 0) for k, v in row.items()
                                     if isinstance(v, (int, float)) and k not in ("l1", "l2"))
                 tracker.log_artifacts(output_dir)
+                row["model_uri"] = serving.log_model(
+                    tracker.run_id, cfg.tracking.uri, output_dir, dataset.meta["kind"],
+                    cfg.dataset.path, dataset.meta.get("feature_names"))
                 row["mlflow_run_id"] = tracker.run_id
             else:
-                row["mlflow_run_id"] = ""
+                row["mlflow_run_id"] = row["model_uri"] = ""
             write_text_atomic(output_dir / "metrics.json", json.dumps(row, indent=2))
             log.info("test accuracy %.4f, test F1 %.4f, test AUC %.4f (outputs in %s)",
                      row["test_accuracy"], row["test_f1"], row["test_auc"], output_dir)
