@@ -22,8 +22,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/reviews.smk"
 include: "workflow/rules/faces.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         summary=f"{RESULTS}/summary.csv",
+        figures=expand(f"{RESULTS}/report/{{experiment}}", experiment=EXPERIMENTS),

@@ -35,8 +35,8 @@ def get_train_data(wildcards):
     return [] if dataset.kind == "gaussian_clouds" else [dataset.path]
 
 
-def get_run_dir(wildcards, output):
-    return os.path.dirname(output.metrics)
+def get_run_dir(wildcards):
+    return f"{RESULTS}/runs/{wildcards.experiment}"
 
 
 rule tracking_store:
@@ -74,7 +74,7 @@ rule summary:
     input:
         expand(f"{RESULTS}/runs/{{experiment}}/metrics.json", experiment=EXPERIMENTS),
     output:
-        f"{RESULTS}/summary.csv",
+        report(f"{RESULTS}/summary.csv", caption="../report/summary.rst", category="Summary"),
     log:
         f"{LOGS}/summary.log",
     shell:
