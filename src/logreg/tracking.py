@@ -72,6 +72,7 @@ class Tracker:
                  tags: Mapping[str, str], retries: int = 5,
                  parent_run_id: str | None = None):
         self.uri, self.retries = prepare_store_uri(uri), retries
+        self.seconds = 0.0  # time spent talking to the store, to keep logging cheap
         self.client = MlflowClient(tracking_uri=self.uri)
         experiment_id = self._retry(lambda: self._experiment_id(experiment),
                                     f"open experiment '{experiment}'")
@@ -85,7 +86,11 @@ class Tracker:
         log.info("MLflow run %s in experiment '%s' at %s", self.run_id, experiment, self.uri)
 
     def _retry(self, action: Callable[[], T], what: str) -> T:
-        return with_retries(action, what=what, uri=self.uri, retries=self.retries)
+        started = time.perf_counter()
+        try:
+            return with_retries(action, what=what, uri=self.uri, retries=self.retries)
+        finally:
+            self.seconds += time.perf_counter() - started
 
     def _experiment_id(self, name: str) -> str:
         found = self.client.get_experiment_by_name(name)

@@ -97,6 +97,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
     on each split (``train_*``, ``val_*``, ``test_*``) and its ``mlflow_run_id``.
     ``metrics.json`` is written last, so its presence means the run is complete.
     """
+    run_started = time.perf_counter()
     check_config(cfg)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -130,10 +131,14 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 tracker.log_metrics((k, v, 0) for k, v in row.items()
                                     if isinstance(v, (int, float)) and k not in ("l1", "l2"))
                 tracker.log_artifacts(output_dir)
+                model_started = time.perf_counter()
                 row["model_uri"] = serving.log_model(
                     tracker.run_id, cfg.tracking.uri, output_dir, dataset.meta["kind"],
                     cfg.dataset.path, dataset.meta.get("feature_names"))
                 row["mlflow_run_id"] = tracker.run_id
+                row["model_logging_seconds"] = time.perf_counter() - model_started
+                row["tracking_seconds"] = tracker.seconds
+                row["run_seconds"] = time.perf_counter() - run_started
             else:
                 row["mlflow_run_id"] = row["model_uri"] = ""
             write_text_atomic(output_dir / "metrics.json", json.dumps(row, indent=2))
