@@ -19,7 +19,10 @@ def _cfg(tmp_path, *overrides, tracking=True):
     return compose([*base, *overrides])
 
 
-def test_gaussian_clouds_run_writes_outputs_and_tracks_everything(tmp_path):
+def test_gaussian_clouds_run_writes_outputs_and_tracks_everything(tmp_path, monkeypatch):
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     cfg = _cfg(tmp_path)
     row = train(cfg, tmp_path / "run")
     written = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -43,6 +46,9 @@ def test_gaussian_clouds_run_writes_outputs_and_tracks_everything(tmp_path):
                                           skiprows=1, ndmin=2))
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"model.npz", "metrics.json", "roc.png"} - artifacts == {"metrics.json"}
+    # Artifacts live beside the sqlite store, never in ./mlruns of the current folder.
+    assert not list(workdir.iterdir())
+    assert (tmp_path / "artifacts").is_dir()
 
 
 def test_same_config_and_seed_give_bit_identical_weights(tmp_path):

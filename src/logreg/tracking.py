@@ -42,6 +42,16 @@ def prepare_store_uri(uri: str) -> str:
     return uri
 
 
+def artifact_root(uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts: beside a sqlite store, else the server's.
+
+    Without this MLflow puts them in ``./mlruns`` of whatever folder the process ran in.
+    """
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///"):]).resolve().parent / "artifacts").as_uri()
+    return None
+
+
 def with_retries(action: Callable[[], T], *, what: str, uri: str, retries: int) -> T:
     """Run ``action``; on a store error retry up to ``retries`` times, then raise.
 
@@ -97,7 +107,7 @@ class Tracker:
         if found is not None:
             return found.experiment_id
         try:
-            return self.client.create_experiment(name)
+            return self.client.create_experiment(name, artifact_location=artifact_root(self.uri))
         except MlflowException:
             # Another process created it between our lookup and our create.
             found = self.client.get_experiment_by_name(name)
