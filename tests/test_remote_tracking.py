@@ -1,0 +1,187 @@
+"""A Hydra sweep logs to a remote MLflow server backed by PostgreSQL.
+
+Starts a throw-away PostgreSQL cluster (Debian's `postgresql` package; `initdb` and
+`pg_ctl` run as the `postgres` user when the test runs as root) on a free loopback port,
+an `mlflow server` on top of it, and a two-job sweep with ``tracking.uri=http://...``;
+the server must then hold one finished parent run and two finished child runs.
+"""
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+
+def postgres_bin() -> Path | None:
+    """The folder holding initdb and pg_ctl: on PATH, or Debian's versioned folders."""
+    found = shutil.which("initdb"), shutil.which("pg_ctl")
+    if all(found):
+        return Path(found[0]).resolve().parent
+    for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if all(os.access(Path(folder, tool), os.X_OK) for tool in ("initdb", "pg_ctl")):
+            return Path(folder)
+    return None
+
+
+PG_BIN = postgres_bin()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    PG_BIN is None,
+    reason="initdb/pg_ctl not found (PATH, /usr/lib/postgresql/*/bin): install Debian's "
+           "'postgresql' package (.ci/run does) to test tracking on a PostgreSQL server")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End a process started in its own session, and everything it started."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return  # the whole group is gone already
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # children that outlived the leader
+    except ProcessLookupError:
+        pass  # none did
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
+    deadline, last = time.monotonic() + timeout, "no attempt"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with code {proc.returncode} before {url} "
+                                 f"answered; its log ends:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+                last = f"HTTP {answer.status}"
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            last = repr(exc)
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer 200 within {timeout:.0f} s (last: {last}); "
+                         f"server log ends:\n{log.read_text()[-3000:]}")
+
+
+def as_postgres(*command) -> list[str]:
+    """PostgreSQL refuses to run as root: run its tools as the `postgres` user then."""
+    if os.geteuid() != 0:
+        return [str(c) for c in command]
+    return ["runuser", "-u", "postgres", "--", *map(str, command)]
+
+
+def run_checked(command: list[str], what: str, timeout: float) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{what} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+
+
+@pytest.fixture
+def postgres():
+    """A PostgreSQL cluster on 127.0.0.1:<free port>; yields the database URI."""
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL")
+    # Not under pytest's tmp_path: that is private to root, and the server runs as postgres.
+    folder = Path(tempfile.mkdtemp(prefix="logreg-pg-"))
+    if os.geteuid() == 0:
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+    data, port = folder / "data", free_port()
+    started = False
+    try:
+        run_checked(as_postgres(PG_BIN / "initdb", "-D", data, "-U", "mlflow", "-A", "trust",
+                                "-E", "UTF8", "--no-locale", "--no-sync"), "initdb", 60)
+        options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c full_page_writes=off")
+        started = True  # pg_ctl may leave a server behind even when it fails
+        run_checked(as_postgres(PG_BIN / "pg_ctl", "-D", data, "-l", folder / "server.log",
+                                "-w", "-t", "30", "-o", options, "start"), "pg_ctl start", 45)
+        import psycopg2
+
+        connection = psycopg2.connect(host="127.0.0.1", port=port, user="mlflow",
+                                      dbname="postgres", connect_timeout=10)
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE DATABASE mlflow")
+        finally:
+            connection.close()
+        yield f"postgresql://mlflow@127.0.0.1:{port}/mlflow"
+    finally:
+        try:
+            if started and (data / "postmaster.pid").exists():
+                run_checked(as_postgres(PG_BIN / "pg_ctl", "-D", data, "-m", "immediate",
+                                        "-w", "-t", "30", "stop"), "pg_ctl stop", 45)
+        finally:
+            shutil.rmtree(folder)
+
+
+def test_sweep_logs_parent_and_children_to_a_postgres_backed_server(tmp_path, postgres):
+    port, log = free_port(), tmp_path / "server.log"
+    artifacts = tmp_path / "artifacts"
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true",
+               MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "mlflow"), "server",
+             "--backend-store-uri", postgres, "--default-artifact-root", str(artifacts),
+             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+            start_new_session=True)
+    try:
+        uri = f"http://127.0.0.1:{port}"
+        wait_http(f"{uri}/health", server, log, timeout=50)
+        sweep = subprocess.run(
+            [sys.executable, "-m", "logreg.train", "-m", "experiment=gaussian_clouds",
+             "dataset.n_samples=200", "penalty=l2", "penalty.l2=0.01,0.1",
+             f"tracking.uri={uri}", f"paths.results_dir={tmp_path / 'results'}"],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240)
+        assert sweep.returncode == 0, sweep.stderr[-4000:]
+
+        client = MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name("gaussian_clouds")
+        assert experiment is not None, "the sweep created no experiment on the server"
+        runs = client.search_runs([experiment.experiment_id])
+        parents = [r for r in runs if r.data.tags.get("source") == "sweep"]
+        children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+        assert len(parents) == 1 and len(children) == 2 and len(runs) == 3, \
+            [(r.info.run_name, r.data.tags.get("source")) for r in runs]
+        parent = parents[0]
+        assert parent.info.status == "FINISHED"
+        assert {c.data.params["penalty.l2"] for c in children} == {"0.01", "0.1"}
+        for child in children:
+            assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+            assert child.info.status == "FINISHED"
+            assert {"test_accuracy", "val_loss"} <= set(child.data.metrics)
+            assert child.data.tags["model_uri"].startswith("models:/")
+            # The run's files went to the server's artifact root.
+            assert child.info.artifact_uri.startswith(str(artifacts)), child.info.artifact_uri
+            assert (Path(child.info.artifact_uri) / "model.npz").is_file()
+        best = min(children, key=lambda r: r.data.metrics["val_loss"])
+        assert parent.data.tags["best_run_id"] == best.info.run_id
+    finally:
+        stop(server)
+    assert server.poll() is not None

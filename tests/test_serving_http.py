@@ -1,0 +1,130 @@
+"""A tracked run's model answers over HTTP with `mlflow models serve`.
+
+Trains one small run into a sqlite store, serves its ``model_uri`` (from metrics.json)
+with the local environment, and posts ``dataframe_split`` JSON to ``/invocations``: the
+answer must carry a label and class probabilities equal to the in-process model's.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End a process started in its own session, and everything it started."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return  # the whole group is gone already
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # children that outlived the leader
+    except ProcessLookupError:
+        pass  # none did
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
+    deadline, last = time.monotonic() + timeout, "no attempt"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with code {proc.returncode} before {url} "
+                                 f"answered; its log ends:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+                last = f"HTTP {answer.status}"
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            last = repr(exc)
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer 200 within {timeout:.0f} s (last: {last}); "
+                         f"server log ends:\n{log.read_text()[-3000:]}")
+
+
+def post_json(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:  # an error status with a JSON body
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.slow
+def test_served_model_of_a_tracked_run_answers_invocations(tmp_path):
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    # The venv's bin first on PATH: `models serve` execs `uvicorn` by name.
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", MLFLOW_TRACKING_URI=store,
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    trained = subprocess.run(
+        [sys.executable, "-m", "logreg.train", "experiment=gaussian_clouds",
+         "dataset.n_samples=200", f"paths.results_dir={tmp_path}", f"tracking.uri={store}",
+         f"hydra.run.dir={tmp_path / 'run'}"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    model_uri = metrics["model_uri"]
+
+    # The same model in this process: its input columns and the answers to expect.
+    logged = MlflowClient(tracking_uri=store).get_logged_model(model_uri.split("/")[-1])
+    assert logged.source_run_id == metrics["mlflow_run_id"]
+    local = mlflow.pyfunc.load_model(logged.artifact_location)
+    columns = local.metadata.get_input_schema().input_names()
+    assert len(columns) == 2, columns  # the Gaussian clouds have two features
+    # Deep inside each cloud (means -2 and +2 on every axis), and one point between them.
+    rows = [[-3.0, -3.0], [3.0, 3.0], [0.1, -0.2]]
+    expected = local.predict(pd.DataFrame(rows, columns=columns))
+
+    port, log = free_port(), tmp_path / "serve.log"
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", model_uri,
+             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+            stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+            start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ping", server, log, timeout=45)
+        url = f"http://127.0.0.1:{port}/invocations"
+        status, answer = post_json(url, {"dataframe_split": {"columns": columns,
+                                                             "data": rows}})
+        assert status == 200, answer
+        served = pd.DataFrame(answer["predictions"])
+        proba = [c for c in served.columns if c.startswith("proba_")]
+        assert list(served.columns) == ["label", *proba] and len(proba) == 2, served.columns
+        assert list(served["label"]) == list(expected["label"])
+        assert list(served["label"][:2]) == ["0", "1"]
+        np.testing.assert_allclose(served[proba].to_numpy(), expected[proba].to_numpy(),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(served[proba].sum(axis=1), 1.0, rtol=1e-12)
+
+        # Input that does not match the logged signature is refused, not guessed at.
+        status, answer = post_json(url, {"dataframe_split": {"columns": ["a", "b"],
+                                                             "data": rows}})
+        assert status == 400 and "missing inputs" in answer["message"], answer
+    finally:
+        stop(server)
+    assert server.poll() is not None
