@@ -36,7 +36,7 @@ def test_gaussian_clouds_run_writes_outputs_and_tracks_everything(tmp_path, monk
     client = MlflowClient(tracking_uri=cfg.tracking.uri)
     run = client.get_run(row["mlflow_run_id"])
     assert run.info.status == "FINISHED"
-    assert run.data.params["penalty.name"] == "none"
+    assert run.data.tags["penalty"] == "none" and run.data.params["penalty.l2"] == "0.0"
     assert run.data.params["seed"] == "0"
     assert run.data.metrics["test_accuracy"] == pytest.approx(row["test_accuracy"])
     assert len(run.data.tags["git_commit"]) in (40, 7)  # a sha, or "unknown"

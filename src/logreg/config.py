@@ -77,9 +77,15 @@ class OptimizerConfig:
 
 @dataclass
 class PenaltyConfig:
-    name: str = "none"
     l1: float = 0.0
     l2: float = 0.0
+
+
+def penalty_name(penalty: PenaltyConfig | DictConfig) -> str:
+    """none, l1, l2 or elasticnet, read off the strengths so a label can never disagree
+    with the values (a sweep over ``penalty.l2`` from ``penalty=none`` is an L2 run)."""
+    return {(False, False): "none", (True, False): "l1", (False, True): "l2",
+            (True, True): "elasticnet"}[(penalty.l1 > 0, penalty.l2 > 0)]
 
 
 @dataclass

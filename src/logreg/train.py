@@ -24,7 +24,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from logreg import evaluation, serving, tracking
-from logreg.config import CONF_DIR, check_config, register_configs
+from logreg.config import CONF_DIR, check_config, penalty_name, register_configs
 from logreg.datasets import load_dataset
 from logreg.errors import ConfigError, UserError
 from logreg.estimators import LogisticRegression, SoftmaxRegression
@@ -71,7 +71,7 @@ def _start_tracker(cfg: DictConfig, dataset_meta: dict) -> tracking.Tracker | No
             **{f"data_sha256.{Path(p).name}": h
                for p, h in dataset_meta.get("source_files", {}).items()},
             "source": cfg.source, "seed": str(cfg.seed), "dataset": cfg.dataset.name,
-            "model": cfg.model.name, "penalty": cfg.penalty.name}
+            "model": cfg.model.name, "penalty": penalty_name(cfg.penalty)}
     return tracking.Tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.run_name,
                             tags, retries=cfg.tracking.retries,
                             parent_run_id=cfg.tracking.parent_run_id)
@@ -122,7 +122,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
             fit_seconds = time.perf_counter() - started
             result = evaluation.evaluate(estimator, dataset, cfg, output_dir)
             row = {"experiment": cfg.experiment_name, "dataset": cfg.dataset.name,
-                   "model": cfg.model.name, "penalty": cfg.penalty.name,
+                   "model": cfg.model.name, "penalty": penalty_name(cfg.penalty),
                    "l1": cfg.penalty.l1, "l2": cfg.penalty.l2, "solver": cfg.optimizer.solver,
                    "n_iter": int(np.max(estimator.n_iter_)), "fit_seconds": fit_seconds,
                    **result.metrics}
