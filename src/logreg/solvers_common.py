@@ -134,6 +134,23 @@ def check_finite(value: float, solver: str, epoch: int, lr: float | None = None)
         f"e.g. lr={lr / 10:g}")
 
 
+# A step-size method whose objective ends an epoch this many times above where it started
+# is not converging: with a huge learning rate the cross-entropy grows linearly with the
+# weights and can stay finite for a long time, so "non-finite" alone would catch it late.
+DIVERGENCE_FACTOR = 100.0
+
+
+def check_diverged(value: float, initial: float, solver: str, epoch: int, lr: float) -> None:
+    """Raise :class:`TrainingDivergedError` if the objective is non-finite or has grown
+    beyond ``DIVERGENCE_FACTOR`` times its value before the first step."""
+    check_finite(value, solver, epoch, lr)
+    if value > DIVERGENCE_FACTOR * max(initial, 1e-12):
+        raise TrainingDivergedError(
+            f"{solver}: training diverged in epoch {epoch}: the objective grew from "
+            f"{initial:.4g} to {value:.4g} with learning rate lr={lr:g}; use a smaller "
+            f"learning rate, e.g. lr={lr / 10:g}")
+
+
 def warn_not_converged(solver: str, n_iter: int, detail: str) -> None:
     """Issue the :class:`ConvergenceWarning` of a solver stopped by ``max_iter``."""
     message = (f"{solver} did not converge in max_iter={n_iter} iterations ({detail}); "

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from logreg.solvers_common import (
+    check_diverged,
     check_finite,
     initial_weights,
     limit_blas_threads,
@@ -120,13 +121,14 @@ def gd(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=None,
         f, grad_coef, grad_intercept = smooth_loss_gradient(
             loss, penalty, coef, intercept, X, Y, sample_weight)
         reference = max_abs(grad_coef, grad_intercept)
+        initial = f + penalty.l1_value(coef)
         for epoch in range(1, max_iter + 1):
             eta = learning_rate(lr, lr_schedule, decay, epoch - 1)
             stepper.step(grad_coef, grad_intercept, eta)
             f, grad_coef, grad_intercept = smooth_loss_gradient(
                 loss, penalty, coef, intercept, X, Y, sample_weight)
             value = f + penalty.l1_value(coef)
-            check_finite(value, "gd", epoch, lr)
+            check_diverged(value, initial, "gd", epoch, lr)
             history["loss"].append(value)
             bar.update()
             bar.set_postfix(loss=f"{value:.5g}", refresh=False)
@@ -170,7 +172,7 @@ def minibatch(loss, penalty, X, Y, sample_weight=None, *, rng, batch_size=32,
     epoch = 0
     with np.errstate(over="ignore", invalid="ignore"), \
             progress_bar(max_iter, verbose, solver_name) as bar:
-        previous = objective(loss, penalty, coef, intercept, X, Y, sample_weight)
+        previous = initial = objective(loss, penalty, coef, intercept, X, Y, sample_weight)
         for epoch in range(1, max_iter + 1):
             eta = learning_rate(lr, lr_schedule, decay, epoch - 1)
             order = rng.permutation(n_samples)
@@ -186,7 +188,7 @@ def minibatch(loss, penalty, X, Y, sample_weight=None, *, rng, batch_size=32,
                     check_finite(batch_loss, solver_name, epoch, lr)
                     stepper.step(grad_coef, grad_intercept, eta)
             value = objective(loss, penalty, coef, intercept, X, Y, sample_weight)
-            check_finite(value, solver_name, epoch, lr)
+            check_diverged(value, initial, solver_name, epoch, lr)
             history["loss"].append(value)
             bar.update()
             bar.set_postfix(loss=f"{value:.5g}", refresh=False)
