@@ -71,7 +71,7 @@ def test_rerun_does_nothing_and_one_changed_parameter_reruns_one_training(workfl
     changed.write_text(yaml.safe_dump(config))
     plan = snakemake(workflow_run, "-n", "--configfile", str(changed))
     assert plan.returncode == 0, plan.stderr
-    assert planned_jobs(plan) == {"train": 1, "summary": 1, "all": 1}
+    assert planned_jobs(plan) == {"train": 1, "report_figures": 1, "summary": 1, "all": 1}
 
 
 @pytest.mark.slow
