@@ -1,5 +1,6 @@
 """The whole workflow on the demo data it generates itself, as a user runs it."""
 
+import io
 import os
 import re
 import subprocess
@@ -93,7 +94,8 @@ def test_logged_models_predict_from_raw_input_in_a_fresh_process(workflow_run):
                              summary.loc["faces_softmax", "model_uri"]],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    reviews_out, faces_out = (pd.read_json(line) for line in result.stdout.splitlines()[-2:])
+    reviews_out, faces_out = (pd.read_json(io.StringIO(line))
+                              for line in result.stdout.splitlines()[-2:])
     assert list(reviews_out["label"]) == ["positive", "negative"]
     assert reviews_out[["proba_negative", "proba_positive"]].sum(axis=1).round(6).eq(1).all()
     assert faces_out.loc[0, "label"] in ("Angry", "Disgust", "Fear", "Happy", "Sad",
