@@ -87,7 +87,12 @@ def test_logged_models_predict_from_raw_input_in_a_fresh_process(workflow_run):
         "print(reviews.predict(pd.DataFrame({'text': ['great excellent love it',"
         " 'poor waste returned it']})).to_json(orient='records'))\n"
         "faces = mlflow.pyfunc.load_model(sys.argv[2])\n"
-        f"print(faces.predict(pd.DataFrame({{'pixels': [{face!r}]}})).to_json(orient='records'))\n"
+        f"from_string = faces.predict(pd.DataFrame({{'pixels': [{face!r}]}}))\n"
+        "import numpy as np\n"
+        "image = np.full((48, 48), 128, dtype=np.uint8)\n"
+        "from_array = faces.predict(pd.DataFrame({'pixels': [image]}))\n"
+        "assert from_string.equals(from_array), (from_string, from_array)\n"
+        "print(from_string.to_json(orient='records'))\n"
     )
     result = subprocess.run([sys.executable, "-c", script,
                              summary.loc["reviews_electronics", "model_uri"],
