@@ -173,7 +173,7 @@ def test_history_with_eval_set_has_equal_length_lists(solver):
     with pytest.warns(ConvergenceWarning):
         model.fit(X, y, eval_set=(X_val, y_val))
     history = model.history_
-    assert set(history) == {"loss", "val_loss", "val_accuracy"}
+    assert set(history) == {"loss", "train_accuracy", "val_loss", "val_accuracy"}
     assert len(history["loss"]) == len(history["val_loss"]) == model.n_iter_ == 8
     assert len(history["val_accuracy"]) == 8
     assert history["val_accuracy"][-1] == model.score(X_val, y_val)

@@ -62,26 +62,34 @@ def _is_int(value) -> bool:
 
 
 class _ValidationMonitor:
-    """Solver callback: validation loss/accuracy per epoch, early stopping, best weights."""
+    """Solver callback: training accuracy and validation loss/accuracy per epoch, early
+    stopping, best weights."""
 
-    def __init__(self, loss, X_val, y_val, class_weights, early_stopping, patience):
+    def __init__(self, loss, X_val, y_val, class_weights, early_stopping, patience,
+                 X_train, y_train):
         self.loss, self.X_val, self.y_val = loss, X_val, y_val
+        self.X_train, self.y_train = X_train, y_train
         self.Y_val = one_hot(y_val, loss.n_outputs)
         self.weight = None
         if class_weights is not None:
             weight = class_weights[y_val]
             self.weight = weight * (weight.size / weight.sum()) if weight.any() else None
         self.early_stopping, self.patience = early_stopping, patience
-        self.history = {"val_loss": [], "val_accuracy": []}
+        self.history = {"train_accuracy": [], "val_loss": [], "val_accuracy": []}
         self.best = (np.inf, None, None, None)  # loss, epoch, coef, intercept
         self.epochs_without_improvement = 0
+
+    def _accuracy(self, raw, y) -> float:
+        predicted = (raw[:, 0] > 0).astype(int) if raw.shape[1] == 1 else raw.argmax(1)
+        return float(np.mean(predicted == y))
 
     def __call__(self, epoch, coef, intercept, value):
         raw = self.loss.raw_prediction(coef, intercept, self.X_val)
         val_loss = self.loss.loss_from_raw(raw, self.Y_val, self.weight)
-        predicted = (raw[:, 0] > 0).astype(int) if raw.shape[1] == 1 else raw.argmax(1)
+        train_raw = self.loss.raw_prediction(coef, intercept, self.X_train)
+        self.history["train_accuracy"].append(self._accuracy(train_raw, self.y_train))
         self.history["val_loss"].append(val_loss)
-        self.history["val_accuracy"].append(float(np.mean(predicted == self.y_val)))
+        self.history["val_accuracy"].append(self._accuracy(raw, self.y_val))
         if not self.early_stopping:
             return False
         if val_loss < self.best[0]:
@@ -318,7 +326,8 @@ class _LinearClassifier:
             class_weights = (None if self.class_weight is None else
                              self._class_weights(classes, y_train, sw_train))
             monitor = _ValidationMonitor(loss, *validation, class_weights,
-                                         self.early_stopping, self.patience)
+                                         self.early_stopping, self.patience,
+                                         X_train, y_train)
         kwargs = {"max_iter": self.max_iter, "tol": float(self.tol),
                   "callback": monitor, "verbose": self.verbose}
         if solver in LR_SOLVERS:
@@ -455,8 +464,8 @@ class LogisticRegression(_LinearClassifier):
     n_features_in_ : int
     history_ : dict of lists, one entry per epoch
         "loss" (the penalized training objective J), and with validation data
-        "val_loss" (mean cross-entropy, weighted by ``class_weight`` but not by
-        sample weights) and "val_accuracy".
+        "train_accuracy", "val_loss" (mean cross-entropy, weighted by ``class_weight``
+        but not by sample weights) and "val_accuracy".
     best_epoch_ : int or None
         With early stopping, the epoch (from 1) whose weights were kept.
     solver_ : str

@@ -22,7 +22,7 @@ def _save(fig: plt.Figure, path: str | os.PathLike) -> None:
 
 
 def learning_curves(history: dict[str, list[float]], path: str | os.PathLike) -> None:
-    """Training (and validation) loss, and validation accuracy, per epoch."""
+    """Training objective and validation loss; training and validation accuracy, per epoch."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = np.arange(1, len(history["loss"]) + 1)
     ax_loss.plot(epochs, history["loss"], label="train objective")
@@ -30,9 +30,11 @@ def learning_curves(history: dict[str, list[float]], path: str | os.PathLike) ->
         ax_loss.plot(epochs, history["val_loss"], label="validation loss")
     ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
     ax_loss.legend()
-    if history.get("val_accuracy"):
-        ax_acc.plot(epochs, history["val_accuracy"], color="tab:green")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy")
+    for key, label in (("train_accuracy", "train"), ("val_accuracy", "validation")):
+        if history.get(key):
+            ax_acc.plot(epochs, history[key], label=label)
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    ax_acc.legend()
     _save(fig, path)
 
 
