@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,32 @@ def save_prepared(path: str | os.PathLike, dataset: PreparedDataset) -> None:
                                        encoding="utf-8")
 
 
+def _load_array(file: Path, *, mmap: bool = False, sparse: bool = False,
+                kinds: str = "biuf") -> np.ndarray | sp.csr_matrix:
+    """Load one array of a prepared dataset; anything but plain numbers is refused.
+
+    numpy and scipy say a file that is not a ``.npy``/``.npz`` "contains pickled
+    (object) data" and refuse to load it (``allow_pickle=False``); that, an object
+    array, or a truncated file becomes a :class:`DataError` naming the file.
+    """
+    try:
+        if sparse:
+            array = sp.load_npz(file).tocsr()
+        else:
+            array = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        # numpy's advice to load it with allow_pickle=True is not ours to give.
+        reason = str(exc).split(" If you trust")[0].rstrip(".")
+        raise DataError(f"cannot load the array: {reason}; a prepared dataset holds plain "
+                        "numeric arrays and is never unpickled: rerun the data stage",
+                        where=file) from exc
+    if array.dtype.kind not in kinds:
+        raise DataError(f"unexpected dtype {array.dtype}: expected "
+                        f"{'integer' if kinds == 'iu' else 'numeric'} values; rerun the "
+                        "data stage", where=file)
+    return array
+
+
 def load_prepared(path: str | os.PathLike, mmap: bool = True) -> PreparedDataset:
     """Load a directory written by :func:`save_prepared`.
 
@@ -82,16 +109,17 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True) -> PreparedDataset
     for split in SPLITS:
         sparse_file, dense_file = path / f"X_{split}.npz", path / f"X_{split}.npy"
         if sparse_file.is_file():
-            X[split] = sp.load_npz(sparse_file).tocsr()
+            X[split] = _load_array(sparse_file, sparse=True)
         elif dense_file.is_file():
-            X[split] = np.load(dense_file, mmap_mode="r" if mmap else None, allow_pickle=False)
+            X[split] = _load_array(dense_file, mmap=mmap)
         else:
             raise DataError(f"missing X_{split}.npz or X_{split}.npy", where=path)
         y_file = path / f"y_{split}.npy"
         if not y_file.is_file():
             raise DataError(f"missing y_{split}.npy", where=path)
-        y[split] = np.load(y_file, allow_pickle=False)
+        y[split] = _load_array(y_file, kinds="iu")
         if y[split].shape[0] != X[split].shape[0]:
             raise DataError(f"{y[split].shape[0]} labels for {X[split].shape[0]} rows "
                             f"in split '{split}'", where=path)
     return PreparedDataset(X=X, y=y, meta=meta)
+

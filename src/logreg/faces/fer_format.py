@@ -170,7 +170,16 @@ def check_header(line: bytes) -> None:
     RowError
         Naming the missing or extra columns and the expected header.
     """
-    got = [_unquote(f).decode("utf-8", errors="replace") for f in line.split(b",")]
+    bad = line.find(b"\x00")
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.start if bad < 0 else min(bad, exc.start)
+    if bad >= 0:
+        # A binary file: quoting its first "line" back would only print garbage.
+        raise RowError(f"header: binary data, not CSV text (byte 0x{line[bad]:02x} at "
+                       f"column {bad + 1}); expected the columns {','.join(HEADER)}")
+    got = [_unquote(f).decode("utf-8") for f in line.split(b",")]
     expected = [name.lower() for name in HEADER]
     if [name.lower() for name in got] == expected:
         return

@@ -177,6 +177,8 @@ def write_reviews_table(table: pd.DataFrame, sources: dict[str, str],
 
 def read_reviews_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, str]]:
     """Read a table written by :func:`write_reviews_table`; return it and its sources."""
+    if not Path(path).is_file():
+        raise DataError("no such file; run the parse stage first", where=path)
     try:
         arrow = pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as exc:

@@ -11,6 +11,7 @@ vocabulary is built from ``train`` only: it never sees a test review.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -90,6 +91,8 @@ def read_split(path: str | os.PathLike, reviews: pd.DataFrame) -> pd.Series:
         If the file is unreadable, or its unique_ids are not exactly those of the table
         (the split was made for other reviews).
     """
+    if not Path(path).is_file():
+        raise DataError("no such file; run the split stage first", where=path)
     try:
         split = pd.read_parquet(path)
     except (OSError, ValueError) as exc:

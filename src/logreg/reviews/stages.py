@@ -84,9 +84,10 @@ def vectorize_stage(reviews_path: str | os.PathLike, split_path: str | os.PathLi
     split = read_split(split_path, reviews)
     vectorizer = Vectorizer(stopwords=stopwords, bigrams=bigrams, min_count=min_count,
                             max_size=max_size, weighting=weighting)
+    # Read outside the try: a malformed file already raises a DataError naming its line.
+    vocabulary = read_vocabulary_tsv(vocabulary_path)
     try:
-        vectorizer.set_vocabulary(read_vocabulary_tsv(vocabulary_path),
-                                  n_documents=int((split == "train").sum()))
+        vectorizer.set_vocabulary(vocabulary, n_documents=int((split == "train").sum()))
     except ValueError as exc:
         raise DataError(f"{exc}; was the vocabulary built with other text options? "
                         "Rerun the vocabulary stage", where=vocabulary_path) from exc
