@@ -18,6 +18,10 @@ from typing import TypeVar
 from logreg.errors import UserError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# with_retries below bounds the retries; MLflow's own HTTP client would otherwise retry
+# each request 7 times with back-off up to 2 minutes before we even see the error.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
 from mlflow.entities import Metric, Param, RunStatus, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
@@ -64,10 +68,11 @@ def with_retries(action: Callable[[], T], *, what: str, uri: str, retries: int) 
             return action()
         except (MlflowException, OSError) as exc:
             if attempt == retries:
+                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise TrackingError(
-                    f"could not {what} after {retries + 1} attempts: {exc}. Check that the "
-                    "tracking store is reachable (tracking.uri) and not locked; the run's "
-                    "files in its output folder are complete", where=uri) from exc
+                    f"could not {what} after {retries + 1} attempts: {first_line[:300]}. "
+                    "Check that the tracking store is reachable (tracking.uri) and not "
+                    "locked", where=uri) from exc
             log.warning("tracking store %s: %s failed (%s); retrying in %.1f s",
                         uri, what, str(exc).splitlines()[0][:200], delay)
             time.sleep(delay)
@@ -84,18 +89,19 @@ class Tracker:
         self.uri, self.retries = prepare_store_uri(uri), retries
         self.seconds = 0.0  # time spent talking to the store, to keep logging cheap
         self.client = MlflowClient(tracking_uri=self.uri)
-        experiment_id = self._retry(lambda: self._experiment_id(experiment),
+        experiment_id = self.retry(lambda: self._experiment_id(experiment),
                                     f"open experiment '{experiment}'")
         all_tags = dict(tags)
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
-        run = self._retry(lambda: self.client.create_run(experiment_id, run_name=run_name,
+        run = self.retry(lambda: self.client.create_run(experiment_id, run_name=run_name,
                                                          tags=all_tags), "create a run")
         self.run_id: str = run.info.run_id
         self.experiment_id = experiment_id
         log.info("MLflow run %s in experiment '%s' at %s", self.run_id, experiment, self.uri)
 
-    def _retry(self, action: Callable[[], T], what: str) -> T:
+    def retry(self, action: Callable[[], T], what: str) -> T:
+        """Run ``action`` against the store with this run's bounded retries."""
         started = time.perf_counter()
         try:
             return with_retries(action, what=what, uri=self.uri, retries=self.retries)
@@ -119,11 +125,11 @@ class Tracker:
         items = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in sorted(params.items())]
         for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
             chunk = items[start:start + MAX_PARAMS_PER_BATCH]
-            self._retry(lambda: self.client.log_batch(self.run_id, params=chunk), "log params")
+            self.retry(lambda: self.client.log_batch(self.run_id, params=chunk), "log params")
 
     def set_tags(self, tags: Mapping[str, object]) -> None:
         items = [RunTag(k, str(v)) for k, v in sorted(tags.items())]
-        self._retry(lambda: self.client.log_batch(self.run_id, tags=items), "set tags")
+        self.retry(lambda: self.client.log_batch(self.run_id, tags=items), "set tags")
 
     def log_metrics(self, metrics: Iterable[tuple[str, float, int]]) -> None:
         """Log ``(key, value, step)`` triples in batches of at most 1,000."""
@@ -131,7 +137,7 @@ class Tracker:
         items = [Metric(k, float(v), now, int(step)) for k, v, step in metrics]
         for start in range(0, len(items), MAX_METRICS_PER_BATCH):
             chunk = items[start:start + MAX_METRICS_PER_BATCH]
-            self._retry(lambda: self.client.log_batch(self.run_id, metrics=chunk),
+            self.retry(lambda: self.client.log_batch(self.run_id, metrics=chunk),
                         "log metrics")
 
     def log_history(self, history: Mapping[str, list[float]]) -> None:
@@ -141,17 +147,17 @@ class Tracker:
                          for step, value in enumerate(values, start=1))
 
     def log_artifacts(self, folder: str | os.PathLike) -> None:
-        self._retry(lambda: self.client.log_artifacts(self.run_id, os.fspath(folder)),
+        self.retry(lambda: self.client.log_artifacts(self.run_id, os.fspath(folder)),
                     "upload artifacts")
 
     def finish(self, status: str = "FINISHED", error: BaseException | None = None) -> None:
         """End the run; a failure records the error message as the ``error`` tag."""
         if error is not None:
             message = str(error) or type(error).__name__
-            self._retry(lambda: self.client.set_tag(self.run_id, "error",
+            self.retry(lambda: self.client.set_tag(self.run_id, "error",
                                                     message[:MAX_PARAM_LENGTH]),
                         "tag the error")
-        self._retry(lambda: self.client.set_terminated(self.run_id, status=status),
+        self.retry(lambda: self.client.set_terminated(self.run_id, status=status),
                     f"mark the run {status}")
 
 

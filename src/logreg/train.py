@@ -77,6 +77,44 @@ def _start_tracker(cfg: DictConfig, dataset_meta: dict) -> tracking.Tracker | No
                             parent_run_id=cfg.tracking.parent_run_id)
 
 
+def _log_run(tracker: tracking.Tracker, cfg: DictConfig, estimator, dataset,
+             output_dir: Path, row: dict) -> None:
+    """Curves, metrics, files and the served model, in batches; adds the ids to ``row``.
+
+    Runs after every file is written, so a store failing here loses no work: the error
+    says where the files are.
+    """
+    try:
+        tracker.log_history(estimator.history_)
+        tracker.log_metrics((k, v, 0) for k, v in row.items()
+                            if isinstance(v, (int, float)) and k not in ("l1", "l2"))
+        tracker.log_artifacts(output_dir)
+        model_started = time.perf_counter()
+        row["model_uri"] = tracker.retry(
+            lambda: serving.log_model(tracker.run_id, cfg.tracking.uri, output_dir,
+                                      dataset.meta["kind"], cfg.dataset.path,
+                                      dataset.meta.get("feature_names")),
+            "log the model")
+    except tracking.TrackingError as exc:
+        raise tracking.TrackingError(
+            f"{exc}; the trained model and its files are in {output_dir}") from exc
+    row["mlflow_run_id"] = tracker.run_id
+    row["model_logging_seconds"] = time.perf_counter() - model_started
+    row["tracking_seconds"] = tracker.seconds
+
+
+def _finish(tracker: tracking.Tracker, error: BaseException | None) -> None:
+    """Mark the run FINISHED, FAILED or KILLED. When the run already failed, a store that
+    cannot take the status is logged, so the user sees the error that matters first."""
+    try:
+        tracker.finish(tracking.status_for(error), error)
+    except tracking.TrackingError as exc:
+        if error is None:
+            raise
+        log.warning("could not mark MLflow run %s as %s: %s", tracker.run_id,
+                    tracking.status_for(error), exc)
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     """Turn SIGTERM into KeyboardInterrupt so the MLflow run is marked KILLED."""
@@ -101,8 +139,16 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
     check_config(cfg)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    # metrics.json marks a complete run; a rerun in the same folder first withdraws it, so
+    # a failure can never leave it describing weights that were since overwritten.
+    (output_dir / "metrics.json").unlink(missing_ok=True)
     rng = np.random.default_rng(cfg.seed)
     dataset = load_dataset(cfg.dataset, rng)
+    n_train = dataset.X["train"].shape[0]
+    if cfg.optimizer.solver == "minibatch" and cfg.optimizer.batch_size > n_train:
+        raise ConfigError("optimizer.batch_size",
+                          f"got {cfg.optimizer.batch_size}, larger than the {n_train} "
+                          "training examples")
     class_names = dataset.class_names
     progress = sys.stderr.isatty() if cfg.progress is None else bool(cfg.progress)
     estimator = build_estimator(cfg, len(class_names), progress)
@@ -127,20 +173,10 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                    "n_iter": int(np.max(estimator.n_iter_)), "fit_seconds": fit_seconds,
                    **result.metrics}
             if tracker is not None:
-                tracker.log_history(estimator.history_)
-                tracker.log_metrics((k, v, 0) for k, v in row.items()
-                                    if isinstance(v, (int, float)) and k not in ("l1", "l2"))
-                tracker.log_artifacts(output_dir)
-                model_started = time.perf_counter()
-                row["model_uri"] = serving.log_model(
-                    tracker.run_id, cfg.tracking.uri, output_dir, dataset.meta["kind"],
-                    cfg.dataset.path, dataset.meta.get("feature_names"))
-                row["mlflow_run_id"] = tracker.run_id
-                row["model_logging_seconds"] = time.perf_counter() - model_started
-                row["tracking_seconds"] = tracker.seconds
-                row["run_seconds"] = time.perf_counter() - run_started
+                _log_run(tracker, cfg, estimator, dataset, output_dir, row)
             else:
                 row["mlflow_run_id"] = row["model_uri"] = ""
+            row["run_seconds"] = time.perf_counter() - run_started
             write_text_atomic(output_dir / "metrics.json", json.dumps(row, indent=2))
             log.info("test accuracy %.4f, test F1 %.4f, test AUC %.4f (outputs in %s)",
                      row["test_accuracy"], row["test_f1"], row["test_auc"], output_dir)
@@ -150,7 +186,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
         raise
     finally:
         if tracker is not None:
-            tracker.finish(tracking.status_for(error), error)
+            _finish(tracker, error)
 
 
 register_configs()
@@ -170,6 +206,10 @@ def main(cfg: DictConfig) -> float:
         log.error("%s", exc)
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt as exc:
+        print(f"interrupted: {exc or 'Ctrl-C'}; the MLflow run is marked KILLED",
+              file=sys.stderr)
+        sys.exit(130)
     return float(row["val_loss"])
 
 

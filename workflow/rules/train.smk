@@ -67,7 +67,7 @@ rule train:
         f"{RESULTS}/benchmarks/train/{{experiment}}.tsv"
     shell:
         "{PYTHON:q} -m logreg.train {params.overrides:q} hydra.run.dir={params.run_dir:q}"
-        " hydra.output_subdir=.hydra 2> {log:q}"
+        " hydra.output_subdir=.hydra > {log:q} 2>&1"
 
 
 rule summary:
