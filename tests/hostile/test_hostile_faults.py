@@ -159,10 +159,12 @@ def test_a_store_failing_at_the_end_keeps_the_trained_model(tmp_path, store, mon
     (run_,) = _runs(store, "store-fails")
     assert run_.info.status == "FAILED"
     assert "could not upload artifacts" in run_.data.tags["error"]
+    assert message.endswith(f"the trained model and its files are in {tmp_path / 'run'}")
     record("Faults", "the tracking store fails while logging at the end (simulated: "
            "MlflowClient.log_artifacts raises)",
            "python -m logreg.train experiment=gaussian_clouds tracking.retries=1",
-           message.replace(store, "sqlite:///results/mlflow.db"))
+           message.replace(store, "sqlite:///results/mlflow.db")
+           .replace(str(tmp_path / "run"), "results/runs/gaussian_clouds"))
 
 
 def test_a_failed_rerun_in_the_same_folder_leaves_no_stale_metrics(tmp_path, store,
