@@ -71,3 +71,20 @@ def test_unknown_experiment_and_bad_type_fail_at_start_up(tmp_path):
     assert wrong_type.returncode != 0
     assert "penalty.l2" in wrong_type.stderr
     assert not list(tmp_path.rglob("metrics.json"))
+
+
+@pytest.mark.slow
+def test_optuna_search_minimizes_validation_loss_and_records_the_best_run(tmp_path):
+    result = run_train(tmp_path, "hparams_search=optuna", "hydra.sweeper.n_trials=3",
+                       multirun=True)
+    assert result.returncode == 0, result.stderr[-4000:]
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_experiment_by_name("gaussian_clouds")
+    runs = client.search_runs([experiment.experiment_id])
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    (parent,) = [r for r in runs if r.data.tags.get("source") == "sweep"]
+    assert len(children) == 3
+    assert {float(r.data.params["penalty.l1"]) for r in children} != {0.0}  # searched
+    best = min(children, key=lambda r: r.data.metrics["val_loss"])
+    assert parent.data.tags["best_run_id"] == best.info.run_id
+    assert "optuna" in parent.data.params["sweep.sweeper"].lower()

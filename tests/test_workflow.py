@@ -113,3 +113,13 @@ def test_logged_models_predict_from_raw_input_in_a_fresh_process(workflow_run):
     assert cli.returncode == 0, cli.stderr[-3000:]
     labels = [line.split("\t")[0] for line in cli.stdout.splitlines()]
     assert labels == ["positive", "negative"]
+
+
+@pytest.mark.slow
+def test_report_holds_every_runs_figures_and_the_summary(workflow_run):
+    result = snakemake(workflow_run, "--report", "results/report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (workflow_run / "results" / "report.html").read_text(errors="replace")
+    for name in ("summary.csv", "learning_curves.png", "confusion_matrix.png", "roc.png",
+                 "top_words.png", "weight_images.png", "faces_softmax", "reviews_kitchen"):
+        assert name in html, name
