@@ -24,16 +24,18 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 import mlflow  # noqa: E402
 from mlflow.pyfunc import PythonModel  # noqa: E402
 
+from logreg.loss import make_loss  # noqa: E402
+
 PIXELS_COLUMN, TEXT_COLUMN = "pixels", "text"
 
 
 def class_probabilities(raw: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis (one column: sigmoid as two), without overflow."""
+    """Probabilities of shape (n, K) from scores (n, 1) or (n, K), with the estimators' own
+    stable sigmoid and softmax (:mod:`logreg.loss`)."""
     if raw.shape[1] == 1:
-        raw = np.hstack([np.zeros_like(raw), raw])
-    shifted = raw - raw.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
+        positive = make_loss(2, multinomial=False).predict_proba(raw)
+        return np.hstack([1.0 - positive, positive])
+    return make_loss(raw.shape[1], multinomial=True).predict_proba(raw)
 
 
 class LinearClassifierModel(PythonModel):
