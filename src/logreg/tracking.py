@@ -39,10 +39,15 @@ class TrackingError(UserError):
     """The tracking store could not be reached or written after the allowed retries."""
 
 
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, None for any other store."""
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
 def prepare_store_uri(uri: str) -> str:
     """Create the folder of a ``sqlite:///`` store (MLflow does not) and return the URI."""
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    if (database := _sqlite_file(uri)) is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
     return uri
 
 
@@ -51,9 +56,8 @@ def artifact_root(uri: str) -> str | None:
 
     Without this MLflow puts them in ``./mlruns`` of whatever folder the process ran in.
     """
-    if uri.startswith("sqlite:///"):
-        return (Path(uri[len("sqlite:///"):]).resolve().parent / "artifacts").as_uri()
-    return None
+    database = _sqlite_file(uri)
+    return None if database is None else (database.resolve().parent / "artifacts").as_uri()
 
 
 def with_retries(action: Callable[[], T], *, what: str, uri: str, retries: int) -> T:
