@@ -16,6 +16,7 @@ Methods:
 Usage (from the repository root)::
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_fer_load.py [--repeat 3]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_fer_load.py --methods fast --features hog
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _load_pandas(path: Path):
 METHODS = {"fast": _load_fast, "naive": _load_naive, "pandas": _load_pandas}
 
 
-def _worker(method: str, path: Path, normalization: str) -> dict:
+def _worker(method: str, path: Path, normalization: str, features: str) -> dict:
     """Run one method in this process; return its timings and peak memory."""
     import resource
 
@@ -94,7 +95,7 @@ def _worker(method: str, path: Path, normalization: str) -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     pixels, labels = METHODS[method](path)
     loaded = time.perf_counter()
-    stats = fit_normalization(pixels["train"], normalization)
+    stats = fit_normalization(pixels["train"], normalization, features)
     X = {split: normalize(p, stats) for split, p in pixels.items()}
     done = time.perf_counter()
     if any(x.dtype != np.float32 for x in X.values()):
@@ -112,14 +113,18 @@ def main() -> None:
     parser.add_argument("--methods", default="fast,naive,pandas")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each method")
     parser.add_argument("--normalization", default="per_pixel")
+    parser.add_argument("--features", default="pixels", choices=("pixels", "hog"),
+                        help="hog: time the HOG features (default layout) instead")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(_worker(args.worker, args.path, args.normalization)))
+        print(json.dumps(_worker(args.worker, args.path, args.normalization,
+                                 args.features)))
         return
     if not args.path.is_file():
         sys.exit(f"error: {args.path} not found (the real FER2013, see ../shared/data)")
-    print(f"{args.path} ({args.path.stat().st_size:,} bytes), {os.cpu_count()} CPUs, "
+    print(f"{args.path} ({args.path.stat().st_size:,} bytes), {args.features} features, "
+          f"{os.cpu_count()} CPUs, "
           f"load average before: {os.getloadavg()[0]:.2f}")
     print("| method | run | wall s (load + normalize) | CPU s | process wall s | "
           "peak RSS MB | rows train/val/test |")
@@ -129,7 +134,7 @@ def main() -> None:
             started = time.perf_counter()
             done = subprocess.run(
                 [sys.executable, __file__, "--worker", method, "--path", str(args.path),
-                 "--normalization", args.normalization],
+                 "--normalization", args.normalization, "--features", args.features],
                 capture_output=True, text=True, check=True)
             total = time.perf_counter() - started
             result = json.loads(done.stdout)

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from logreg.faces import load_stats, normalize
+from logreg.faces import load_stats, normalize, parse_pixel_string
 from logreg.faces.__main__ import main
+from logreg.faces.hog import HogParams, hog_features
 from logreg.cli import run_cli
 from logreg.faces.prepare import load_fer2013, prepare_faces
 from logreg.prepared import load_prepared
@@ -155,3 +156,78 @@ def test_real_file_splits_and_pixels():
     expected = np.array([np.array(p.split(), dtype=np.uint8) for p in head["pixels"]])
     np.testing.assert_array_equal(raw.pixels["train"][:len(head)], expected)
     np.testing.assert_array_equal(raw.labels["train"][:len(head)], head["emotion"])
+
+
+def test_hog_features_are_prepared_with_their_layout(tmp_path, fer_csv):
+    path, pixels, labels = fer_csv
+    out = tmp_path / "prepared"
+    prepare_faces(path, out, features="hog", seed=0)
+    prepared = load_prepared(out)
+    for split, rows in (("train", 12), ("val", 4), ("test", 5)):
+        assert prepared.X[split].dtype == np.float32
+        assert prepared.X[split].shape == (rows, 1764)
+    np.testing.assert_array_equal(prepared.y["test"], labels[16:])
+    assert prepared.meta["features"] == "hog"
+    assert prepared.meta["hog"] == {"cell_size": 6, "orientations": 9, "block_size": 2}
+    assert prepared.meta["normalization"] == "per_pixel"
+    stats = load_stats(out / "normalization.npz")
+    assert stats.features == "hog" and stats.hog == HogParams()
+    # statistics of the training rows only
+    train_hog = hog_features(pixels[:12]).astype(np.float64)
+    np.testing.assert_allclose(stats.mean, train_hog.mean(axis=0), rtol=1e-5, atol=1e-7)
+    # a raw CSV row through the saved statistics, as a served model does it
+    line = path.read_text().splitlines()[1 + 17]  # header, then test row 1
+    image = parse_pixel_string(line.split(",")[1])
+    np.testing.assert_array_equal(normalize(image, stats), prepared.X["test"][1:2])
+
+
+def test_pixel_features_are_recorded_in_meta(tmp_path, fer_csv):
+    path, _, _ = fer_csv
+    prepare_faces(path, tmp_path / "prepared", seed=0)
+    meta = load_prepared(tmp_path / "prepared").meta
+    assert meta["features"] == "pixels" and "hog" not in meta
+    assert load_stats(tmp_path / "prepared" / "normalization.npz").features == "pixels"
+
+
+def test_hog_layout_options_reach_the_prepared_dataset(tmp_path, fer_csv):
+    path, _, _ = fer_csv
+    out = tmp_path / "prepared"
+    run_cli(main, ["prepare", "--input", str(path), "--out-dir", str(out), "--seed", "1",
+                   "--features", "hog", "--hog-cell-size", "8", "--hog-orientations", "6",
+                   "--hog-block-size", "3"])
+    prepared = load_prepared(out)
+    assert prepared.meta["hog"] == {"cell_size": 8, "orientations": 6, "block_size": 3}
+    assert prepared.X["train"].shape == (12, HogParams(8, 6, 3).n_features) == (12, 864)
+    assert load_stats(out / "normalization.npz").hog == HogParams(8, 6, 3)
+
+
+@pytest.mark.parametrize("method", ["scale", "per_image"])
+def test_hog_with_another_normalization_exits_2_naming_the_option(tmp_path, fer_csv, capsys,
+                                                                  method):
+    path, _, _ = fer_csv
+    with pytest.raises(SystemExit) as info:
+        run_cli(main, ["prepare", "--input", str(path), "--out-dir", str(tmp_path / "p"),
+                       "--features", "hog", "--normalization", method, "--seed", "1"])
+    assert info.value.code == 2
+    assert f"error: --normalization {method}: HOG features take per_pixel" in \
+        capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fer2013.csv"]
+
+
+@pytest.mark.parametrize("option, value", [("--hog-cell-size", "5"),
+                                           ("--hog-cell-size", "0"),
+                                           ("--hog-orientations", "0"),
+                                           ("--hog-block-size", "9")])
+def test_bad_hog_layout_exits_2_naming_the_options_before_reading(tmp_path, fer_csv, capsys,
+                                                                  option, value):
+    path, _, _ = fer_csv
+    for source in (path, tmp_path / "missing.csv"):  # checked before any data is read
+        with pytest.raises(SystemExit) as info:
+            run_cli(main, ["prepare", "--input", str(source), "--out-dir",
+                           str(tmp_path / "p"), "--features", "hog", option, value,
+                           "--seed", "1"])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: HOG ") and option in err
+        assert "missing.csv" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fer2013.csv"]

@@ -16,10 +16,12 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 from logreg.errors import ConfigError
+from logreg.faces.normalize import FEATURES
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 DATASET_KINDS = ("reviews", "faces", "gaussian_clouds")
+FACE_FEATURES = FEATURES  # the prepared folders results/faces/{pixels,hog}
 MODELS = ("logistic", "softmax")
 SOLVERS = ("auto", "lbfgs", "fista", "gd", "sgd", "minibatch")
 LR_SCHEDULES = ("constant", "invscaling", "exponential")
@@ -44,6 +46,8 @@ class DatasetConfig:
     path: Optional[str] = None
     domain: Optional[str] = None
     classes: Optional[list[int]] = None  # keep only these class indices (binary experiments)
+    # faces: "pixels" or "hog", the prepared folder <results_dir>/faces/<features>
+    features: Optional[str] = None
     n_samples: int = 2000  # gaussian_clouds: per split (train); val/test get half each
     mean0: list[float] = field(default_factory=lambda: [-2.0, -2.0])
     mean1: list[float] = field(default_factory=lambda: [2.0, 2.0])
@@ -164,6 +168,8 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError("optimizer.solver",
                           f"'lbfgs' cannot handle an L1 penalty (penalty.l1={cfg.penalty.l1}); "
                           "use optimizer=fista, gd, sgd or minibatch")
+    if cfg.dataset.kind == "faces":
+        _choice(cfg, "dataset.features", FACE_FEATURES)
     if cfg.dataset.kind != "gaussian_clouds" and not cfg.dataset.path:
         raise ConfigError("dataset.path", "a prepared dataset folder is required")
     if not 0 < cfg.model.threshold_value < 1:

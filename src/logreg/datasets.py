@@ -20,6 +20,14 @@ def load_dataset(cfg: DictConfig, rng: np.random.Generator) -> PreparedDataset:
     if cfg.kind == "gaussian_clouds":
         return _gaussian_clouds(cfg, rng)
     dataset = load_prepared(cfg.path)
+    if cfg.kind == "faces":
+        # Folders written before HOG existed hold pixels.
+        written = dataset.meta.get("features", "pixels")
+        if written != cfg.features:
+            raise ConfigError("dataset.features",
+                              f"got {cfg.features!r}, but {cfg.path} holds {written!r} "
+                              f"features; set dataset.features={written} or point "
+                              f"dataset.path at a folder prepared with {cfg.features!r}")
     if cfg.classes is not None:
         dataset = _keep_classes(dataset, list(cfg.classes))
     return dataset

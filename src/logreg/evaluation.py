@@ -99,12 +99,24 @@ def _write_files(estimator, dataset: PreparedDataset, proba: dict[str, np.ndarra
         if feature_names is not None and dataset.meta.get("kind") == "reviews":
             _top_words(coef[0], feature_names, output_dir, n=n_top_words)
     if dataset.meta.get("image_shape"):
-        shape = tuple(dataset.meta["image_shape"])
         if coef.shape[0] == 1:  # binary: one image, positive = the second class
             titles = [f"{class_names[1]} (+) vs {class_names[0]} (-)"]
         else:
             titles = class_names
-        plots.weight_images(coef, shape, titles, output_dir / "weight_images.png")
+        images, caption = _weight_pictures(coef, dataset.meta)
+        plots.weight_images(images, titles, output_dir / "weight_images.png", caption)
+
+
+def _weight_pictures(coef: np.ndarray, meta: dict) -> tuple[np.ndarray, str | None]:
+    """Each class's weights as a picture: the 48x48 image of pixel weights, or for HOG
+    features one line per cell and orientation (:func:`logreg.faces.hog.glyph_image`)."""
+    if meta.get("features", "pixels") == "pixels":
+        return coef.reshape(coef.shape[0], *meta["image_shape"]), None
+    from logreg.faces.hog import HogParams, glyph_image
+
+    params = HogParams(**meta["hog"])
+    return (np.stack([glyph_image(row, params) for row in coef]),
+            "HOG weights: one line per cell along the edge orientation it weighs")
 
 
 def _top_words(weights: np.ndarray, feature_names: list[str], output_dir: Path, n: int

@@ -75,17 +75,20 @@ def top_words(words: list[str], weights: np.ndarray, path: str | os.PathLike) ->
     _save(fig, path)
 
 
-def weight_images(coef: np.ndarray, image_shape: tuple[int, int], titles: list[str],
-                  path: str | os.PathLike) -> None:
-    """One image per class of its weights, on a shared symmetric colour scale."""
-    n = coef.shape[0]
+def weight_images(images: np.ndarray, titles: list[str], path: str | os.PathLike,
+                  suptitle: str | None = None) -> None:
+    """A grid of per-class weight pictures (k, height, width) on one symmetric colour
+    scale: red pushes towards the class, blue away from it."""
+    n = images.shape[0]
     cols = min(n, 4)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.8 * rows), squeeze=False)
-    limit = float(np.abs(coef).max()) or 1.0
+    limit = float(np.abs(images).max()) or 1.0
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < n:
-            ax.imshow(coef[k].reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.imshow(images[k], cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_title(titles[k], fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
     _save(fig, path)

@@ -323,3 +323,18 @@ def test_training_on_a_pickled_array_is_a_clear_error(prepared_faces, train_cli)
     assert not (prepared_faces / "results/mlflow.db").exists()  # failed before any run
     record("Prepared datasets", "X_train.npy holds pickled Python objects",
            "python -m logreg.train " + " ".join(argv), message)
+
+
+def test_features_that_disagree_with_the_prepared_folder_are_a_config_error(prepared_faces,
+                                                                           train_cli):
+    # out/prepared holds pixel features; the faces_softmax preset trains on HOG.
+    argv = ["experiment=faces_softmax", "dataset.path=out/prepared",
+            "paths.results_dir=results"]
+    code, message = train_cli(argv)
+    assert code == 2
+    assert message == ("error: config key 'dataset.features': got 'hog', but out/prepared "
+                       "holds 'pixels' features; set dataset.features=pixels or point "
+                       "dataset.path at a folder prepared with 'hog'")
+    assert not (prepared_faces / "results/mlflow.db").exists()  # failed before any run
+    record("Prepared datasets", "dataset.features disagrees with the prepared folder",
+           "python -m logreg.train " + " ".join(argv), message)

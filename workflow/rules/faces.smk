@@ -1,6 +1,7 @@
-# FER2013 faces: raw CSV / CSV.gz / image folders -> validated, split, normalized arrays.
+# FER2013 faces: raw CSV / CSV.gz / image folders -> validated, split, featurized,
+# normalized arrays, one prepared folder per feature kind (what dataset.features picks):
 #
-#   demo_faces (default input only) -> prepare_faces -> results/faces/prepared
+#   demo_faces (default input only) -> prepare_faces -> results/faces/{pixels,hog}
 #
 # fer2013_path picks the input; the format is detected from it:
 #   --config fer2013_path=../shared/data/fer2013/fer2013.csv.gz   # Kaggle CSV, gzipped
@@ -11,6 +12,16 @@ FACES_RESULTS = f"{RESULTS}/faces"
 DEMO_FER2013 = "data/demo/fer2013.csv"
 # A file or a folder: either is a plain input path (directory() is for outputs only).
 FER2013_SOURCE = config["fer2013_path"]
+HOG = config["faces"]["hog"]
+
+
+wildcard_constraints:
+    features="pixels|hog",
+
+
+def get_face_normalization(wildcards):
+    # HOG blocks are contrast-normalized already; their features are only standardized.
+    return "per_pixel" if wildcards.features == "hog" else config["faces"]["normalization"]
 
 
 rule demo_faces:
@@ -30,18 +41,21 @@ rule prepare_faces:
     input:
         source=FER2013_SOURCE,
     output:
-        prepared=directory(f"{FACES_RESULTS}/prepared"),
+        prepared=directory(f"{FACES_RESULTS}/{{features}}"),
     params:
-        normalization=config["faces"]["normalization"],
+        normalization=get_face_normalization,
+        hog_options=(f"--hog-cell-size {HOG['cell_size']} --hog-orientations "
+                     f"{HOG['orientations']} --hog-block-size {HOG['block_size']}"),
         skip_flag="--skip-bad-rows" if config["faces"]["skip_bad_rows"] else "",
         val_fraction=config["faces"]["val_fraction"],
         seed=config["seed"],
     log:
-        f"{LOGS}/prepare_faces.log",
+        f"{LOGS}/prepare_faces_{{features}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/prepare_faces.tsv"
+        f"{RESULTS}/benchmarks/prepare_faces_{{features}}.tsv"
     shell:
         "{PYTHON:q} -m logreg.faces prepare --input {input.source:q}"
         " --out-dir {output.prepared:q} --normalization {params.normalization:q}"
+        " --features {wildcards.features:q} {params.hog_options}"
         " {params.skip_flag} --val-fraction {params.val_fraction:q}"
         " --seed {params.seed:q} 2> {log:q}"

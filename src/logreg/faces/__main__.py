@@ -2,7 +2,9 @@
 
     python -m logreg.faces demo --out data/demo/fer2013.csv --n-rows 1400 --seed 2013
     python -m logreg.faces prepare --input data/demo/fer2013.csv \\
-        --out-dir results/faces/prepared --normalization per_pixel --seed 2013
+        --out-dir results/faces/pixels --normalization per_pixel --seed 2013
+    python -m logreg.faces prepare --input data/demo/fer2013.csv \
+        --out-dir results/faces/hog --features hog --hog-cell-size 6 --seed 2013
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Sequence
 from logreg.cli import run_cli
 from logreg.errors import UserError
 from logreg.faces.demo import MIN_ROWS, write_demo_csv
-from logreg.faces.normalize import METHODS
+from logreg.faces.hog import HogParams
+from logreg.faces.normalize import FEATURES, METHODS
 from logreg.faces.prepare import prepare_faces
 
 log = logging.getLogger(__name__)
@@ -29,11 +32,18 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--n-rows", type=int, default=1400,
                       help=f"number of images (>= {MIN_ROWS}; default 1400)")
     demo.add_argument("--seed", type=int, required=True)
-    prep = commands.add_parser("prepare", help="validate, split, normalize, save")
+    prep = commands.add_parser("prepare", help="validate, split, featurize, normalize, save")
     prep.add_argument("--input", required=True,
                       help="fer2013.csv, fer2013.csv.gz or an image-folder root")
     prep.add_argument("--out-dir", required=True, help="prepared dataset folder to write")
     prep.add_argument("--normalization", choices=METHODS, default="per_pixel")
+    prep.add_argument("--features", choices=FEATURES, default="pixels",
+                      help="grey levels, or histograms of oriented gradients (HOG)")
+    defaults = HogParams()
+    for name in ("cell_size", "orientations", "block_size"):
+        prep.add_argument(f"--hog-{name.replace('_', '-')}", type=int,
+                          default=getattr(defaults, name),
+                          help=f"HOG {name.replace('_', ' ')} (default {getattr(defaults, name)})")
     prep.add_argument("--skip-bad-rows", action="store_true",
                       help="skip invalid rows/images (reported) instead of failing")
     prep.add_argument("--val-fraction", type=float, default=0.1,
@@ -54,9 +64,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if not 0 < args.val_fraction < 1:
         raise UserError(f"--val-fraction: expected a number in (0, 1), got {args.val_fraction}")
+    hog = None
+    if args.features == "hog":
+        # Checked before reading any data: a wrong layout fails in a second.
+        if args.normalization != "per_pixel":
+            raise UserError(f"--normalization {args.normalization}: HOG features take "
+                            f"per_pixel (each feature standardized with train statistics)")
+        try:
+            hog = HogParams(args.hog_cell_size, args.hog_orientations, args.hog_block_size)
+        except ValueError as exc:
+            raise UserError(f"{exc} (options --hog-cell-size, --hog-orientations, "
+                            f"--hog-block-size)") from None
     prepare_faces(args.input, args.out_dir, normalization=args.normalization,
-                  skip_bad_rows=args.skip_bad_rows, val_fraction=args.val_fraction,
-                  seed=args.seed)
+                  features=args.features, hog=hog, skip_bad_rows=args.skip_bad_rows,
+                  val_fraction=args.val_fraction, seed=args.seed)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
-"""The FER2013 data stage: read any of the three formats, split, normalize, save.
+"""The FER2013 data stage: read any of the three formats, split, featurize, normalize, save.
 
 Output (one directory, written atomically, see :mod:`logreg.prepared`)::
 
-    X_{train,val,test}.npy    float32 (n, 2304), normalized
+    X_{train,val,test}.npy    float32 (n, 2304) normalized pixels, or (n, 1764) HOG
     y_{train,val,test}.npy    int64 emotion index 0..6
-    meta.json                 kind, class names, image shape, normalization, sources,
-                              skipped rows
-    normalization.npz         method, mean, std (see logreg.faces.normalize)
+    meta.json                 kind, class names, image shape, features (and HOG layout),
+                              normalization, sources, skipped rows
+    normalization.npz         features, method, mean, std (see logreg.faces.normalize)
     skipped_rows.json         count, line numbers (or files) and messages of skipped rows
 """
 
@@ -25,6 +25,7 @@ from logreg.errors import DataError
 from logreg.faces.csv_reader import read_fer_csv
 from logreg.faces.fer_format import CLASS_NAMES, IMAGE_SHAPE, USAGE_SPLIT, USAGES
 from logreg.faces.folders import is_image_folder_root, read_fer_folders
+from logreg.faces.hog import HogParams
 from logreg.faces.normalize import fit_normalization, normalize, save_stats
 from logreg.fileio import atomic_dir
 from logreg.prepared import SPLITS, PreparedDataset, save_prepared
@@ -152,9 +153,10 @@ def _report_skipped(skipped: dict, source: str) -> None:
 
 
 def prepare_faces(input_path: str | os.PathLike, out_dir: str | os.PathLike, *,
-                  normalization: str = "per_pixel", skip_bad_rows: bool = False,
+                  normalization: str = "per_pixel", features: str = "pixels",
+                  hog: HogParams | None = None, skip_bad_rows: bool = False,
                   val_fraction: float = 0.1, seed: int = 0) -> PreparedDataset:
-    """Read, validate, split and normalize FER2013, and write the prepared dataset.
+    """Read, validate, split, featurize and normalize FER2013; write the prepared dataset.
 
     Normalization statistics come from the train split only. ``out_dir`` is replaced
     atomically: on any error nothing is written and an earlier result stays intact.
@@ -166,6 +168,11 @@ def prepare_faces(input_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     out_dir : path-like
         The prepared dataset directory (e.g. ``results/faces/prepared``).
     normalization : {"scale", "per_pixel", "per_image"}
+        ``per_pixel`` only for HOG features.
+    features : {"pixels", "hog"}
+        The grey levels themselves, or their histograms of oriented gradients.
+    hog : HogParams, optional
+        The HOG layout (``features="hog"``); default :class:`HogParams()`.
     skip_bad_rows, val_fraction, seed
         See :func:`load_fer2013`.
 
@@ -181,20 +188,27 @@ def prepare_faces(input_path: str | os.PathLike, out_dir: str | os.PathLike, *,
              sum(v.size for v in raw.labels.values()), os.fspath(input_path),
              time.perf_counter() - started)
     _report_skipped(raw.skipped, os.fspath(input_path))
-    stats = fit_normalization(raw.pixels["train"], normalization)
+    stats = fit_normalization(raw.pixels["train"], normalization, features, hog)
     X = {split: normalize(raw.pixels[split], stats) for split in SPLITS}
+    log.info("%s features (%d per image), %s normalization", features, stats.n_features,
+             normalization)
     for split in SPLITS:
         counts = np.bincount(raw.labels[split], minlength=len(CLASS_NAMES))
         log.info("%s: %d images (%s)", split, raw.labels[split].size,
                  ", ".join(f"{n} {c}" for n, c in zip(CLASS_NAMES, counts)))
     meta = {
         "kind": "faces", "name": "fer2013", "class_names": list(CLASS_NAMES),
-        "image_shape": list(IMAGE_SHAPE), "normalization": normalization,
+        "image_shape": list(IMAGE_SHAPE), "features": features,
+        "normalization": normalization,
         "source_files": raw.source_files, "source_format": raw.source_format,
         "split_sizes": {split: int(raw.labels[split].size) for split in SPLITS},
         "skipped_rows": {"count": raw.skipped["count"], "lines": raw.skipped["lines"],
                          "files": raw.skipped["files"]},
     }
+    if stats.hog is not None:
+        meta["hog"] = {"cell_size": stats.hog.cell_size,
+                       "orientations": stats.hog.orientations,
+                       "block_size": stats.hog.block_size}
     if raw.source_format == "image_folders":
         meta.update(val_fraction=val_fraction, seed=seed)
     dataset = PreparedDataset(X=X, y=dict(raw.labels), meta=meta)
@@ -205,6 +219,6 @@ def prepare_faces(input_path: str | os.PathLike, out_dir: str | os.PathLike, *,
         save_stats(tmp / "normalization.npz", stats)
         (tmp / "skipped_rows.json").write_text(json.dumps(raw.skipped, indent=2) + "\n",
                                                encoding="utf-8")
-    log.info("wrote %s (%s normalization) in %.1f s", out_dir, normalization,
-             time.perf_counter() - started)
+    log.info("wrote %s (%s features, %s normalization) in %.1f s", out_dir, features,
+             normalization, time.perf_counter() - started)
     return dataset
