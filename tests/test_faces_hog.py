@@ -236,8 +236,9 @@ def test_glyph_of_one_cell_and_orientation_stays_inside_that_cell():
     assert rows.size > 0 and (image >= 0).all()
     assert rows.min() >= 3 * 24 and rows.max() < 4 * 24
     assert cols.min() >= 5 * 24 and cols.max() < 6 * 24
-    # bin 4 is centred on a 90-degree gradient: the glyph is a horizontal line
-    assert np.unique(rows).size == 1 and np.unique(cols).size > 12
+    # bin 4 is centred on a 90-degree gradient: the glyph is a horizontal line, drawn
+    # scale // 2 = 2 pixels thick on each side of its centre row
+    assert np.unique(rows).size == 5 and np.unique(cols).size > 12
     np.testing.assert_array_equal(np.unique(image), [0, 2])
 
 

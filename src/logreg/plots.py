@@ -78,12 +78,16 @@ def top_words(words: list[str], weights: np.ndarray, path: str | os.PathLike) ->
 def weight_images(images: np.ndarray, titles: list[str], path: str | os.PathLike,
                   suptitle: str | None = None) -> None:
     """A grid of per-class weight pictures (k, height, width) on one symmetric colour
-    scale: red pushes towards the class, blue away from it."""
+    scale: red pushes towards the class, blue away from it.
+
+    The scale ends at the 99.5th percentile of the absolute values, so that a few extreme
+    weights (a rare class such as Disgust has the largest) do not wash out the others.
+    """
     n = images.shape[0]
     cols = min(n, 4)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.8 * rows), squeeze=False)
-    limit = float(np.abs(images).max()) or 1.0
+    limit = float(np.percentile(np.abs(images), 99.5)) or float(np.abs(images).max()) or 1.0
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < n:

@@ -207,7 +207,7 @@ def hostile_workdir(tmp_path):
 
 def test_config_values_reach_the_shell_quoted(hostile_workdir):
     result = snakemake(hostile_workdir, "results/reviews/dom/reviews.parquet",
-                       "results/faces/prepared", "results/runs/clouds/metrics.json",
+                       "results/faces/hog", "results/runs/clouds/metrics.json",
                        "-n", "-p", "--configfile", "hostile.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     commands = {}

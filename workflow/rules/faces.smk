@@ -44,8 +44,9 @@ rule prepare_faces:
         prepared=directory(f"{FACES_RESULTS}/{{features}}"),
     params:
         normalization=get_face_normalization,
-        hog_options=(f"--hog-cell-size {HOG['cell_size']} --hog-orientations "
-                     f"{HOG['orientations']} --hog-block-size {HOG['block_size']}"),
+        hog_cell_size=HOG["cell_size"],
+        hog_orientations=HOG["orientations"],
+        hog_block_size=HOG["block_size"],
         skip_flag="--skip-bad-rows" if config["faces"]["skip_bad_rows"] else "",
         val_fraction=config["faces"]["val_fraction"],
         seed=config["seed"],
@@ -56,6 +57,8 @@ rule prepare_faces:
     shell:
         "{PYTHON:q} -m logreg.faces prepare --input {input.source:q}"
         " --out-dir {output.prepared:q} --normalization {params.normalization:q}"
-        " --features {wildcards.features:q} {params.hog_options}"
+        " --features {wildcards.features:q} --hog-cell-size {params.hog_cell_size:q}"
+        " --hog-orientations {params.hog_orientations:q}"
+        " --hog-block-size {params.hog_block_size:q}"
         " {params.skip_flag} --val-fraction {params.val_fraction:q}"
         " --seed {params.seed:q} 2> {log:q}"

@@ -174,12 +174,15 @@ def glyph_image(weights: np.ndarray, params: HogParams, scale: int = 4) -> np.nd
     for k in range(params.orientations):
         gradient_angle = (k + 0.5) * np.pi / params.orientations
         edge_angle = gradient_angle + np.pi / 2
-        # Image rows grow downwards, like the gradient g_y above.
-        d_row, d_col = np.sin(edge_angle) * steps, np.cos(edge_angle) * steps
-        rows = np.clip(np.round(side / 2 + d_row).astype(int), 0, side - 1)
-        cols = np.clip(np.round(side / 2 + d_col).astype(int), 0, side - 1)
+        # Image rows grow downwards, like the gradient g_y above. The line is drawn
+        # `scale // 2` pixels thick on each side, across its direction, to stay visible.
         stamp = np.zeros((side, side))
-        stamp[rows, cols] = 1.0
+        for across in np.arange(-(scale // 2), scale // 2 + 1):
+            d_row = np.sin(edge_angle) * steps + np.sin(gradient_angle) * across
+            d_col = np.cos(edge_angle) * steps + np.cos(gradient_angle) * across
+            rows = np.clip(np.round(side / 2 + d_row).astype(int), 0, side - 1)
+            cols = np.clip(np.round(side / 2 + d_col).astype(int), 0, side - 1)
+            stamp[rows, cols] = 1.0
         # Kronecker product: the stamp, scaled by each cell's weight, in every cell.
         image += np.kron(folded[:, :, k], stamp)
     return image
