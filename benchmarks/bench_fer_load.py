@@ -7,7 +7,8 @@ arrays of the three splits (imports and interpreter start-up excluded, reported 
 Methods:
 
 * ``fast``: :func:`logreg.faces.prepare.load_fer2013` (threaded gzip inflate, vectorized
-  byte-level parse, every row validated) + :func:`logreg.faces.normalize.normalize`.
+  byte-level parse, every row validated) + :func:`logreg.faces.normalize.fit_and_normalize`
+  and :func:`~logreg.faces.normalize.normalize`, as the data stage does.
 * ``naive``: one ``str.split`` + ``int()`` per row, the same validation per row, then
   the same normalization.
 * ``pandas``: ``pandas.read_csv`` then one ``np.fromstring(" ".join(pixels), sep=" ")``;
@@ -90,13 +91,14 @@ def _worker(method: str, path: Path, normalization: str, features: str) -> dict:
 
     import numpy as np
 
-    from logreg.faces.normalize import fit_normalization, normalize
+    from logreg.faces.normalize import fit_and_normalize, normalize
 
     started, cpu_started = time.perf_counter(), time.process_time()
     pixels, labels = METHODS[method](path)
     loaded = time.perf_counter()
-    stats = fit_normalization(pixels["train"], normalization, features)
-    X = {split: normalize(p, stats) for split, p in pixels.items()}
+    stats, X_train = fit_and_normalize(pixels["train"], normalization, features)
+    X = {split: X_train if split == "train" else normalize(p, stats)
+         for split, p in pixels.items()}
     done = time.perf_counter()
     if any(x.dtype != np.float32 for x in X.values()):
         raise TypeError("normalize must return float32")

@@ -8,7 +8,7 @@ import pytest
 from logreg.errors import DataError
 from logreg.faces import (fit_normalization, load_stats, normalize, parse_pixel_string)
 from logreg.faces.hog import HogParams, hog_features
-from logreg.faces.normalize import save_stats
+from logreg.faces.normalize import fit_and_normalize, save_stats
 
 
 @pytest.fixture
@@ -197,3 +197,15 @@ def test_hog_statistics_file_with_a_bad_layout_is_an_error(tmp_path):
              features=np.array("hog"), hog=np.array([6, 9, 2]))
     with pytest.raises(DataError, match="wrong shape"):
         load_stats(path)
+
+
+@pytest.mark.parametrize("method, features", [("scale", "pixels"), ("per_pixel", "pixels"),
+                                              ("per_image", "pixels"), ("per_pixel", "hog")])
+def test_fit_and_normalize_is_fit_then_normalize(splits, method, features):
+    train = splits[0]
+    stats, normalized = fit_and_normalize(train, method, features)
+    expected_stats = fit_normalization(train, method, features)
+    np.testing.assert_array_equal(stats.mean, expected_stats.mean)
+    np.testing.assert_array_equal(stats.std, expected_stats.std)
+    assert (stats.features, stats.hog) == (expected_stats.features, expected_stats.hog)
+    np.testing.assert_array_equal(normalized, normalize(train, expected_stats))

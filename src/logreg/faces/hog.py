@@ -85,22 +85,32 @@ def _cell_histograms(images: np.ndarray, params: HogParams) -> np.ndarray:
     gx[:, :, 1:-1] = images[:, :, 2:] - images[:, :, :-2]
     gy[:, 1:-1, :] = images[:, 2:, :] - images[:, :-2, :]
     magnitude = np.hypot(gx, gy)
-    # Position in bin units, bin k centred on (k + 0.5) * pi / orientations.
-    position = np.mod(np.arctan2(gy, gx), np.pi) * (params.orientations / np.pi) - 0.5
+    # Position in bin units, bin k centred on (k + 0.5) * pi / orientations; arctan2 is in
+    # [-pi, pi], and adding `orientations` where it is negative folds it onto [0, pi).
+    n_bins = params.orientations
+    position = np.arctan2(gy, gx)
+    position *= n_bins / np.pi
+    np.add(position, n_bins, out=position, where=position < 0)
+    position -= 0.5  # now in [-0.5, n_bins - 0.5]
     lower = np.floor(position)
-    upper_share = (position - lower).astype(np.float32)
-    lower = lower.astype(np.int64) % params.orientations
-    upper = (lower + 1) % params.orientations
-    # One bincount over (image, cell, bin) indices sums every vote of the chunk.
+    upper_share = position - lower
+    # Bins are indexed from -1 to n_bins (one spare at each end, so no modulo per pixel)
+    # and the spares are folded back at the end: bin -1 is bin n_bins - 1, bin n_bins is 0.
+    # One index array serves both votes: the upper vote lands one bin after the lower.
     cells, size = params.n_cells, params.cell_size
     rows, cols = np.indices(IMAGE_SHAPE)
     cell_of_pixel = (rows // size) * cells + cols // size
-    base = (np.arange(n)[:, None, None] * cells * cells + cell_of_pixel) * params.orientations
-    length = n * cells * cells * params.orientations
-    hist = np.bincount((base + lower).ravel(), (magnitude * (1 - upper_share)).ravel(),
-                       minlength=length)
-    hist += np.bincount((base + upper).ravel(), (magnitude * upper_share).ravel(),
-                        minlength=length)
+    width = n_bins + 2
+    base = (np.arange(n)[:, None, None] * cells * cells + cell_of_pixel) * width + 1
+    index = (base + lower.astype(np.int64)).ravel()
+    length = n * cells * cells * width
+    lower_votes = np.bincount(index, (magnitude * (1 - upper_share)).ravel(), minlength=length)
+    upper_votes = np.bincount(index, (magnitude * upper_share).ravel(), minlength=length)
+    extended = lower_votes.reshape(-1, width)
+    extended[:, 1:] += upper_votes.reshape(-1, width)[:, :-1]
+    extended[:, n_bins] += extended[:, 0]
+    extended[:, 1] += extended[:, n_bins + 1]
+    hist = extended[:, 1:n_bins + 1]
     return hist.astype(np.float32).reshape(n, cells, cells, params.orientations)
 
 

@@ -94,6 +94,30 @@ def fit_normalization(train_pixels, method: str, features: str = "pixels",
     -------
     NormalizationStats
     """
+    return _fit(train_pixels, method, features, hog)[0]
+
+
+def fit_and_normalize(train_pixels, method: str, features: str = "pixels",
+                      hog: HogParams | None = None
+                      ) -> tuple[NormalizationStats, np.ndarray]:
+    """:func:`fit_normalization`, then :func:`normalize` of the same training images.
+
+    What the data stage does; HOG features of the training images are computed once
+    (they are most of the cost), not once for the statistics and again to normalize.
+
+    Returns
+    -------
+    (NormalizationStats, ndarray of float32, shape (n_train, n_features))
+    """
+    stats, train_features = _fit(train_pixels, method, features, hog)
+    if train_features is None:
+        return stats, normalize(train_pixels, stats)
+    return stats, _standardize(train_features, stats)
+
+
+def _fit(train_pixels, method: str, features: str, hog: HogParams | None
+         ) -> tuple[NormalizationStats, np.ndarray | None]:
+    """The statistics, and the raw HOG features of the training images (HOG only)."""
     if method not in METHODS:
         raise ValueError(f"normalization must be one of {', '.join(METHODS)}, got {method!r}")
     if features not in FEATURES:
@@ -103,17 +127,19 @@ def fit_normalization(train_pixels, method: str, features: str = "pixels",
             raise ValueError(f"HOG features take the per_pixel normalization (each feature "
                              f"standardized), not {method!r}")
         hog = hog or HogParams()
-        mean, std = _mean_std(hog_features(_check_pixels(train_pixels), hog))
-        return NormalizationStats(method, mean, std, features, hog)
+        train_features = hog_features(_check_pixels(train_pixels), hog)
+        mean, std = _mean_std(train_features)
+        return NormalizationStats(method, mean, std, features, hog), train_features
     if hog is not None:
         raise ValueError("HOG parameters given, but features is 'pixels'")
     if method == "scale":
         return NormalizationStats(method, np.zeros(N_PIXELS, np.float32),
-                                  np.full(N_PIXELS, 255.0, np.float32))
+                                  np.full(N_PIXELS, 255.0, np.float32)), None
     if method == "per_image":
-        return NormalizationStats(method, np.zeros(0, np.float32), np.zeros(0, np.float32))
+        return NormalizationStats(method, np.zeros(0, np.float32),
+                                  np.zeros(0, np.float32)), None
     mean, std = _mean_std(_check_pixels(train_pixels))
-    return NormalizationStats(method, mean, std)
+    return NormalizationStats(method, mean, std), None
 
 
 def _mean_std(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,10 +176,7 @@ def normalize(pixels, stats: NormalizationStats) -> np.ndarray:
     """
     pixels = _check_pixels(pixels)
     if stats.features == "hog":
-        out = hog_features(pixels, stats.hog)
-        out -= stats.mean
-        out /= stats.std
-        return out
+        return _standardize(hog_features(pixels, stats.hog), stats)
     out = np.empty(pixels.shape, dtype=np.float32)
     for i in range(0, pixels.shape[0], _CHUNK_ROWS):
         chunk, target = pixels[i:i + _CHUNK_ROWS], out[i:i + _CHUNK_ROWS]
@@ -168,6 +191,13 @@ def normalize(pixels, stats: NormalizationStats) -> np.ndarray:
             np.subtract(chunk, stats.mean, out=target, dtype=np.float32, casting="unsafe")
             np.divide(target, stats.std, out=target)
     return out
+
+
+def _standardize(features: np.ndarray, stats: NormalizationStats) -> np.ndarray:
+    """(features - mean) / std in place (float32 features)."""
+    features -= stats.mean
+    features /= stats.std
+    return features
 
 
 def save_stats(path: str | os.PathLike, stats: NormalizationStats) -> None:

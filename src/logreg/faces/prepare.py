@@ -26,7 +26,7 @@ from logreg.faces.csv_reader import read_fer_csv
 from logreg.faces.fer_format import CLASS_NAMES, IMAGE_SHAPE, USAGE_SPLIT, USAGES
 from logreg.faces.folders import is_image_folder_root, read_fer_folders
 from logreg.faces.hog import HogParams
-from logreg.faces.normalize import fit_normalization, normalize, save_stats
+from logreg.faces.normalize import fit_and_normalize, normalize, save_stats
 from logreg.fileio import atomic_dir
 from logreg.prepared import SPLITS, PreparedDataset, save_prepared
 
@@ -188,8 +188,9 @@ def prepare_faces(input_path: str | os.PathLike, out_dir: str | os.PathLike, *,
              sum(v.size for v in raw.labels.values()), os.fspath(input_path),
              time.perf_counter() - started)
     _report_skipped(raw.skipped, os.fspath(input_path))
-    stats = fit_normalization(raw.pixels["train"], normalization, features, hog)
-    X = {split: normalize(raw.pixels[split], stats) for split in SPLITS}
+    stats, X_train = fit_and_normalize(raw.pixels["train"], normalization, features, hog)
+    X = {split: X_train if split == "train" else normalize(raw.pixels[split], stats)
+         for split in SPLITS}
     log.info("%s features (%d per image), %s normalization", features, stats.n_features,
              normalization)
     for split in SPLITS:
