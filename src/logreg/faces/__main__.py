@@ -3,7 +3,7 @@
     python -m logreg.faces demo --out data/demo/fer2013.csv --n-rows 1400 --seed 2013
     python -m logreg.faces prepare --input data/demo/fer2013.csv \\
         --out-dir results/faces/pixels --normalization per_pixel --seed 2013
-    python -m logreg.faces prepare --input data/demo/fer2013.csv \
+    python -m logreg.faces prepare --input data/demo/fer2013.csv \\
         --out-dir results/faces/hog --features hog --hog-cell-size 6 --seed 2013
 """
 
