@@ -237,9 +237,11 @@ def test_glyph_of_one_cell_and_orientation_stays_inside_that_cell():
     assert rows.min() >= 3 * 24 and rows.max() < 4 * 24
     assert cols.min() >= 5 * 24 and cols.max() < 6 * 24
     # bin 4 is centred on a 90-degree gradient: the glyph is a horizontal line, drawn
-    # scale // 2 = 2 pixels thick on each side of its centre row
-    assert np.unique(rows).size == 5 and np.unique(cols).size > 12
-    np.testing.assert_array_equal(np.unique(image), [0, 2])
+    # scale // 4 = 1 pixel thick on each side of its centre row
+    assert np.unique(rows).size == 3 and np.unique(cols).size > 12
+    # 2 where the line runs alone; less where other (zero-weight) lines cross it, as the
+    # picture shows the mean of the lines through each pixel
+    assert image.max() == 2 and image.min() == 0
 
 
 def test_glyph_scale_sets_the_picture_size():

@@ -61,11 +61,17 @@ class LinearClassifierModel(PythonModel):
         if self.vectorizer is not None:
             return self.vectorizer.transform(frame[TEXT_COLUMN].astype(str).tolist())
         if self.stats is not None:
+            from logreg.errors import DataError
             from logreg.faces import normalize, parse_pixel_string
+            from logreg.faces.fer_format import check_pixel_array
 
-            images = [parse_pixel_string(v) if isinstance(v, (str, bytes))
-                      else np.asarray(v, dtype=np.float32).reshape(-1)
-                      for v in frame[PIXELS_COLUMN]]
+            images = []
+            for row, value in enumerate(frame[PIXELS_COLUMN]):
+                try:
+                    images.append(parse_pixel_string(value) if isinstance(value, (str, bytes))
+                                  else check_pixel_array(value))
+                except DataError as exc:
+                    raise DataError(f"input row {row}: {exc}") from None
             return normalize(np.vstack(images), self.stats)
         return frame.to_numpy(dtype=np.float64)
 

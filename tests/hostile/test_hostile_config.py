@@ -132,7 +132,7 @@ def _snakemake_error(result) -> str:
     for pattern in (r"ValidationError: .*\n\nFailed validating .*",
                     r"Missing input files for rule \w+:\n(?:.*\n)*?    affected files:"
                     r"\n(?:        .*\n)+",
-                    r"  ValueError: .*"):
+                    r"  ValueError: .*", r"workflow config key .*"):
         found = re.search(pattern, output)
         if found:
             text = found.group(0)
@@ -170,12 +170,25 @@ def _snakemake_error(result) -> str:
      ["--configfile", "bad_experiment.yaml"],
      "ValueError: experiment 'clouds' in the workflow config: its overrides "
      "['experiment=nope'] do not compose: In 'train': Could not find 'experiment/nope'"),
+    ("an experiment with dataset.features that no rule prepares",
+     ["--configfile", "bad_features.yaml"],
+     "ValueError: experiment 'faces' in the workflow config: its overrides "
+     "['experiment=faces_softmax', 'dataset.features=edges'] do not compose: config key "
+     "'dataset.features': got 'edges', expected one of pixels, hog"),
+    ("a HOG layout whose blocks do not fit", ["--configfile", "bad_hog.yaml"],
+     "workflow config key faces.hog: HOG block_size 3 is larger than the 2 cells across "
+     "the image"),
 ])
 def test_bad_workflow_config_fails_before_any_job(tmp_path, what, args, expected):
     (tmp_path / "data/dom").mkdir(parents=True)
     (tmp_path / "data/dom/positive.review").write_text(cases.GOOD_POSITIVE)
     (tmp_path / "bad_experiment.yaml").write_text(yaml.safe_dump(
         {"experiments": [{"name": "clouds", "overrides": ["experiment=nope"]}]}))
+    (tmp_path / "bad_features.yaml").write_text(yaml.safe_dump(
+        {"experiments": [{"name": "faces", "overrides": ["experiment=faces_softmax",
+                                                         "dataset.features=edges"]}]}))
+    (tmp_path / "bad_hog.yaml").write_text(yaml.safe_dump(
+        {"faces": {"hog": {"cell_size": 24, "block_size": 3}}}))
     result = snakemake(tmp_path, "-n", *args)
     assert result.returncode == 1
     shown = _snakemake_error(result)

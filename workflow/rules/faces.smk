@@ -8,11 +8,17 @@
 #   --config fer2013_path=/data/fer2013      # image folders: <root>/{train,test}/<emotion>/
 # demo_faces only runs when fer2013_path is the demo file (the default).
 
+from logreg.faces.hog import HogParams
+
 FACES_RESULTS = f"{RESULTS}/faces"
 DEMO_FER2013 = "data/demo/fer2013.csv"
 # A file or a folder: either is a plain input path (directory() is for outputs only).
 FER2013_SOURCE = config["fer2013_path"]
-HOG = config["faces"]["hog"]
+try:
+    # The schema checks each number; whether they fit together is checked here, at start-up.
+    HOG = HogParams(**config["faces"]["hog"])
+except ValueError as exc:
+    raise ValueError(f"workflow config key faces.hog: {exc}") from None
 
 
 wildcard_constraints:
@@ -22,6 +28,14 @@ wildcard_constraints:
 def get_face_normalization(wildcards):
     # HOG blocks are contrast-normalized already; their features are only standardized.
     return "per_pixel" if wildcards.features == "hog" else config["faces"]["normalization"]
+
+
+def get_hog_options(wildcards):
+    # Only the HOG job gets them, so changing faces.hog does not rerun the pixel branch.
+    if wildcards.features != "hog":
+        return []
+    return ["--hog-cell-size", HOG.cell_size, "--hog-orientations", HOG.orientations,
+            "--hog-block-size", HOG.block_size]
 
 
 rule demo_faces:
@@ -44,9 +58,7 @@ rule prepare_faces:
         prepared=directory(f"{FACES_RESULTS}/{{features}}"),
     params:
         normalization=get_face_normalization,
-        hog_cell_size=HOG["cell_size"],
-        hog_orientations=HOG["orientations"],
-        hog_block_size=HOG["block_size"],
+        hog_options=get_hog_options,
         skip_flag="--skip-bad-rows" if config["faces"]["skip_bad_rows"] else "",
         val_fraction=config["faces"]["val_fraction"],
         seed=config["seed"],
@@ -57,8 +69,6 @@ rule prepare_faces:
     shell:
         "{PYTHON:q} -m logreg.faces prepare --input {input.source:q}"
         " --out-dir {output.prepared:q} --normalization {params.normalization:q}"
-        " --features {wildcards.features:q} --hog-cell-size {params.hog_cell_size:q}"
-        " --hog-orientations {params.hog_orientations:q}"
-        " --hog-block-size {params.hog_block_size:q}"
+        " --features {wildcards.features:q} {params.hog_options:q}"
         " {params.skip_flag} --val-fraction {params.val_fraction:q}"
         " --seed {params.seed:q} 2> {log:q}"

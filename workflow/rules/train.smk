@@ -3,7 +3,8 @@
 
 from hydra.errors import HydraException
 
-from logreg.config import compose
+from logreg.config import check_config, compose
+from logreg.errors import ConfigError
 
 EXPERIMENTS = {e["name"]: e["overrides"] for e in config["experiments"]}
 
@@ -26,13 +27,16 @@ def get_overrides(wildcards):
 def get_train_data(wildcards):
     """The prepared dataset folder the experiment trains on (none for generated data)."""
     try:
-        dataset = compose(get_overrides(wildcards)).dataset
-    except HydraException as exc:
+        cfg = compose(get_overrides(wildcards))
+        # Before planning: a bad value (e.g. dataset.features) names its key here, instead
+        # of asking for a file no rule makes.
+        check_config(cfg)
+    except (HydraException, ConfigError) as exc:
         raise ValueError(
             f"experiment '{wildcards.experiment}' in the workflow config: its overrides "
             f"{EXPERIMENTS[wildcards.experiment]} do not compose: {exc}"
         ) from None
-    return [] if dataset.kind == "gaussian_clouds" else [dataset.path]
+    return [] if cfg.dataset.kind == "gaussian_clouds" else [cfg.dataset.path]
 
 
 def get_run_dir(wildcards):

@@ -132,6 +132,31 @@ def parse_pixel_string(text: str | bytes) -> np.ndarray:
         raise DataError(str(exc)) from None
 
 
+def check_pixel_array(values) -> np.ndarray:
+    """Validate one image given as numbers (a 48x48 array or 2,304 values).
+
+    Returns
+    -------
+    ndarray of float32, shape (2304,)
+
+    Raises
+    ------
+    DataError
+        If the values are not 2,304 finite grey levels in 0..255.
+    """
+    try:
+        array = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise DataError(f"pixels: expected {N_PIXELS} numbers (48x48), got "
+                        f"{shorten(repr(values))}") from None
+    if array.size != N_PIXELS:
+        raise DataError(f"pixels: expected {N_PIXELS} values (48x48), got {array.size}")
+    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 255:
+        raise DataError("pixels: expected grey levels in 0..255, got values outside it "
+                        "(or NaN/inf)")
+    return array.astype(np.float32)
+
+
 def parse_row(line: bytes) -> tuple[int, np.ndarray, int]:
     """Parse one data line ``emotion,pixels,Usage`` (line ending already removed).
 

@@ -170,7 +170,8 @@ def glyph_image(weights: np.ndarray, params: HogParams, scale: int = 4) -> np.nd
 
     The line runs along the edge that bin responds to (perpendicular to the gradient),
     and its value is the cell's weight for that bin (:func:`cell_weights`): positive
-    lines are edges that vote for the class, negative ones against it.
+    lines are edges that vote for the class, negative ones against it. Where lines
+    cross (near each cell's centre) a pixel shows their mean, not their sum.
 
     Returns
     -------
@@ -179,15 +180,17 @@ def glyph_image(weights: np.ndarray, params: HogParams, scale: int = 4) -> np.nd
     folded = cell_weights(weights, params)
     side = params.cell_size * scale
     image = np.zeros((params.n_cells * side, params.n_cells * side))
+    lines = np.zeros((side, side))  # how many lines cross each pixel of a cell
     half = 0.45 * side
     steps = np.linspace(-half, half, 2 * side)
     for k in range(params.orientations):
         gradient_angle = (k + 0.5) * np.pi / params.orientations
         edge_angle = gradient_angle + np.pi / 2
         # Image rows grow downwards, like the gradient g_y above. The line is drawn
-        # `scale // 2` pixels thick on each side, across its direction, to stay visible.
+        # `scale // 4` pixels thick on each side, across its direction: visible, and
+        # apart from its neighbours away from the centre.
         stamp = np.zeros((side, side))
-        for across in np.arange(-(scale // 2), scale // 2 + 1):
+        for across in np.arange(-(scale // 4), scale // 4 + 1):
             d_row = np.sin(edge_angle) * steps + np.sin(gradient_angle) * across
             d_col = np.cos(edge_angle) * steps + np.cos(gradient_angle) * across
             rows = np.clip(np.round(side / 2 + d_row).astype(int), 0, side - 1)
@@ -195,4 +198,5 @@ def glyph_image(weights: np.ndarray, params: HogParams, scale: int = 4) -> np.nd
             stamp[rows, cols] = 1.0
         # Kronecker product: the stamp, scaled by each cell's weight, in every cell.
         image += np.kron(folded[:, :, k], stamp)
-    return image
+        lines += stamp
+    return image / np.tile(np.maximum(lines, 1), (params.n_cells, params.n_cells))

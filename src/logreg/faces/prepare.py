@@ -166,7 +166,7 @@ def prepare_faces(input_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     input_path : path-like
         See :func:`load_fer2013`.
     out_dir : path-like
-        The prepared dataset directory (e.g. ``results/faces/prepared``).
+        The prepared dataset directory (e.g. ``results/faces/hog``).
     normalization : {"scale", "per_pixel", "per_image"}
         ``per_pixel`` only for HOG features.
     features : {"pixels", "hog"}
