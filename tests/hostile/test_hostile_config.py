@@ -173,7 +173,7 @@ def _snakemake_error(result) -> str:
     ("an experiment with dataset.features that no rule prepares",
      ["--configfile", "bad_features.yaml"],
      "ValueError: experiment 'faces' in the workflow config: its overrides "
-     "['experiment=faces_softmax', 'dataset.features=edges'] do not compose: config key "
+     "['experiment=faces_softmax', 'dataset.features=edges'] give an invalid value: config key "
      "'dataset.features': got 'edges', expected one of pixels, hog"),
     ("a HOG layout whose blocks do not fit", ["--configfile", "bad_hog.yaml"],
      "workflow config key faces.hog: HOG block_size 3 is larger than the 2 cells across "

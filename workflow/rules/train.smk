@@ -26,16 +26,18 @@ def get_overrides(wildcards):
 
 def get_train_data(wildcards):
     """The prepared dataset folder the experiment trains on (none for generated data)."""
+    where = (f"experiment '{wildcards.experiment}' in the workflow config: its overrides "
+             f"{EXPERIMENTS[wildcards.experiment]}")
     try:
         cfg = compose(get_overrides(wildcards))
+    except HydraException as exc:
+        raise ValueError(f"{where} do not compose: {exc}") from None
+    try:
         # Before planning: a bad value (e.g. dataset.features) names its key here, instead
         # of asking for a file no rule makes.
         check_config(cfg)
-    except (HydraException, ConfigError) as exc:
-        raise ValueError(
-            f"experiment '{wildcards.experiment}' in the workflow config: its overrides "
-            f"{EXPERIMENTS[wildcards.experiment]} do not compose: {exc}"
-        ) from None
+    except ConfigError as exc:
+        raise ValueError(f"{where} give an invalid value: {exc}") from None
     return [] if cfg.dataset.kind == "gaussian_clouds" else [cfg.dataset.path]
 
 
