@@ -21,7 +21,6 @@ from logreg.faces.normalize import FEATURES
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 DATASET_KINDS = ("reviews", "faces", "gaussian_clouds")
-FACE_FEATURES = FEATURES  # the prepared folders results/faces/{pixels,hog}
 MODELS = ("logistic", "softmax")
 SOLVERS = ("auto", "lbfgs", "fista", "gd", "sgd", "minibatch")
 LR_SCHEDULES = ("constant", "invscaling", "exponential")
@@ -169,7 +168,7 @@ def check_config(cfg: DictConfig) -> None:
                           f"'lbfgs' cannot handle an L1 penalty (penalty.l1={cfg.penalty.l1}); "
                           "use optimizer=fista, gd, sgd or minibatch")
     if cfg.dataset.kind == "faces":
-        _choice(cfg, "dataset.features", FACE_FEATURES)
+        _choice(cfg, "dataset.features", FEATURES)  # folders results/faces/<features>
     if cfg.dataset.kind != "gaussian_clouds" and not cfg.dataset.path:
         raise ConfigError("dataset.path", "a prepared dataset folder is required")
     if not 0 < cfg.model.threshold_value < 1:

@@ -27,6 +27,7 @@ from logreg.solvers_common import (
     limit_blas_threads,
     max_abs,
     progress_bar,
+    record_iteration,
     smooth_loss_gradient,
     smooth_value,
     warn_not_converged,
@@ -103,9 +104,7 @@ def lbfgs(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=Non
             iteration = len(history["loss"]) + 1
             value = float(intermediate_result.fun)
             check_finite(value, "lbfgs", iteration)
-            history["loss"].append(value)
-            bar.update()
-            bar.set_postfix(loss=f"{value:.5g}", refresh=False)
+            record_iteration(history, bar, value)
             if callback is not None:
                 c, b = unpack(intermediate_result.x)
                 if callback(iteration, c, b, value):
@@ -197,9 +196,7 @@ def fista(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=Non
             y_coef = new_coef + beta * (new_coef - coef)
             y_intercept = new_intercept + beta * (new_intercept - intercept)
             coef, intercept, t = new_coef, new_intercept, t_next
-            history["loss"].append(value)
-            bar.update()
-            bar.set_postfix(loss=f"{value:.5g}", refresh=False)
+            record_iteration(history, bar, value)
             if callback is not None and callback(iteration, coef, intercept, value):
                 stopped = True
                 break

@@ -169,6 +169,13 @@ def warn_stalled(solver: str, n_iter: int, detail: str) -> None:
     warnings.warn(message, ConvergenceWarning, stacklevel=3)
 
 
+def record_iteration(history: dict, bar, value: float) -> None:
+    """Append an iteration's objective to ``history["loss"]`` and show it on ``bar``."""
+    history["loss"].append(value)
+    bar.update()
+    bar.set_postfix(loss=f"{value:.5g}", refresh=False)
+
+
 def progress_bar(total: int, verbose: int, solver: str):
     """A tqdm bar over epochs, shown when ``verbose >= 1`` and stderr is a terminal."""
     return tqdm(total=total, desc=solver, unit="epoch",

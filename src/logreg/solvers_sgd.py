@@ -34,6 +34,7 @@ from logreg.solvers_common import (
     max_abs,
     objective,
     progress_bar,
+    record_iteration,
     smooth_loss_gradient,
     warn_not_converged,
 )
@@ -129,9 +130,7 @@ def gd(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=None,
                 loss, penalty, coef, intercept, X, Y, sample_weight)
             value = f + penalty.l1_value(coef)
             check_diverged(value, initial, "gd", epoch, lr)
-            history["loss"].append(value)
-            bar.update()
-            bar.set_postfix(loss=f"{value:.5g}", refresh=False)
+            record_iteration(history, bar, value)
             if callback is not None and callback(epoch, coef, intercept, value):
                 stopped = True
                 break
@@ -189,9 +188,7 @@ def minibatch(loss, penalty, X, Y, sample_weight=None, *, rng, batch_size=32,
                     stepper.step(grad_coef, grad_intercept, eta)
             value = objective(loss, penalty, coef, intercept, X, Y, sample_weight)
             check_diverged(value, initial, solver_name, epoch, lr)
-            history["loss"].append(value)
-            bar.update()
-            bar.set_postfix(loss=f"{value:.5g}", refresh=False)
+            record_iteration(history, bar, value)
             if callback is not None and callback(epoch, coef, intercept, value):
                 stopped = True
                 break
