@@ -6,9 +6,9 @@ arrays of the three splits (imports and interpreter start-up excluded, reported 
 
 Methods:
 
-* ``fast``: :func:`logreg.faces.prepare.load_fer2013` (threaded gzip inflate, vectorized
-  byte-level parse, every row validated) + :func:`logreg.faces.normalize.fit_and_normalize`
-  and :func:`~logreg.faces.normalize.normalize`, as the data stage does.
+* ``fast``: :func:`logreg.data.faces.prepare.load_fer2013` (threaded gzip inflate, vectorized
+  byte-level parse, every row validated) + :func:`logreg.data.faces.normalize.fit_and_normalize`
+  and :func:`~logreg.data.faces.normalize.normalize`, as the data stage does.
 * ``naive``: one ``str.split`` + ``int()`` per row, the same validation per row, then
   the same normalization.
 * ``pandas``: ``pandas.read_csv`` then one ``np.fromstring(" ".join(pixels), sep=" ")``;
@@ -37,7 +37,7 @@ LABELS = {str(k) for k in range(7)}
 
 
 def _load_fast(path: Path):
-    from logreg.faces.prepare import load_fer2013
+    from logreg.data.faces.prepare import load_fer2013
 
     raw = load_fer2013(path)
     return raw.pixels, raw.labels
@@ -91,7 +91,7 @@ def _worker(method: str, path: Path, normalization: str, features: str) -> dict:
 
     import numpy as np
 
-    from logreg.faces.normalize import fit_and_normalize, normalize
+    from logreg.data.faces.normalize import fit_and_normalize, normalize
 
     started, cpu_started = time.perf_counter(), time.process_time()
     pixels, labels = METHODS[method](path)

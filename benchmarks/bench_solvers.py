@@ -52,10 +52,10 @@ from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 
 from logreg import LogisticRegression, SoftmaxRegression
-from logreg.loss import make_loss, one_hot
-from logreg.penalties import ElasticNet
-from logreg.solvers import ConvergenceWarning
-from logreg.solvers_common import objective
+from logreg.linear.loss import make_loss, one_hot
+from logreg.linear.penalties import ElasticNet
+from logreg.linear.solvers import ConvergenceWarning
+from logreg.linear.solvers._common import objective
 
 TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 

@@ -37,7 +37,3 @@ class ConfigError(UserError, ValueError):
     def __init__(self, key: str, message: str):
         self.key = key
         super().__init__(f"config key '{key}': {message}")
-
-
-class TrainingDivergedError(UserError, FloatingPointError):
-    """The objective became non-finite during training."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from logreg.reviews.records import FIELDS
+from logreg.data.reviews.records import FIELDS
 
 # --- reviews -------------------------------------------------------------------------
 

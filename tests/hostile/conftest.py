@@ -29,7 +29,7 @@ def train_cli(in_tmp, capsys, monkeypatch):
     Returns ``(exit status, message)``: the ``error:`` line for the package's own
     errors (status 2), Hydra's message for a config Hydra refuses (status 1).
     """
-    from logreg import train
+    import logreg.train as train
 
     def call(argv: list[str]) -> tuple[int, str]:
         monkeypatch.setattr(sys, "argv", ["python -m logreg.train", "progress=false", *argv])

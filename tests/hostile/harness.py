@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 
-REPO = Path(__file__).resolve().parents[2]
+from paths import REPO
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 ERRORS_MD = REPO / "docs" / "errors.md"
 WRITE = os.environ.get("LOGREG_WRITE_ERRORS_MD") == "1"

@@ -228,7 +228,7 @@ def test_config_values_reach_the_shell_quoted(hostile_workdir):
         if line.startswith("Shell command: "):
             argv = shlex.split(line.removeprefix("Shell command: "))  # as sh would split it
             commands[argv[2]] = argv
-    parse, faces, train = (commands[m] for m in ("logreg.reviews", "logreg.faces",
+    parse, faces, train = (commands[m] for m in ("logreg.data.reviews", "logreg.data.faces",
                                                  "logreg.train"))
     assert f"{HOSTILE}/dom/positive.review" in parse
     assert f"{HOSTILE}/fer.csv" in faces

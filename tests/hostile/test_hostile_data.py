@@ -23,9 +23,9 @@ import cases
 from harness import error_line, leftovers, record, run, snapshot
 from logreg.cli import run_cli
 from logreg.errors import DataError
-from logreg.faces.__main__ import main as faces_main
-from logreg.prepared import load_prepared
-from logreg.reviews.__main__ import main as reviews_main
+from logreg.data.faces.__main__ import main as faces_main
+from logreg.data.prepared import load_prepared
+from logreg.data.reviews.__main__ import main as reviews_main
 
 PARSE = ["parse", "data/dom/positive.review", "data/dom/negative.review",
          "--out", "out/reviews.parquet"]
@@ -70,7 +70,7 @@ def test_bad_review_file_is_one_error_and_the_earlier_table_survives(parsed_doma
     assert re.fullmatch(f"error: {case.error}.*", line), line
     assert snapshot(out) == before
     assert leftovers(parsed_domain) == []
-    record("Review files", case.what, "python -m logreg.reviews " + " ".join(PARSE), line)
+    record("Review files", case.what, "python -m logreg.data.reviews " + " ".join(PARSE), line)
 
 
 def test_a_missing_review_file_names_it(parsed_domain, capsys):
@@ -79,13 +79,13 @@ def test_a_missing_review_file_names_it(parsed_domain, capsys):
     assert line == ("error: data/dom/negative.review: review file not found; expected "
                     "<reviews_dir>/<domain>/positive.review and negative.review")
     record("Review files", "a domain folder without negative.review",
-           "python -m logreg.reviews " + " ".join(PARSE), line)
+           "python -m logreg.data.reviews " + " ".join(PARSE), line)
 
 
 def test_the_real_command_line_prints_the_error_and_exits_2(parsed_domain):
     case = cases.REVIEW_CASES[0]
     write(parsed_domain / "data/dom/positive.review", case.content)
-    result = run([sys.executable, "-m", "logreg.reviews", *PARSE], cwd=parsed_domain)
+    result = run([sys.executable, "-m", "logreg.data.reviews", *PARSE], cwd=parsed_domain)
     assert result.returncode == 2
     assert re.fullmatch(f"error: {case.error}.*", error_line(result.stderr))
     assert "Traceback" not in result.stderr
@@ -158,7 +158,7 @@ def test_bad_input_of_a_later_stage_keeps_its_earlier_output(staged_once, in_tmp
         {k: v for k, v in before.items() if k.startswith(output)}
     assert leftovers(in_tmp) == []
     record("Review files", f"{stage}: {what}",
-           "python -m logreg.reviews " + " ".join(STAGES[stage]), line)
+           "python -m logreg.data.reviews " + " ".join(STAGES[stage]), line)
 
 
 def _peak_rss(args: list[str], cwd: Path) -> tuple[int, int, str]:
@@ -174,12 +174,12 @@ def test_a_50_mb_review_is_parsed_whole_in_bounded_memory(in_tmp):
     (in_tmp / "data/dom").mkdir(parents=True)
     n_lines = cases.write_huge_review(in_tmp / "data/dom/positive.review", size)
     write(in_tmp / "data/dom/negative.review", cases.GOOD_NEGATIVE)
-    peak, code, stderr = _peak_rss(["logreg.reviews", *PARSE], in_tmp)
+    peak, code, stderr = _peak_rss(["logreg.data.reviews", *PARSE], in_tmp)
     assert code == 0, stderr[-2000:]
     # Measured ~490 MB (135 MB of it is the interpreter and its imports): the parser
     # holds a few copies of the one review being decoded, never the whole file.
     assert peak < 1024, f"peak RSS {peak} MB for a {size >> 20} MB review"
-    from logreg.reviews.parse import read_reviews_table
+    from logreg.data.reviews.parse import read_reviews_table
     table, _ = read_reviews_table(in_tmp / "out/reviews.parquet")
     text = table.loc[table["label"] == 1, "review_text"].item()
     assert text == (html.unescape(cases.HUGE_LINE) * n_lines).strip()  # whole, decoded once
@@ -189,7 +189,7 @@ def test_an_entity_bomb_is_refused_before_anything_expands_it(in_tmp):
     bomb = next(c for c in cases.REVIEW_CASES if c.name == "entity-bomb")
     write(in_tmp / "data/dom/positive.review", bomb.content)
     write(in_tmp / "data/dom/negative.review", cases.GOOD_NEGATIVE)
-    peak, code, stderr = _peak_rss(["logreg.reviews", *PARSE], in_tmp)
+    peak, code, stderr = _peak_rss(["logreg.data.reviews", *PARSE], in_tmp)
     assert code == 2
     assert re.fullmatch(f"error: {bomb.error}.*", error_line(stderr))
     assert peak < 300, f"peak RSS {peak} MB"  # 10^9 "lol"s would be 3 GB
@@ -230,7 +230,7 @@ def test_external_entities_are_never_fetched(in_tmp, http_server, where):
         content = (cases.GOOD_POSITIVE + body.replace("&x;", "&x;\n" + head + "]>")).encode()
     write(in_tmp / "data/dom/positive.review", content)
     write(in_tmp / "data/dom/negative.review", cases.GOOD_NEGATIVE)
-    result = run([sys.executable, "-m", "logreg.reviews", *PARSE], cwd=in_tmp)
+    result = run([sys.executable, "-m", "logreg.data.reviews", *PARSE], cwd=in_tmp)
     assert result.returncode == 2
     line = error_line(result.stderr)
     assert re.fullmatch(r"error: data/dom/positive\.review:\d+: markup declaration "
@@ -238,7 +238,7 @@ def test_external_entities_are_never_fetched(in_tmp, http_server, where):
     assert requests == []
     if where == "head":
         record("Review files", "a DOCTYPE declaring an external (SYSTEM) entity",
-               "python -m logreg.reviews " + " ".join(PARSE),
+               "python -m logreg.data.reviews " + " ".join(PARSE),
                line.replace(url, "http://127.0.0.1:PORT/"))
 
 
@@ -270,7 +270,7 @@ def test_bad_fer_file_is_one_error_and_the_earlier_dataset_survives(prepared_fac
     assert re.fullmatch(f"error: {case.error}.*", line), line
     assert snapshot(out) == before
     assert leftovers(prepared_faces) == []
-    record("FER2013 files", case.what, "python -m logreg.faces " + " ".join(PREPARE), line)
+    record("FER2013 files", case.what, "python -m logreg.data.faces " + " ".join(PREPARE), line)
 
 
 def test_bad_rows_can_be_skipped_and_are_reported(prepared_faces, caplog):

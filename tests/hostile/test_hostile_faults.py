@@ -21,10 +21,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from harness import error_line, leftovers, record, run
-from logreg import tracking
-from logreg.config import compose
-from logreg.errors import TrainingDivergedError
-from logreg.train import train
+from logreg.experiment import tracking
+from logreg.experiment.config import compose
+from logreg.linear.exceptions import TrainingDivergedError
+from logreg.experiment.run import train
 
 # Long enough to be killed mid-fit (~1 s of fitting), short enough to rerun.
 LONG_FIT = ["experiment=gaussian_clouds", "dataset.n_samples=50000", "optimizer=minibatch",

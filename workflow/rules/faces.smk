@@ -8,7 +8,7 @@
 #   --config fer2013_path=/data/fer2013      # image folders: <root>/{train,test}/<emotion>/
 # demo_faces only runs when fer2013_path is the demo file (the default).
 
-from logreg.faces.hog import HogParams
+from logreg.data.faces.hog import HogParams
 
 FACES_RESULTS = f"{RESULTS}/faces"
 DEMO_FER2013 = "data/demo/fer2013.csv"
@@ -47,7 +47,7 @@ rule demo_faces:
     log:
         f"{LOGS}/demo_faces.log",
     shell:
-        "{PYTHON:q} -m logreg.faces demo --out {output.csv:q}"
+        "{PYTHON:q} -m logreg.data.faces demo --out {output.csv:q}"
         " --n-rows {params.n_rows:q} --seed {params.seed:q} 2> {log:q}"
 
 
@@ -67,7 +67,7 @@ rule prepare_faces:
     benchmark:
         f"{RESULTS}/benchmarks/prepare_faces_{{features}}.tsv"
     shell:
-        "{PYTHON:q} -m logreg.faces prepare --input {input.source:q}"
+        "{PYTHON:q} -m logreg.data.faces prepare --input {input.source:q}"
         " --out-dir {output.prepared:q} --normalization {params.normalization:q}"
         " --features {wildcards.features:q} {params.hog_options:q}"
         " {params.skip_flag} --val-fraction {params.val_fraction:q}"

@@ -3,7 +3,7 @@
 #   demo_reviews | download_reviews -> parse_reviews -> split_reviews -> build_vocabulary
 #                                   -> vectorize_reviews -> results/reviews/<domain>/prepared
 #
-# Every step is one `python -m logreg.reviews <stage>` call; values reach it only through
+# Every step is one `python -m logreg.data.reviews <stage>` call; values reach it only through
 # params and every path is shell-quoted, since domain names may contain '&'.
 # demo_reviews runs only when reviews_dir is the demo folder (the default); the real data:
 #   --config reviews_dir=../shared/data/sentiment/sorted_data_acl
@@ -37,7 +37,7 @@ rule demo_reviews:
     wildcard_constraints:
         domain=DOMAIN_PATTERN,
     shell:
-        "{PYTHON:q} -m logreg.reviews demo --out-dir {params.out_dir:q}"
+        "{PYTHON:q} -m logreg.data.reviews demo --out-dir {params.out_dir:q}"
         " --domains {wildcards.domain:q} --seed {params.seed:q}"
         " --n-per-file {params.n_per_file:q} 2> {log:q}"
 
@@ -56,7 +56,7 @@ rule download_reviews:
     log:
         f"{LOGS}/download_reviews.log",
     shell:
-        "{PYTHON:q} -m logreg.reviews download --url {params.url:q}"
+        "{PYTHON:q} -m logreg.data.reviews download --url {params.url:q}"
         " --out-dir {params.out_dir:q} --domains {params.domains:q} 2> {log:q}"
 
 
@@ -73,7 +73,7 @@ rule parse_reviews:
     wildcard_constraints:
         domain=DOMAIN_PATTERN,
     shell:
-        "{PYTHON:q} -m logreg.reviews parse {input.positive:q} {input.negative:q}"
+        "{PYTHON:q} -m logreg.data.reviews parse {input.positive:q} {input.negative:q}"
         " --out {output.table:q} 2> {log:q}"
 
 
@@ -91,7 +91,7 @@ rule split_reviews:
     wildcard_constraints:
         domain=DOMAIN_PATTERN,
     shell:
-        "{PYTHON:q} -m logreg.reviews split --reviews {input.table:q} --out {output.split:q}"
+        "{PYTHON:q} -m logreg.data.reviews split --reviews {input.table:q} --out {output.split:q}"
         " --test-fraction {params.test_fraction:q} --val-fraction {params.val_fraction:q}"
         " --seed {params.seed:q} 2> {log:q}"
 
@@ -112,7 +112,7 @@ rule build_vocabulary:
     wildcard_constraints:
         domain=DOMAIN_PATTERN,
     shell:
-        "{PYTHON:q} -m logreg.reviews vocabulary --reviews {input.table:q}"
+        "{PYTHON:q} -m logreg.data.reviews vocabulary --reviews {input.table:q}"
         " --split {input.split:q} --out {output.vocabulary:q}"
         " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
         " --min-count {params.min_count:q} --max-size {params.max_size:q} 2> {log:q}"
@@ -138,7 +138,7 @@ rule vectorize_reviews:
     wildcard_constraints:
         domain=DOMAIN_PATTERN,
     shell:
-        "{PYTHON:q} -m logreg.reviews vectorize --reviews {input.table:q}"
+        "{PYTHON:q} -m logreg.data.reviews vectorize --reviews {input.table:q}"
         " --split {input.split:q} --vocabulary {input.vocabulary:q}"
         " --out-dir {output.prepared:q} --domain {wildcards.domain:q}"
         " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"

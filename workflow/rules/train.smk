@@ -3,7 +3,7 @@
 
 from hydra.errors import HydraException
 
-from logreg.config import check_config, compose
+from logreg.experiment.config import check_config, compose
 from logreg.errors import ConfigError
 
 EXPERIMENTS = {e["name"]: e["overrides"] for e in config["experiments"]}
@@ -55,7 +55,7 @@ rule tracking_store:
     log:
         f"{LOGS}/tracking_store.log",
     shell:
-        "{PYTHON:q} -m logreg.tracking --init {params.uri:q} --marker {output.ready:q} 2> {log:q}"
+        "{PYTHON:q} -m logreg.experiment.tracking --init {params.uri:q} --marker {output.ready:q} 2> {log:q}"
 
 
 rule train:
@@ -84,4 +84,4 @@ rule summary:
     log:
         f"{LOGS}/summary.log",
     shell:
-        "{PYTHON:q} -m logreg.summary --out {output:q} {input:q} 2> {log:q}"
+        "{PYTHON:q} -m logreg.experiment.summary --out {output:q} {input:q} 2> {log:q}"

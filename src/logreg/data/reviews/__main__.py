@@ -1,0 +1,135 @@
+"""Command line of the review data stages: ``python -m logreg.data.reviews <stage> ...``.
+
+Each subcommand is one Snakemake rule of ``workflow/rules/reviews.smk``; run one with
+``--help`` for its options. Errors in the input end with ``error: <file>:<line>: ...``
+on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from logreg.cli import run_cli
+from logreg.data.reviews.vectorize import WEIGHTINGS
+
+_TRUE = {"true", "yes", "1"}
+_FALSE = {"false", "no", "0"}
+
+
+def _bool(text: str) -> bool:
+    # Snakemake formats a YAML boolean as "True"/"False".
+    if text.lower() in _TRUE | _FALSE:
+        return text.lower() in _TRUE
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _optional_size(text: str) -> int | None:
+    # A YAML null arrives as "None".
+    return None if text.lower() in ("none", "null") else _positive_int(text)
+
+
+def _fraction(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _add_text_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stopwords", type=_bool, default=True,
+                        help="drop the bundled stop words (true/false; default true)")
+    parser.add_argument("--bigrams", type=_bool, default=False,
+                        help="add bigrams of adjacent kept tokens (default false)")
+    parser.add_argument("--min-count", type=_positive_int, default=2,
+                        help="minimum document frequency in the training reviews")
+    parser.add_argument("--max-size", type=_optional_size, default=None,
+                        help="maximum number of terms, or none (default)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subcommand per stage."""
+    parser = argparse.ArgumentParser(prog="python -m logreg.data.reviews", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="write seeded demo .review files in the original format")
+    p.add_argument("--out-dir", required=True, help="writes OUT_DIR/<domain>/*.review")
+    p.add_argument("--domains", nargs="+", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--n-per-file", type=_positive_int, default=150)
+
+    p = sub.add_parser("download", help="download the original files and verify sha256")
+    p.add_argument("--out-dir", required=True, help="writes OUT_DIR/<domain>/*.review")
+    p.add_argument("--domains", nargs="+", required=True)
+    p.add_argument("--checksums", default=None,
+                   help="sha256sum-format file (default: the bundled sums)")
+    p.add_argument("--url", default=None, help="URL of domain_sentiment_data.tar.gz")
+    p.add_argument("--timeout", type=float, default=60.0)
+
+    p = sub.add_parser("parse", help="parse a domain's .review files into Parquet")
+    p.add_argument("files", nargs="+", help="positive.review and negative.review")
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("split", help="stratified seeded train/val/test split")
+    p.add_argument("--reviews", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--test-fraction", type=_fraction, required=True)
+    p.add_argument("--val-fraction", type=_fraction, required=True)
+    p.add_argument("--seed", type=int, required=True)
+
+    p = sub.add_parser("vocabulary", help="vocabulary TSV of the training reviews")
+    p.add_argument("--reviews", required=True)
+    p.add_argument("--split", required=True)
+    p.add_argument("--out", required=True)
+    _add_text_options(p)
+
+    p = sub.add_parser("vectorize", help="sparse vectors -> prepared dataset directory")
+    p.add_argument("--reviews", required=True)
+    p.add_argument("--split", required=True)
+    p.add_argument("--vocabulary", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--domain", required=True)
+    p.add_argument("--weighting", choices=WEIGHTINGS, default="tfidf")
+    _add_text_options(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run one stage; see :func:`build_parser`."""
+    args = build_parser().parse_args(argv)
+    # Imported per command: `download` should not pay for pandas and bs4.
+    if args.command == "demo":
+        from logreg.data.reviews.demo import write_demo_data
+        write_demo_data(args.out_dir, args.domains, args.seed, args.n_per_file)
+    elif args.command == "download":
+        from logreg.data.reviews.download import URL, download_reviews
+        download_reviews(args.out_dir, args.domains, args.checksums, args.url or URL,
+                         args.timeout)
+    else:
+        from logreg.data.reviews import stages
+        if args.command == "parse":
+            stages.parse_stage(args.files, args.out)
+        elif args.command == "split":
+            stages.split_stage(args.reviews, args.out, args.test_fraction,
+                               args.val_fraction, args.seed)
+        elif args.command == "vocabulary":
+            stages.vocabulary_stage(args.reviews, args.split, args.out, args.stopwords,
+                                    args.bigrams, args.min_count, args.max_size)
+        else:
+            stages.vectorize_stage(args.reviews, args.split, args.vocabulary, args.out_dir,
+                                   args.domain, args.stopwords, args.bigrams,
+                                   args.min_count, args.max_size, args.weighting)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,191 @@
+"""Stage 1: the original ``.review`` files of a domain -> one Parquet table.
+
+The layout is checked by :func:`logreg.data.reviews.records.scan_reviews`; the values are
+decoded by BeautifulSoup with the ``"lxml"`` HTML parser, which knows every HTML entity
+and leaves a raw ``&`` alone. (The ``"lxml-xml"`` parser must not be used: on a file
+without a root element it silently returns the first review only.) Each value is decoded
+exactly once: the double-escaped ``&amp;quot;`` of the original becomes ``&quot;``, as
+its author typed it, not ``"``. Raw ``<`` in a value is escaped before parsing, so
+markup inside a review is kept as text and cannot change the structure.
+
+The table has one row per review: the 11 fields of
+:data:`~logreg.data.reviews.records.FIELDS` (stripped of surrounding whitespace, ``rating`` as
+a float), ``label`` (1 for ``positive.review``, 0 for ``negative.review``),
+``source_file`` and ``line`` (where the review starts). The sha256 of every source file
+is stored in the Parquet schema metadata under ``logreg.source_files``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from bs4 import BeautifulSoup
+from tqdm import tqdm
+
+from logreg.errors import DataError
+from logreg.fileio import atomic_path
+from logreg.data.reviews.records import FIELDS, RawReview, scan_reviews
+
+log = logging.getLogger(__name__)
+
+LABELS = {"negative": 0, "positive": 1}
+CLASS_NAMES = ["negative", "positive"]
+COLUMNS = [*FIELDS, "label", "source_file", "line"]
+_SOURCES_KEY = b"logreg.source_files"
+
+
+def label_from_path(path: str | os.PathLike) -> int:
+    """Label of a review file from its name: 1 for ``positive.review``, 0 for ``negative``."""
+    name = Path(path).name
+    for polarity, label in LABELS.items():
+        if name == f"{polarity}.review":
+            return label
+    raise DataError("cannot tell the label from the file name: expected positive.review "
+                    "or negative.review", where=path)
+
+
+def _decode_values(raw: RawReview) -> dict[str, str]:
+    markup = "".join(f"<{name}>{raw.values[name].replace('<', '&lt;')}</{name}>"
+                     for name in FIELDS)
+    soup = BeautifulSoup(markup, "lxml")
+    return {name: soup.find(name).get_text().strip() for name in FIELDS}
+
+
+def _check_review(values: dict[str, str], raw: RawReview, where: str) -> float:
+    """Check the values a model relies on; return the rating as a float."""
+    for name in ("unique_id", "review_text", "rating"):
+        if not values[name]:
+            raise DataError(f"<{name}> of the review starting at line {raw.line} is empty; "
+                            "every review needs a unique_id, a rating and a text",
+                            where=where, line=raw.value_lines[name])
+    try:
+        rating = float(values["rating"])
+    except ValueError:
+        rating = math.nan
+    if not 1.0 <= rating <= 5.0:
+        raise DataError(f"rating {values['rating']!r} of the review starting at line "
+                        f"{raw.line} is not a number from 1 to 5",
+                        where=where, line=raw.value_lines["rating"])
+    return rating
+
+
+def parse_review_file(path: str | os.PathLike,
+                      digest=None) -> Iterator[dict[str, object]]:
+    """Yield the reviews of one ``.review`` file as dicts of decoded values.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``positive.review`` or ``negative.review``; the label comes from the name.
+    digest : hashlib hash object, optional
+        Updated with the file's bytes as they are read.
+
+    Yields
+    ------
+    dict
+        The keys of :data:`COLUMNS`; ``rating`` is a float, ``line`` the 1-based line of
+        the review's ``<review>`` tag.
+
+    Raises
+    ------
+    DataError
+        Naming the file and line of the first problem (see :func:`scan_reviews`), or a
+        review without unique_id, text or a rating from 1 to 5.
+    """
+    label = label_from_path(path)
+    where = os.fspath(path)
+    if not Path(path).is_file():
+        folder = Path(path).parent
+        hint = "" if folder.is_dir() else f" (the folder {folder} does not exist either)"
+        raise DataError(f"review file not found{hint}; expected <reviews_dir>/<domain>/"
+                        "positive.review and negative.review", where=where)
+    with open(path, "rb") as stream:
+        for raw in scan_reviews(stream, where, digest):
+            values = _decode_values(raw)
+            rating = _check_review(values, raw, where)
+            yield {**values, "rating": rating, "label": label, "source_file": where,
+                   "line": raw.line}
+
+
+def parse_reviews(paths: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Parse the review files of one domain into a table.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        The domain's ``positive.review`` and ``negative.review`` (both labels needed).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per review, columns :data:`COLUMNS`, in file order.
+    sources : dict of str to str
+        sha256 of each file, keyed by the path as given.
+
+    Raises
+    ------
+    DataError
+        For a malformed file, a missing label, or a ``unique_id`` used twice.
+    """
+    rows: list[dict[str, object]] = []
+    sources: dict[str, str] = {}
+    first_seen: dict[str, tuple[str, int]] = {}
+    for path in paths:
+        digest = hashlib.sha256()
+        n_before = len(rows)
+        reviews = parse_review_file(path, digest)
+        for row in tqdm(reviews, desc=Path(path).name, unit=" reviews", leave=False,
+                        disable=not sys.stderr.isatty()):
+            uid = row["unique_id"]
+            if uid in first_seen:
+                other, other_line = first_seen[uid]
+                raise DataError(f"unique_id {uid!r} was already used by the review at "
+                                f"{other}:{other_line}; unique_ids must be unique within "
+                                "a domain", where=row["source_file"], line=row["line"])
+            first_seen[uid] = (row["source_file"], row["line"])
+            rows.append(row)
+        sources[os.fspath(path)] = digest.hexdigest()
+        log.info("%s: %d reviews", os.fspath(path), len(rows) - n_before)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    missing = [name for name, label in LABELS.items() if label not in set(table["label"])]
+    if missing:
+        names = [os.fspath(p) for p in paths]
+        raise DataError(f"no {' or '.join(missing)} reviews among {names}; a domain needs "
+                        "both positive.review and negative.review")
+    return table.astype({"rating": "float64", "label": "int64", "line": "int64"}), sources
+
+
+def write_reviews_table(table: pd.DataFrame, sources: dict[str, str],
+                        path: str | os.PathLike) -> None:
+    """Write ``table`` to Parquet atomically, with ``sources`` in the schema metadata."""
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    metadata = {**(arrow.schema.metadata or {}),
+                _SOURCES_KEY: json.dumps(sources, sort_keys=True).encode("utf-8")}
+    with atomic_path(path) as tmp:
+        pq.write_table(arrow.replace_schema_metadata(metadata), tmp)
+
+
+def read_reviews_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Read a table written by :func:`write_reviews_table`; return it and its sources."""
+    if not Path(path).is_file():
+        raise DataError("no such file; run the parse stage first", where=path)
+    try:
+        arrow = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"cannot read the reviews table: {exc}", where=path) from exc
+    metadata = arrow.schema.metadata or {}
+    missing = [c for c in COLUMNS if c not in arrow.column_names]
+    if _SOURCES_KEY not in metadata or missing:
+        raise DataError("not a reviews table written by `python -m logreg.data.reviews parse` "
+                        f"(missing columns {missing} or source checksums)", where=path)
+    return arrow.to_pandas(), json.loads(metadata[_SOURCES_KEY])

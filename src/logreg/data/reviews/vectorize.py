@@ -1,0 +1,221 @@
+"""Stage 4: review text -> sparse vectors, the second of the course's two passes.
+
+:class:`Vectorizer` bundles the tokenizer options, the vocabulary and its training
+statistics, so the exact transformation used in training can be saved as JSON and
+re-applied to raw text later (e.g. by a served model). The weightings, for a review
+whose term ``t`` (in the vocabulary) occurs ``c_t`` times:
+
+``counts``
+    ``c_t``.
+``binary``
+    ``1`` if ``c_t > 0``.
+``proportions``
+    ``c_t / L``, where ``L`` is the number of terms the tokenizer keeps from the review
+    (after stop-word removal, bigrams included when enabled, in the vocabulary or not):
+    the review's length, as in the course.
+``tfidf``
+    ``c_t * idf_t`` with the smooth inverse document frequency of the training reviews
+    ``idf_t = ln((1 + n) / (1 + df_t)) + 1`` (``n`` training reviews, ``df_t`` of them
+    holding ``t``), then every row scaled to unit L2 norm.
+
+A review without any vocabulary term is a row of zeros under every weighting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from logreg.errors import DataError
+from logreg.fileio import write_text_atomic
+from logreg.data.reviews.tokenize import TOKEN_PATTERN, Tokenizer, bundled_stopwords
+from logreg.data.reviews.vocabulary import Vocabulary, build_vocabulary
+
+WEIGHTINGS = ("counts", "binary", "proportions", "tfidf")
+_FORMAT = "logreg.data.reviews.Vectorizer"
+_VERSION = 1
+
+
+def smooth_idf(document_frequency: np.ndarray, n_documents: int) -> np.ndarray:
+    """``ln((1 + n) / (1 + df)) + 1`` for each term, shape ``(n_terms,)``."""
+    df = np.asarray(document_frequency, dtype=np.float64)
+    return np.log((1.0 + n_documents) / (1.0 + df)) + 1.0
+
+
+class Vectorizer:
+    """Tokenizer options + vocabulary + weighting: raw review text -> CSR float32 rows.
+
+    Parameters
+    ----------
+    stopwords : bool or iterable of str, default True
+        True drops the bundled stop-word list, False keeps every token, an iterable
+        gives the stop words to drop.
+    bigrams : bool, default False
+        Add bigrams of adjacent kept tokens.
+    min_count : int, default 2
+        Minimum document frequency of a term in the training reviews.
+    max_size : int or None, default None
+        Keep at most this many terms (most frequent first).
+    weighting : {"counts", "binary", "proportions", "tfidf"}, default "tfidf"
+        See the module docstring.
+    pattern : str
+        Regular expression of a word token.
+    """
+
+    def __init__(self, stopwords: bool | Iterable[str] = True, bigrams: bool = False,
+                 min_count: int = 2, max_size: int | None = None,
+                 weighting: str = "tfidf", pattern: str = TOKEN_PATTERN):
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        if stopwords is True:
+            stopwords = bundled_stopwords()
+        elif stopwords is False or stopwords is None:
+            stopwords = ()
+        self.tokenizer = Tokenizer(stopwords=stopwords, bigrams=bigrams, pattern=pattern)
+        self.min_count = min_count
+        self.max_size = max_size
+        self.weighting = weighting
+        self.vocabulary: Vocabulary | None = None
+        self.n_documents: int | None = None
+
+    # -- fitting -------------------------------------------------------------------
+    def fit(self, texts: Iterable[str]) -> Vectorizer:
+        """Build the vocabulary (and idf) from training texts; return ``self``."""
+        documents = [self.tokenizer(_check_text(text, i)) for i, text in enumerate(texts)]
+        vocabulary = build_vocabulary(documents, self.min_count, self.max_size)
+        return self.set_vocabulary(vocabulary, n_documents=len(documents))
+
+    def set_vocabulary(self, vocabulary: Vocabulary, n_documents: int) -> Vectorizer:
+        """Use a vocabulary built elsewhere (e.g. read from the workflow's TSV).
+
+        Raises ``ValueError`` if it cannot come from this tokenizer: bigrams without
+        ``bigrams=True``, or a stop word although stop words are dropped.
+        """
+        if n_documents < int(vocabulary.document_frequency.max(initial=0)):
+            raise ValueError(f"n_documents={n_documents} is smaller than a term's "
+                             "document frequency")
+        for token in vocabulary.tokens:
+            parts = token.split(" ")
+            if (len(parts) > 1 and not self.tokenizer.bigrams) or len(parts) > 2 or \
+                    any(part in self.tokenizer.stopwords for part in parts):
+                raise ValueError(f"vocabulary term {token!r} cannot come from this "
+                                 f"tokenizer (bigrams={self.tokenizer.bigrams}, "
+                                 f"{len(self.tokenizer.stopwords)} stop words)")
+        self.vocabulary = vocabulary
+        self.n_documents = int(n_documents)
+        self._index = {token: i for i, token in enumerate(vocabulary.tokens)}
+        self._idf = smooth_idf(vocabulary.document_frequency, self.n_documents)
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Vocabulary terms in column order."""
+        return list(self._fitted().tokens)
+
+    @property
+    def idf(self) -> np.ndarray:
+        """Smooth idf of each term, shape ``(n_terms,)``."""
+        self._fitted()
+        return self._idf.copy()
+
+    def _fitted(self) -> Vocabulary:
+        if self.vocabulary is None:
+            raise RuntimeError("this Vectorizer has no vocabulary yet: call fit() or "
+                               "set_vocabulary() first")
+        return self.vocabulary
+
+    # -- transforming --------------------------------------------------------------
+    def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
+        """Vectorize texts; returns CSR float32 of shape ``(n_texts, n_terms)``."""
+        n_terms = len(self._fitted())
+        indptr, indices, values = [0], [], []
+        for i, text in enumerate(texts):
+            terms = self.tokenizer(_check_text(text, i))
+            counts = Counter(self._index[t] for t in terms if t in self._index)
+            columns = sorted(counts)
+            row = np.array([counts[c] for c in columns], dtype=np.float64)
+            if self.weighting == "binary":
+                row[:] = 1.0
+            elif self.weighting == "proportions" and len(row):
+                row /= len(terms)
+            elif self.weighting == "tfidf" and len(row):
+                row *= self._idf[columns]
+                row /= np.sqrt(np.dot(row, row))
+            indices.extend(columns)
+            values.append(row)
+            indptr.append(len(indices))
+        data = np.concatenate(values) if values else np.zeros(0)
+        return sp.csr_matrix((data.astype(np.float32), np.array(indices, dtype=np.int32),
+                              np.array(indptr, dtype=np.int64)),
+                             shape=(len(indptr) - 1, n_terms))
+
+    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """:meth:`fit` then :meth:`transform` the same texts."""
+        return self.fit(texts).transform(texts)
+
+    # -- persistence ---------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Everything needed to rebuild this vectorizer, as JSON-compatible values."""
+        vocabulary = self._fitted()
+        return {
+            "format": _FORMAT, "version": _VERSION,
+            "tokenizer": {"normalization": "NFKC", "lowercase": True,
+                          "pattern": self.tokenizer.pattern,
+                          "stopwords": sorted(self.tokenizer.stopwords),
+                          "bigrams": self.tokenizer.bigrams},
+            "min_count": self.min_count, "max_size": self.max_size,
+            "weighting": self.weighting, "n_documents": self.n_documents,
+            "idf": "ln((1 + n_documents) / (1 + document_frequency)) + 1",
+            "vocabulary": vocabulary.tokens,
+            "document_frequency": vocabulary.document_frequency.tolist(),
+            "count": vocabulary.count.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict) -> Vectorizer:
+        """Inverse of :meth:`to_dict`."""
+        if state.get("format") != _FORMAT or state.get("version") != _VERSION:
+            raise ValueError(f"not a {_FORMAT} version {_VERSION} state")
+        tok = state["tokenizer"]
+        vectorizer = cls(stopwords=tok["stopwords"], bigrams=tok["bigrams"],
+                         min_count=state["min_count"], max_size=state["max_size"],
+                         weighting=state["weighting"], pattern=tok["pattern"])
+        vocabulary = Vocabulary(
+            tokens=list(state["vocabulary"]),
+            document_frequency=np.array(state["document_frequency"], dtype=np.int64),
+            count=np.array(state["count"], dtype=np.int64))
+        return vectorizer.set_vocabulary(vocabulary, state["n_documents"])
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the vectorizer as JSON (atomically)."""
+        write_text_atomic(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Vectorizer:
+        """Read a vectorizer written by :meth:`save`."""
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return cls.from_dict(json.load(fh))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"invalid JSON: {exc.msg}", where=path, line=exc.lineno) from exc
+        except OSError as exc:
+            raise DataError(f"cannot read the vectorizer: {exc.strerror}", where=path) from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"not a saved Vectorizer: {exc}", where=path) from exc
+
+    def __repr__(self) -> str:
+        size = "unfitted" if self.vocabulary is None else f"{len(self.vocabulary)} terms"
+        return (f"Vectorizer({size}, weighting={self.weighting!r}, "
+                f"bigrams={self.tokenizer.bigrams}, "
+                f"stopwords={len(self.tokenizer.stopwords)})")
+
+
+def _check_text(text: object, position: int) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"text number {position} is a {type(text).__name__}, not a str")
+    return text

@@ -1,0 +1,50 @@
+r"""The solvers of the penalized logistic/softmax objective, in one place.
+
+All solvers minimize
+
+.. math::
+
+    J(W, b) = \frac{1}{N}\sum_{i=1}^{N} s_i\, \mathrm{CE}(y_i, p_i)
+              + \frac{\lambda_2}{2}\lVert W\rVert_F^2 + \lambda_1\lVert W\rVert_1
+
+and share one calling convention: ``solver(loss, penalty, X, Y, sample_weight, *,
+coef0=None, intercept0=None, max_iter, tol, callback=None, verbose=0, ...)`` returning
+``(coef, intercept, n_iter, history)``. Their own options:
+
+========== ================================================ =========================
+solver     method                                            options
+========== ================================================ =========================
+gd         full-batch proximal gradient descent              lr, lr_schedule, decay,
+                                                             momentum
+sgd        proximal SGD, one sample per step                 as gd, plus rng
+minibatch  proximal mini-batch SGD                           as sgd, plus batch_size
+lbfgs      L-BFGS (scipy), smooth penalties only             (none)
+fista      accelerated proximal gradient with backtracking   lipschitz0
+========== ================================================ =========================
+
+Randomness (the shuffling of ``sgd`` and ``minibatch``) comes only from the
+``numpy.random.Generator`` passed as ``rng``. The implementations live in
+:mod:`logreg.linear.solvers.gradient_descent` (gd, sgd, minibatch),
+:mod:`logreg.linear.solvers.lbfgs` and :mod:`logreg.linear.solvers.fista`; the shared pieces
+in :mod:`logreg.linear.solvers._common`.
+"""
+
+from __future__ import annotations
+
+from logreg.linear.solvers.fista import fista
+from logreg.linear.solvers.lbfgs import lbfgs
+from logreg.linear.solvers._common import ConvergenceWarning, objective
+from logreg.linear.solvers.gradient_descent import LR_SCHEDULES, gd, learning_rate, minibatch, sgd
+
+SOLVERS = {"gd": gd, "sgd": sgd, "minibatch": minibatch, "lbfgs": lbfgs, "fista": fista}
+"""Solver functions by name, as the estimators' ``solver`` parameter spells them."""
+
+STOCHASTIC_SOLVERS = ("sgd", "minibatch")
+"""Solvers that take ``rng`` (and ``minibatch`` also ``batch_size``)."""
+
+LR_SOLVERS = ("gd", "sgd", "minibatch")
+"""Solvers that take ``lr``, ``lr_schedule``, ``decay`` and ``momentum``."""
+
+__all__ = ["ConvergenceWarning", "LR_SCHEDULES", "LR_SOLVERS", "SOLVERS",
+           "STOCHASTIC_SOLVERS", "fista", "gd", "lbfgs", "learning_rate", "minibatch",
+           "objective", "sgd"]
