@@ -27,7 +27,11 @@ test: $(STAMP)
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 
+# make lint: ruff (rules and format in pyproject.toml) on the package, tests and benchmarks,
+# then Snakemake's own linter on the workflow.
 lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/snakemake --lint
 
 # make ui [STORE=tracking-store-uri] [PORT=n]: the MLflow UI on 127.0.0.1. Job execution off

@@ -62,8 +62,10 @@ def _load_naive(path: Path):
                 raise ValueError(f"{path}:{number}: bad label or Usage")
             pixels[USAGE_SPLIT[usage]].append(values)
             labels[USAGE_SPLIT[usage]].append(int(emotion))
-    return ({s: np.array(v, dtype=np.uint8) for s, v in pixels.items()},
-            {s: np.array(v) for s, v in labels.items()})
+    return (
+        {s: np.array(v, dtype=np.uint8) for s, v in pixels.items()},
+        {s: np.array(v) for s, v in labels.items()},
+    )
 
 
 def _load_pandas(path: Path):
@@ -97,16 +99,19 @@ def _worker(method: str, path: Path, normalization: str, features: str) -> dict:
     pixels, labels = METHODS[method](path)
     loaded = time.perf_counter()
     stats, X_train = fit_and_normalize(pixels["train"], normalization, features)
-    X = {split: X_train if split == "train" else normalize(p, stats)
-         for split, p in pixels.items()}
+    X = {split: X_train if split == "train" else normalize(p, stats) for split, p in pixels.items()}
     done = time.perf_counter()
     if any(x.dtype != np.float32 for x in X.values()):
         raise TypeError("normalize must return float32")
-    return {"method": method, "seconds": done - started, "load_seconds": loaded - started,
-            "normalize_seconds": done - loaded,
-            "cpu_seconds": time.process_time() - cpu_started,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "rows": {split: int(y.size) for split, y in labels.items()}}
+    return {
+        "method": method,
+        "seconds": done - started,
+        "load_seconds": loaded - started,
+        "normalize_seconds": done - loaded,
+        "cpu_seconds": time.process_time() - cpu_started,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rows": {split: int(y.size) for split, y in labels.items()},
+    }
 
 
 def main() -> None:
@@ -115,36 +120,59 @@ def main() -> None:
     parser.add_argument("--methods", default="fast,naive,pandas")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each method")
     parser.add_argument("--normalization", default="per_pixel")
-    parser.add_argument("--features", default="pixels", choices=("pixels", "hog"),
-                        help="hog: time the HOG features (default layout) instead")
+    parser.add_argument(
+        "--features",
+        default="pixels",
+        choices=("pixels", "hog"),
+        help="hog: time the HOG features (default layout) instead",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(_worker(args.worker, args.path, args.normalization,
-                                 args.features)))
+        print(json.dumps(_worker(args.worker, args.path, args.normalization, args.features)))
         return
     if not args.path.is_file():
         sys.exit(f"error: {args.path} not found (the real FER2013, see ../shared/data)")
-    print(f"{args.path} ({args.path.stat().st_size:,} bytes), {args.features} features, "
-          f"{os.cpu_count()} CPUs, "
-          f"load average before: {os.getloadavg()[0]:.2f}")
-    print("| method | run | wall s (load + normalize) | CPU s | process wall s | "
-          "peak RSS MB | rows train/val/test |")
+    print(
+        f"{args.path} ({args.path.stat().st_size:,} bytes), {args.features} features, "
+        f"{os.cpu_count()} CPUs, "
+        f"load average before: {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        "| method | run | wall s (load + normalize) | CPU s | process wall s | "
+        "peak RSS MB | rows train/val/test |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for method in args.methods.split(","):
         for run in range(1, args.repeat + 1):
             started = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, __file__, "--worker", method, "--path", str(args.path),
-                 "--normalization", args.normalization, "--features", args.features],
-                capture_output=True, text=True, check=True)
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    method,
+                    "--path",
+                    str(args.path),
+                    "--normalization",
+                    args.normalization,
+                    "--features",
+                    args.features,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             total = time.perf_counter() - started
             result = json.loads(done.stdout)
             rows = "/".join(str(result["rows"][s]) for s in ("train", "val", "test"))
-            print(f"| {method} | {run} | {result['seconds']:.2f} "
-                  f"({result['load_seconds']:.2f} + {result['normalize_seconds']:.2f}) | "
-                  f"{result['cpu_seconds']:.2f} | {total:.2f} | {result['peak_rss_mb']:.0f} "
-                  f"| {rows} |", flush=True)
+            print(
+                f"| {method} | {run} | {result['seconds']:.2f} "
+                f"({result['load_seconds']:.2f} + {result['normalize_seconds']:.2f}) | "
+                f"{result['cpu_seconds']:.2f} | {total:.2f} | {result['peak_rss_mb']:.0f} "
+                f"| {rows} |",
+                flush=True,
+            )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -72,24 +72,26 @@ def load_reviews(data_dir: Path, seed: int = 0):
         labels += [label] * len(reviews)
     labels = np.array(labels)
     rng = np.random.default_rng(seed)
-    train = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == k))[:800]
-                                    for k in (0, 1)]))
+    train = np.sort(
+        np.concatenate([rng.permutation(np.flatnonzero(labels == k))[:800] for k in (0, 1)])
+    )
     docs = [TOKEN.findall(texts[i].lower()) for i in train]
     vocabulary = {w: j for j, w in enumerate(sorted({w for d in docs for w in d}))}
     indptr, indices = [0], []
     for doc in docs:
         indices += [vocabulary[w] for w in doc]
         indptr.append(len(indices))
-    X = sp.csr_matrix((np.ones(len(indices)), indices, indptr),
-                      shape=(len(docs), len(vocabulary)))
+    X = sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(docs), len(vocabulary)))
     X.sum_duplicates()  # repeated words become counts
     return X, labels[train]
 
 
 def load_faces(data_dir: Path):
     """Standardized float32 pixels and labels of the 28,709 FER2013 training images."""
-    frame = pd.read_csv(data_dir / "fer2013" / "fer2013.csv.gz",
-                        dtype={"emotion": np.int64, "pixels": str, "Usage": str})
+    frame = pd.read_csv(
+        data_dir / "fer2013" / "fer2013.csv.gz",
+        dtype={"emotion": np.int64, "pixels": str, "Usage": str},
+    )
     train = frame[frame["Usage"] == "Training"]
     pixels = np.fromstring(" ".join(train["pixels"]), dtype=np.int64, sep=" ")
     X = pixels.reshape(len(train), 48 * 48).astype(np.float32)
@@ -115,8 +117,15 @@ class Problem:
         self.optimum = np.inf
 
     def objective(self, coef, intercept) -> float:
-        return objective(self.loss, ElasticNet(l2=self.l2), np.asarray(coef, float),
-                         np.asarray(intercept, float), self.X64, self.Y, None)
+        return objective(
+            self.loss,
+            ElasticNet(l2=self.l2),
+            np.asarray(coef, float),
+            np.asarray(intercept, float),
+            self.X64,
+            self.Y,
+            None,
+        )
 
     def ours(self, max_iter, tol=0.0):
         model = self.model_class(l2=self.l2, max_iter=max_iter, tol=tol)
@@ -145,6 +154,7 @@ def _timed_fit(model, X, y):
 
 def smallest_max_iter(fit, gap, start: int, target: float, cache: dict):
     """Smallest max_iter whose fit reaches ``target`` (gap is monotone in max_iter)."""
+
     def reaches(m):
         if m not in cache:
             model, seconds = fit(m)
@@ -170,8 +180,7 @@ def smallest_max_iter(fit, gap, start: int, target: float, cache: dict):
     return hi
 
 
-def time_to_gap(problem: Problem, repeats: int, reference_tol: float,
-                sklearn_reference: bool):
+def time_to_gap(problem: Problem, repeats: int, reference_tol: float, sklearn_reference: bool):
     """Rows of the 'time to reach the gap' table for both libraries.
 
     The optimum comes from our L-BFGS on float64 data run to ``reference_tol`` (and,
@@ -184,24 +193,29 @@ def time_to_gap(problem: Problem, repeats: int, reference_tol: float,
     if sklearn_reference:
         sk_ref, sk_seconds = problem.sklearn(max_iter=5000, tol=reference_tol)
         candidates.append(problem.objective(sk_ref.coef_, sk_ref.intercept_))
-        info.update(sklearn_iterations=int(np.max(sk_ref.n_iter_)),
-                    sklearn_seconds=sk_seconds)
+        info.update(sklearn_iterations=int(np.max(sk_ref.n_iter_)), sklearn_seconds=sk_seconds)
     problem.optimum = info["optimum"] = min(candidates)
     # The reference history gives the objective after every iteration: a first guess.
     history = np.array(reference.history_["loss"])
-    guess = int(np.argmax((history - problem.optimum) / problem.optimum
-                          <= problem.target_gap)) + 1
+    guess = int(np.argmax((history - problem.optimum) / problem.optimum <= problem.target_gap)) + 1
     rows, lowest = [], np.inf
-    for library, fit in (("ours (lbfgs)", problem.ours),
-                         ("scikit-learn lbfgs", problem.sklearn)):
+    for library, fit in (("ours (lbfgs)", problem.ours), ("scikit-learn lbfgs", problem.sklearn)):
         cache = {}
-        m = smallest_max_iter(lambda k: fit(max_iter=k), problem.gap, guess,
-                              problem.target_gap, cache)
+        m = smallest_max_iter(
+            lambda k: fit(max_iter=k), problem.gap, guess, problem.target_gap, cache
+        )
         lowest = min(lowest, min(g for g, _ in cache.values()))
         times = [cache[m][1]] + [fit(max_iter=m)[1] for _ in range(repeats - 1)]
-        rows.append({"library": library, "iterations": m, "seconds": float(np.median(times)),
-                     "all_seconds": times, "gap": cache[m][0],
-                     "fits_in_search": len(cache)})
+        rows.append(
+            {
+                "library": library,
+                "iterations": m,
+                "seconds": float(np.median(times)),
+                "all_seconds": times,
+                "gap": cache[m][0],
+                "fits_in_search": len(cache),
+            }
+        )
     info["lowest_gap_seen"] = lowest  # < 0 would mean the optimum was not optimal
     return rows, info
 
@@ -210,11 +224,11 @@ def epoch_times(problem: Problem, epochs: dict):
     """Seconds per epoch of the learning-rate solvers (tol=0 runs every epoch)."""
     rows = []
     for solver, n_epochs in epochs.items():
-        model = problem.model_class(l2=problem.l2, solver=solver, lr=0.01,
-                                    max_iter=n_epochs, tol=0.0, random_state=0)
+        model = problem.model_class(
+            l2=problem.l2, solver=solver, lr=0.01, max_iter=n_epochs, tol=0.0, random_state=0
+        )
         _, seconds = _timed_fit(model, problem.X, problem.y)
-        rows.append({"solver": solver, "epochs": n_epochs,
-                     "seconds_per_epoch": seconds / n_epochs})
+        rows.append({"solver": solver, "epochs": n_epochs, "seconds_per_epoch": seconds / n_epochs})
     return rows
 
 
@@ -236,54 +250,80 @@ def peak_memory(problem: Problem, runs: dict):
 # -- report ------------------------------------------------------------------------------
 def report_problem(problem: Problem, rows, reference, epochs, memory, load_seconds):
     X = problem.X
-    kind = (f"CSR {X.dtype}, {X.nnz:,} non-zeros ({X.data.nbytes / 1e6:.1f} MB of data; "
-            f"dense would be {X.shape[0] * X.shape[1] * 8 / 1e6:,.0f} MB)"
-            if sp.issparse(X) else f"dense {X.dtype}, {X.nbytes / 1e6:.0f} MB")
-    lines = [f"### {problem.name}", "",
-             f"X: {X.shape[0]:,} x {X.shape[1]:,}, {kind}; {problem.classes.size} "
-             f"classes; l2 = {problem.l2:.6g} (C = {problem.C:.6g}); loaded in "
-             f"{load_seconds:.1f} s.", "",
-             f"Optimum J* = {reference['optimum']:.12g}: our lbfgs on float64 data, "
-             f"{reference['ours_iterations']} iterations in {reference['ours_seconds']:.2f}"
-             " s" + (f"; scikit-learn's lbfgs to the same tol: "
-                     f"{reference['sklearn_iterations']} iterations in "
-                     f"{reference['sklearn_seconds']:.2f} s"
-                     if "sklearn_iterations" in reference else "")
-             + f". Lowest gap of any fit in the search: {reference['lowest_gap_seen']:.1e}"
-             " (never negative: no fit beat J*).", "",
-             f"| solver | max_iter to reach gap {problem.target_gap:g} | gap reached | "
-             "seconds (median) | all runs (s) | s / iteration |",
-             "| --- | ---: | ---: | ---: | --- | ---: |"]
+    kind = (
+        f"CSR {X.dtype}, {X.nnz:,} non-zeros ({X.data.nbytes / 1e6:.1f} MB of data; "
+        f"dense would be {X.shape[0] * X.shape[1] * 8 / 1e6:,.0f} MB)"
+        if sp.issparse(X)
+        else f"dense {X.dtype}, {X.nbytes / 1e6:.0f} MB"
+    )
+    lines = [
+        f"### {problem.name}",
+        "",
+        f"X: {X.shape[0]:,} x {X.shape[1]:,}, {kind}; {problem.classes.size} "
+        f"classes; l2 = {problem.l2:.6g} (C = {problem.C:.6g}); loaded in "
+        f"{load_seconds:.1f} s.",
+        "",
+        f"Optimum J* = {reference['optimum']:.12g}: our lbfgs on float64 data, "
+        f"{reference['ours_iterations']} iterations in {reference['ours_seconds']:.2f}"
+        " s"
+        + (
+            f"; scikit-learn's lbfgs to the same tol: "
+            f"{reference['sklearn_iterations']} iterations in "
+            f"{reference['sklearn_seconds']:.2f} s"
+            if "sklearn_iterations" in reference
+            else ""
+        )
+        + f". Lowest gap of any fit in the search: {reference['lowest_gap_seen']:.1e}"
+        " (never negative: no fit beat J*).",
+        "",
+        f"| solver | max_iter to reach gap {problem.target_gap:g} | gap reached | "
+        "seconds (median) | all runs (s) | s / iteration |",
+        "| --- | ---: | ---: | ---: | --- | ---: |",
+    ]
     for row in rows:
-        lines.append(f"| {row['library']} | {row['iterations']} | {row['gap']:.2e} | "
-                     f"{row['seconds']:.3f} | "
-                     f"{', '.join(f'{s:.3f}' for s in row['all_seconds'])} | "
-                     f"{row['seconds'] / row['iterations']:.4f} |")
+        lines.append(
+            f"| {row['library']} | {row['iterations']} | {row['gap']:.2e} | "
+            f"{row['seconds']:.3f} | "
+            f"{', '.join(f'{s:.3f}' for s in row['all_seconds'])} | "
+            f"{row['seconds'] / row['iterations']:.4f} |"
+        )
     ratio = rows[0]["seconds"] / rows[1]["seconds"]
-    lines += ["", f"Ratio ours / scikit-learn: **{ratio:.2f}** (target <= 1.0).", "",
-              "| solver | epochs timed | seconds / epoch |", "| --- | ---: | ---: |"]
-    lines += [f"| {r['solver']} | {r['epochs']} | {r['seconds_per_epoch']:.3f} |"
-              for r in epochs]
+    lines += [
+        "",
+        f"Ratio ours / scikit-learn: **{ratio:.2f}** (target <= 1.0).",
+        "",
+        "| solver | epochs timed | seconds / epoch |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [f"| {r['solver']} | {r['epochs']} | {r['seconds_per_epoch']:.3f} |" for r in epochs]
     lines += ["", "| fit | peak traced memory (MB) |", "| --- | ---: |"]
     lines += [f"| {r['fit']} | {r['peak_mb']:.1f} |" for r in memory]
     return "\n".join(lines) + "\n"
 
 
 def environment() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return (f"Python {platform.python_version()}, numpy {np.__version__}, scipy "
-            f"{scipy.__version__}, scikit-learn {sklearn.__version__}; {os.cpu_count()} "
-            f"CPUs ({cpu}); load average at start {os.getloadavg()[0]:.1f}")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return (
+        f"Python {platform.python_version()}, numpy {np.__version__}, scipy "
+        f"{scipy.__version__}, scikit-learn {sklearn.__version__}; {os.cpu_count()} "
+        f"CPUs ({cpu}); load average at start {os.getloadavg()[0]:.1f}"
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     default_data = Path(__file__).resolve().parents[2] / "shared" / "data"
     parser.add_argument("--data", type=Path, default=default_data)
-    parser.add_argument("--problems", nargs="+", default=["reviews", "faces"],
-                        choices=["reviews", "faces"])
+    parser.add_argument(
+        "--problems", nargs="+", default=["reviews", "faces"], choices=["reviews", "faces"]
+    )
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     print(f"Environment: {environment()}.\n")
@@ -303,16 +343,22 @@ def main(argv=None):
         rows, reference = time_to_gap(problem, repeats, reference_tol, sklearn_reference)
         epoch_rows = epoch_times(problem, epochs)
         l2, C, cls = problem.l2, problem.C, problem.model_class
-        memory = peak_memory(problem, {
-            "ours lbfgs, 5 iterations": lambda: cls(l2=l2, max_iter=5, tol=0.0),
-            "ours gd, 2 epochs": lambda: cls(l2=l2, solver="gd", lr=0.01, max_iter=2),
-            "ours minibatch, 1 epoch": lambda: cls(l2=l2, solver="minibatch", lr=0.01,
-                                                   max_iter=1, random_state=0),
-            "ours sgd, 1 epoch": lambda: cls(l2=l2, solver="sgd", lr=0.01, max_iter=1,
-                                             random_state=0),
-            "scikit-learn lbfgs, 5 iterations": lambda: SklearnLogisticRegression(
-                C=C, max_iter=5, tol=0.0),
-        })
+        memory = peak_memory(
+            problem,
+            {
+                "ours lbfgs, 5 iterations": lambda: cls(l2=l2, max_iter=5, tol=0.0),
+                "ours gd, 2 epochs": lambda: cls(l2=l2, solver="gd", lr=0.01, max_iter=2),
+                "ours minibatch, 1 epoch": lambda: cls(
+                    l2=l2, solver="minibatch", lr=0.01, max_iter=1, random_state=0
+                ),
+                "ours sgd, 1 epoch": lambda: cls(
+                    l2=l2, solver="sgd", lr=0.01, max_iter=1, random_state=0
+                ),
+                "scikit-learn lbfgs, 5 iterations": lambda: SklearnLogisticRegression(
+                    C=C, max_iter=5, tol=0.0
+                ),
+            },
+        )
         print(report_problem(problem, rows, reference, epoch_rows, memory, load_seconds))
         sys.stdout.flush()
         del problem, X

@@ -37,8 +37,10 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> No
     deadline, last = time.monotonic() + timeout, "no attempt"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited with code {proc.returncode} before {url} "
-                                 f"answered; its log ends:\n{log.read_text()[-3000:]}")
+            raise AssertionError(
+                f"server exited with code {proc.returncode} before {url} "
+                f"answered; its log ends:\n{log.read_text()[-3000:]}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status == 200:
@@ -47,6 +49,7 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> No
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             last = repr(exc)
         time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer 200 within {timeout:.0f} s (last: {last}); "
-                         f"server log ends:\n{log.read_text()[-3000:]}")
-
+    raise AssertionError(
+        f"{url} did not answer 200 within {timeout:.0f} s (last: {last}); "
+        f"server log ends:\n{log.read_text()[-3000:]}"
+    )

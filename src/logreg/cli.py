@@ -21,8 +21,9 @@ def setup_logging(level: int = logging.INFO) -> None:
     )
 
 
-def run_cli(main: Callable[[Sequence[str] | None], None],
-            argv: Sequence[str] | None = None) -> None:
+def run_cli(
+    main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None
+) -> None:
     """Run ``main(argv)``; a :class:`UserError` becomes ``error: <message>`` and exit 2.
 
     Anything else propagates with its traceback: that is a bug, not bad input.

@@ -16,8 +16,9 @@ class UserError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, where: str | os.PathLike | None = None,
-                 line: int | None = None):
+    def __init__(
+        self, message: str, *, where: str | os.PathLike | None = None, line: int | None = None
+    ):
         self.where = None if where is None else os.fspath(where)
         self.line = line
         prefix = ""

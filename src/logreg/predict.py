@@ -1,4 +1,7 @@
-"""``python -m logreg.predict``: predict with a tracked model (see :mod:`logreg.serving.predict`)."""
+"""``python -m logreg.predict``: predict with a tracked model.
+
+A thin entry point: see :mod:`logreg.serving.predict`.
+"""
 
 from logreg.cli import run_cli
 from logreg.serving.predict import main

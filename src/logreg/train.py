@@ -43,8 +43,7 @@ def main(cfg: DictConfig) -> float:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt as exc:
-        print(f"interrupted: {exc or 'Ctrl-C'}; the MLflow run is marked KILLED",
-              file=sys.stderr)
+        print(f"interrupted: {exc or 'Ctrl-C'}; the MLflow run is marked KILLED", file=sys.stderr)
         sys.exit(130)
     return float(row["val_loss"])
 

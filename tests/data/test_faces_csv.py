@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from logreg.errors import DataError
 from logreg.data.faces.csv_reader import read_fer_csv
 from logreg.data.faces.fer_format import RowError, parse_pixel_string, parse_row
+from logreg.errors import DataError
 
 HEADER = "emotion,pixels,Usage"
 
@@ -85,36 +85,50 @@ def _set_value(position, value):
         values = pixels.split(" ")
         values[position - 1] = value
         return f"{label},{' '.join(values)},{usage}"
+
     return change
 
 
 ROW_ERRORS = [
-    (lambda l: l.rsplit(" ", 1)[0] + "," + l.rsplit(",", 1)[1],
-     r"fer\.csv:3: pixels: expected 2304 values \(48x48\), got 2303$"),
-    (lambda l: l.replace(",", ",7 ", 1),
-     r"fer\.csv:3: pixels: expected 2304 values \(48x48\), got 2305"),
+    (
+        lambda l: l.rsplit(" ", 1)[0] + "," + l.rsplit(",", 1)[1],
+        r"fer\.csv:3: pixels: expected 2304 values \(48x48\), got 2303$",
+    ),
+    (
+        lambda l: l.replace(",", ",7 ", 1),
+        r"fer\.csv:3: pixels: expected 2304 values \(48x48\), got 2305",
+    ),
     (_set_value(10, "abc"), r"fer\.csv:3: pixels: value 10 is 'abc', not an integer in 0\.\.255"),
     (_set_value(11, "12.5"), r"fer\.csv:3: pixels: value 11 is '12\.5', not an integer"),
     (_set_value(5, "256"), r"fer\.csv:3: pixels: value 5 is 256, expected an integer in 0\.\.255"),
-    (_set_value(2304, "-1"),
-     r"fer\.csv:3: pixels: value 2304 is -1, expected an integer in 0\.\.255"),
+    (
+        _set_value(2304, "-1"),
+        r"fer\.csv:3: pixels: value 2304 is -1, expected an integer in 0\.\.255",
+    ),
     (_set_value(7, "1\xe9"), r"fer\.csv:3: pixels: value 7 is .*not an integer"),
-    (lambda l: "7" + l[1:], r"fer\.csv:3: emotion: expected an integer label in 0\.\.6 "
-                            r"\(Angry, .*, Neutral\), got '7'"),
+    (
+        lambda l: "7" + l[1:],
+        r"fer\.csv:3: emotion: expected an integer label in 0\.\.6 "
+        r"\(Angry, .*, Neutral\), got '7'",
+    ),
     (lambda l: "-1" + l[1:], r"fer\.csv:3: emotion: .* got '-1'"),
     (lambda l: "happy" + l[1:], r"fer\.csv:3: emotion: .* got 'happy'"),
-    (lambda l: l.replace("Training", "Validation"),
-     r"fer\.csv:3: Usage: expected one of Training, PublicTest, PrivateTest, got 'Validation'"),
-    (lambda l: l + ",extra", r"fer\.csv:3: expected 3 comma-separated fields "
-                             r"\(emotion,pixels,Usage\), got 4"),
+    (
+        lambda l: l.replace("Training", "Validation"),
+        r"fer\.csv:3: Usage: expected one of Training, PublicTest, PrivateTest, got 'Validation'",
+    ),
+    (
+        lambda l: l + ",extra",
+        r"fer\.csv:3: expected 3 comma-separated fields "
+        r"\(emotion,pixels,Usage\), got 4",
+    ),
     (lambda l: l.rsplit(",", 1)[0], r"fer\.csv:3: expected 3 comma-separated fields .* got 2"),
     (lambda l: l.replace(" ", ",", 1), r"fer\.csv:3: expected 3 comma-separated fields .* got 4"),
 ]
 
 
 @pytest.mark.parametrize("corrupt,message", ROW_ERRORS)
-def test_each_bad_row_is_an_error_naming_file_line_and_problem(tmp_path, table, corrupt,
-                                                               message):
+def test_each_bad_row_is_an_error_naming_file_line_and_problem(tmp_path, table, corrupt, message):
     lines = _lines(table)
     lines[2] = corrupt(lines[2])  # line 3 of the file
     path = _write(tmp_path / "fer.csv", lines)
@@ -123,13 +137,19 @@ def test_each_bad_row_is_an_error_naming_file_line_and_problem(tmp_path, table, 
     assert info.value.line == 3
 
 
-@pytest.mark.parametrize("header,message", [
-    ("emotion,pixels", r"fer\.csv:1: header: expected the columns emotion,pixels,Usage, got "
-                       r"'emotion,pixels' \(missing Usage\)"),
-    ("emotion,pixels,Usage,source", r"fer\.csv:1: header: .* \(unexpected 'source'\)"),
-    ("pixels,emotion,Usage", r"fer\.csv:1: header: .*columns in the wrong order"),
-    ("0,1 2 3,Training", r"fer\.csv:1: header: expected the columns emotion,pixels,Usage"),
-])
+@pytest.mark.parametrize(
+    "header,message",
+    [
+        (
+            "emotion,pixels",
+            r"fer\.csv:1: header: expected the columns emotion,pixels,Usage, got "
+            r"'emotion,pixels' \(missing Usage\)",
+        ),
+        ("emotion,pixels,Usage,source", r"fer\.csv:1: header: .* \(unexpected 'source'\)"),
+        ("pixels,emotion,Usage", r"fer\.csv:1: header: .*columns in the wrong order"),
+        ("0,1 2 3,Training", r"fer\.csv:1: header: expected the columns emotion,pixels,Usage"),
+    ],
+)
 def test_bad_header_is_an_error_on_line_1(tmp_path, table, header, message):
     lines = _lines(table)
     lines[0] = header
@@ -144,11 +164,14 @@ def test_header_names_are_case_insensitive(tmp_path, table):
     assert len(rows.labels) == 9
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", r"fer\.csv: empty file: expected a header line emotion,pixels,Usage"),
-    (b"\n\n  \n", r"fer\.csv: empty file"),
-    (b"emotion,pixels,Usage\n", r"fer\.csv: no data rows after the header line"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", r"fer\.csv: empty file: expected a header line emotion,pixels,Usage"),
+        (b"\n\n  \n", r"fer\.csv: empty file"),
+        (b"emotion,pixels,Usage\n", r"fer\.csv: no data rows after the header line"),
+    ],
+)
 def test_empty_file_or_no_rows_is_an_error(tmp_path, content, message):
     path = tmp_path / "fer.csv"
     path.write_bytes(content)
@@ -173,8 +196,11 @@ def test_skip_bad_rows_reports_count_and_lines(tmp_path, table):
 
 def test_skip_bad_rows_with_no_valid_row_is_an_error(tmp_path, table):
     lines = [HEADER] + [line.replace("Training", "x") for line in _lines(table)[1:6]]
-    with pytest.raises(DataError, match=r"no valid data row: all 5 rows are invalid; "
-                                        r"the first, line 2: Usage"):
+    with pytest.raises(
+        DataError,
+        match=r"no valid data row: all 5 rows are invalid; "
+        r"the first, line 2: Usage",
+    ):
         read_fer_csv(_write(tmp_path / "fer.csv", lines), skip_bad_rows=True)
 
 
@@ -183,7 +209,7 @@ def _mutate(line: str, rng) -> str:
     kind = rng.integers(9)
     i = int(rng.integers(2, len(line) - 12))
     if kind == 0:
-        return line[:i] + line[i + 1:]  # may merge two values or drop a separator
+        return line[:i] + line[i + 1 :]  # may merge two values or drop a separator
     if kind == 1:
         return line[:i] + " " + line[i:]  # may split a value or add a space
     if kind == 2:
@@ -225,8 +251,10 @@ def test_fast_reader_agrees_with_the_per_row_parser(tmp_path):
 def test_multi_member_gzip_is_read_whole(tmp_path, table):
     lines = _lines(table)
     path = tmp_path / "fer.csv.gz"
-    path.write_bytes(gzip.compress(("\n".join(lines[:4]) + "\n").encode())
-                     + gzip.compress(("\n".join(lines[4:]) + "\n").encode()))
+    path.write_bytes(
+        gzip.compress(("\n".join(lines[:4]) + "\n").encode())
+        + gzip.compress(("\n".join(lines[4:]) + "\n").encode())
+    )
     rows, _ = read_fer_csv(path)
     assert len(rows.labels) == 9
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from logreg.data.faces.csv_reader import read_fer_csv
 from logreg.data.faces.demo import make_demo_faces, write_demo_csv
-
 from paths import SRC
 
 
@@ -58,13 +56,43 @@ def test_too_few_rows_is_rejected():
 def test_command_line_writes_the_demo_file(tmp_path):
     out = tmp_path / "demo" / "fer2013.csv"
     env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "logreg.data.faces", "demo", "--out", str(out),
-                           "--n-rows", "30", "--seed", "1"],
-                          capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "logreg.data.faces",
+            "demo",
+            "--out",
+            str(out),
+            "--n-rows",
+            "30",
+            "--seed",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert len(out.read_text().splitlines()) == 31
-    done = subprocess.run([sys.executable, "-m", "logreg.data.faces", "demo", "--out", str(out),
-                           "--n-rows", "3", "--seed", "1"],
-                          capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "logreg.data.faces",
+            "demo",
+            "--out",
+            str(out),
+            "--n-rows",
+            "3",
+            "--seed",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 2
     assert "error: --n-rows: expected at least 21" in done.stderr

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from logreg.errors import DataError
 from logreg.data.faces.folders import read_fer_folders
 from logreg.data.faces.prepare import load_fer2013, stratified_split
+from logreg.errors import DataError
 
 
 def _save(path, pixels, mode="L"):
@@ -66,8 +66,11 @@ def test_rgb_and_jpeg_images_are_converted_to_grey(tree):
 def test_wrong_size_image_is_an_error_naming_the_file(tree):
     root, _ = tree
     _save(root / "test" / "sad" / "big.png", np.zeros((48, 50)))
-    with pytest.raises(DataError, match=r"test/sad/big\.png: image is 50x48 pixels, "
-                                        r"expected 48x48"):
+    with pytest.raises(
+        DataError,
+        match=r"test/sad/big\.png: image is 50x48 pixels, "
+        r"expected 48x48",
+    ):
         read_fer_folders(root)
 
 
@@ -84,8 +87,11 @@ def test_unreadable_image_is_an_error_or_skipped(tree):
 def test_unknown_emotion_folder_is_an_error(tree):
     root, _ = tree
     _save(root / "train" / "contempt" / "a.png", np.zeros((48, 48)))
-    with pytest.raises(DataError, match=r"train: unknown emotion folder 'contempt': "
-                                        r"expected one of angry, disgust, fear"):
+    with pytest.raises(
+        DataError,
+        match=r"train: unknown emotion folder 'contempt': "
+        r"expected one of angry, disgust, fear",
+    ):
         read_fer_folders(root)
 
 
@@ -115,5 +121,6 @@ def test_stratified_split_keeps_class_shares_and_both_sides_of_rare_classes():
     kept, held_out = stratified_split(labels, 0.1, np.random.default_rng(0))
     assert np.intersect1d(kept, held_out).size == 0
     assert kept.size + held_out.size == labels.size
-    np.testing.assert_array_equal(np.bincount(labels[held_out], minlength=7),
-                                  [40, 1, 10, 20, 5, 2, 1])
+    np.testing.assert_array_equal(
+        np.bincount(labels[held_out], minlength=7), [40, 1, 10, 20, 5, 2, 1]
+    )

@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from logreg.data.faces.hog import (HogParams, _cell_histograms, cell_weights, glyph_image,
-                              hog_features)
+from logreg.data.faces.hog import (
+    HogParams,
+    _cell_histograms,
+    cell_weights,
+    glyph_image,
+    hog_features,
+)
 
 
 def textured_images(n, seed):
@@ -44,7 +49,7 @@ def test_results_do_not_depend_on_chunking():
     images = textured_images(3000, seed=2).astype(np.float32)
     together = hog_features(images)
     rows = np.r_[0, 1, 2046:2051, 2998, 2999, 7:3000:41]
-    alone = np.vstack([hog_features(images[i:i + 1]) for i in rows])
+    alone = np.vstack([hog_features(images[i : i + 1]) for i in rows])
     np.testing.assert_allclose(together[rows], alone, rtol=1e-6, atol=1e-7)
     assert not np.array_equal(together[0], together[2048])
 
@@ -99,8 +104,8 @@ def test_a_bright_left_edge_votes_like_a_bright_right_edge():
 def test_every_textured_block_has_unit_norm_and_no_negative_entries():
     params = HogParams()
     out = hog_features(textured_images(4, seed=4), params)
-    blocks = out.reshape(4, params.n_blocks ** 2, -1)
-    assert blocks.shape[-1] == params.block_size ** 2 * params.orientations == 36
+    blocks = out.reshape(4, params.n_blocks**2, -1)
+    assert blocks.shape[-1] == params.block_size**2 * params.orientations == 36
     assert (blocks >= 0).all()
     np.testing.assert_allclose(np.linalg.norm(blocks, axis=-1), 1, atol=1e-3)
 
@@ -147,17 +152,20 @@ def test_cells_within_a_block_are_in_column_major_order():
         np.testing.assert_allclose(out, expected, atol=1e-5, err_msg=f"pixel {(row, col)}")
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"cell_size": 5}, "cell_size"),
-    ({"cell_size": 0}, "cell_size"),
-    ({"cell_size": -1}, "cell_size"),
-    ({"cell_size": True}, "cell_size"),
-    ({"cell_size": 2.0}, "cell_size"),
-    ({"orientations": 0}, "orientations"),
-    ({"orientations": 9.0}, "orientations"),
-    ({"block_size": 0}, "block_size"),
-    ({"cell_size": 24, "block_size": 3}, "block_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"cell_size": 5}, "cell_size"),
+        ({"cell_size": 0}, "cell_size"),
+        ({"cell_size": -1}, "cell_size"),
+        ({"cell_size": True}, "cell_size"),
+        ({"cell_size": 2.0}, "cell_size"),
+        ({"orientations": 0}, "orientations"),
+        ({"orientations": 9.0}, "orientations"),
+        ({"block_size": 0}, "block_size"),
+        ({"cell_size": 24, "block_size": 3}, "block_size"),
+    ],
+)
 def test_bad_layouts_are_rejected_naming_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
         HogParams(**kwargs)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from logreg.errors import DataError
-from logreg.data.faces import (fit_normalization, load_stats, normalize, parse_pixel_string)
+from logreg.data.faces import fit_normalization, load_stats, normalize, parse_pixel_string
 from logreg.data.faces.hog import HogParams, hog_features
 from logreg.data.faces.normalize import fit_and_normalize, save_stats
+from logreg.errors import DataError
 
 
 @pytest.fixture
@@ -63,16 +63,16 @@ def test_per_image_standardizes_each_image_by_itself(splits):
 
 def test_unknown_method_and_bad_shape_are_rejected(splits):
     train, _ = splits
-    with pytest.raises(ValueError, match="normalization must be one of scale, per_pixel, "
-                                         "per_image, got 'zscore'"):
+    with pytest.raises(
+        ValueError, match="normalization must be one of scale, per_pixel, per_image, got 'zscore'"
+    ):
         fit_normalization(train, "zscore")
     with pytest.raises(ValueError, match=r"expected pixels of shape \(n, 2304\), got \(3, 48\)"):
         normalize(np.zeros((3, 48)), fit_normalization(train, "scale"))
 
 
 @pytest.mark.parametrize("method", ["scale", "per_pixel", "per_image"])
-def test_saved_statistics_normalize_a_pixel_string_like_the_data_stage(tmp_path, splits,
-                                                                       method):
+def test_saved_statistics_normalize_a_pixel_string_like_the_data_stage(tmp_path, splits, method):
     train, test = splits
     stats = fit_normalization(train, method)
     save_stats(tmp_path / "normalization.npz", stats)
@@ -105,8 +105,10 @@ def face_splits():
     train = textured(200)
     test = textured(40)
     test[:, :, 21:] += 100  # inside cell column 3, not on a coarse-texture border
-    return (np.clip(train, 0, 255).astype(np.uint8).reshape(-1, 2304),
-            np.clip(test, 0, 255).astype(np.uint8).reshape(-1, 2304))
+    return (
+        np.clip(train, 0, 255).astype(np.uint8).reshape(-1, 2304),
+        np.clip(test, 0, 255).astype(np.uint8).reshape(-1, 2304),
+    )
 
 
 def test_hog_per_pixel_uses_training_statistics_only(face_splits):
@@ -124,8 +126,7 @@ def test_hog_per_pixel_uses_training_statistics_only(face_splits):
     assert out_test.shape == (40, 1764)
     np.testing.assert_allclose(out_train.mean(axis=0), 0, atol=1e-4)
     np.testing.assert_allclose(out_train.std(axis=0), 1, atol=1e-4)
-    np.testing.assert_allclose(out_test, (hog_features(test) - mean) / std, rtol=1e-4,
-                               atol=1e-4)
+    np.testing.assert_allclose(out_test, (hog_features(test) - mean) / std, rtol=1e-4, atol=1e-4)
     # the edge of the test images stays visible: not standardized by their own statistics
     assert np.abs(out_test.mean(axis=0)).max() > 1
 
@@ -155,10 +156,8 @@ def test_hog_parameters_without_hog_features_are_rejected(face_splits):
         fit_normalization(train, "per_pixel", features="sift")
 
 
-@pytest.mark.parametrize("hog", [HogParams(), HogParams(cell_size=8, orientations=6,
-                                                        block_size=3)])
-def test_saved_hog_statistics_keep_the_layout_and_normalize_identically(tmp_path,
-                                                                        face_splits, hog):
+@pytest.mark.parametrize("hog", [HogParams(), HogParams(cell_size=8, orientations=6, block_size=3)])
+def test_saved_hog_statistics_keep_the_layout_and_normalize_identically(tmp_path, face_splits, hog):
     train, test = face_splits
     stats = fit_normalization(train, "per_pixel", features="hog", hog=hog)
     save_stats(tmp_path / "normalization.npz", stats)
@@ -189,18 +188,32 @@ def test_statistics_file_without_features_loads_as_pixels(tmp_path, splits, meth
 
 def test_hog_statistics_file_with_a_bad_layout_is_an_error(tmp_path):
     path = tmp_path / "normalization.npz"
-    np.savez(path, method=np.array("per_pixel"), mean=np.zeros(1764), std=np.ones(1764),
-             features=np.array("hog"), hog=np.array([5, 9, 2]))
+    np.savez(
+        path,
+        method=np.array("per_pixel"),
+        mean=np.zeros(1764),
+        std=np.ones(1764),
+        features=np.array("hog"),
+        hog=np.array([5, 9, 2]),
+    )
     with pytest.raises(DataError, match="not a normalization file"):
         load_stats(path)
-    np.savez(path, method=np.array("per_pixel"), mean=np.zeros(2304), std=np.ones(2304),
-             features=np.array("hog"), hog=np.array([6, 9, 2]))
+    np.savez(
+        path,
+        method=np.array("per_pixel"),
+        mean=np.zeros(2304),
+        std=np.ones(2304),
+        features=np.array("hog"),
+        hog=np.array([6, 9, 2]),
+    )
     with pytest.raises(DataError, match="wrong shape"):
         load_stats(path)
 
 
-@pytest.mark.parametrize("method, features", [("scale", "pixels"), ("per_pixel", "pixels"),
-                                              ("per_image", "pixels"), ("per_pixel", "hog")])
+@pytest.mark.parametrize(
+    "method, features",
+    [("scale", "pixels"), ("per_pixel", "pixels"), ("per_image", "pixels"), ("per_pixel", "hog")],
+)
 def test_fit_and_normalize_is_fit_then_normalize(splits, method, features):
     train = splits[0]
     stats, normalized = fit_and_normalize(train, method, features)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from logreg.cli import run_cli
 from logreg.data.faces import load_stats, normalize, parse_pixel_string
 from logreg.data.faces.__main__ import main
 from logreg.data.faces.hog import HogParams, hog_features
-from logreg.cli import run_cli
 from logreg.data.faces.prepare import load_fer2013, prepare_faces
 from logreg.data.prepared import load_prepared
-
 from paths import SHARED_DATA as DATA
+
 REAL_FER = DATA / "fer2013" / "fer2013.csv.gz"
 USAGES = ["Training"] * 12 + ["PublicTest"] * 4 + ["PrivateTest"] * 5
 
@@ -27,7 +26,8 @@ def fer_csv(tmp_path):
     pixels[12:] += 50  # val and test are brighter than train
     labels = np.arange(21) % 7
     lines = ["emotion,pixels,Usage"] + [
-        f"{k},{' '.join(map(str, p))},{u}" for k, p, u in zip(labels, pixels, USAGES)]
+        f"{k},{' '.join(map(str, p))},{u}" for k, p, u in zip(labels, pixels, USAGES)
+    ]
     path = tmp_path / "fer2013.csv"
     path.write_text("\n".join(lines) + "\n")
     return path, pixels, labels
@@ -39,15 +39,21 @@ def test_prepared_dataset_has_usage_splits_float32_arrays_and_metadata(tmp_path,
     prepare_faces(path, out, normalization="per_pixel", seed=0)
     prepared = load_prepared(out)
     assert isinstance(prepared.X["train"], np.memmap)
-    for split, rows in (("train", slice(0, 12)), ("val", slice(12, 16)),
-                        ("test", slice(16, 21))):
+    for split, rows in (("train", slice(0, 12)), ("val", slice(12, 16)), ("test", slice(16, 21))):
         assert prepared.X[split].dtype == np.float32
         assert prepared.X[split].shape == (rows.stop - rows.start, 2304)
         np.testing.assert_array_equal(prepared.y[split], labels[rows])
     meta = prepared.meta
     assert meta["kind"] == "faces" and meta["name"] == "fer2013"
-    assert meta["class_names"] == ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise",
-                                   "Neutral"]
+    assert meta["class_names"] == [
+        "Angry",
+        "Disgust",
+        "Fear",
+        "Happy",
+        "Sad",
+        "Surprise",
+        "Neutral",
+    ]
     assert meta["image_shape"] == [48, 48] and meta["normalization"] == "per_pixel"
     assert list(meta["source_files"]) == [str(path)]
     assert meta["skipped_rows"] == {"count": 0, "lines": [], "files": []}
@@ -65,8 +71,7 @@ def test_other_normalizations_are_written(tmp_path, fer_csv, method):
     prepared = load_prepared(tmp_path / "prepared")
     assert prepared.meta["normalization"] == method
     if method == "scale":
-        np.testing.assert_array_equal(prepared.X["train"],
-                                      pixels[:12].astype(np.float32) / 255)
+        np.testing.assert_array_equal(prepared.X["train"], pixels[:12].astype(np.float32) / 255)
     else:
         np.testing.assert_allclose(prepared.X["val"].mean(axis=1), 0, atol=1e-5)
 
@@ -88,13 +93,15 @@ def test_skipped_rows_are_written_for_training_to_log(tmp_path, fer_csv):
 def test_missing_usage_split_is_an_error(tmp_path, fer_csv):
     path, _, _ = fer_csv
     path.write_text(path.read_text().replace("PrivateTest", "PublicTest"))
-    with pytest.raises(Exception, match=r"fer2013\.csv: no valid rows with Usage PrivateTest: "
-                                        r"the test split would be empty"):
+    with pytest.raises(
+        Exception,
+        match=r"fer2013\.csv: no valid rows with Usage PrivateTest: "
+        r"the test split would be empty",
+    ):
         load_fer2013(path)
 
 
-def test_bad_input_exits_2_with_file_and_line_and_keeps_earlier_results(tmp_path, fer_csv,
-                                                                        capsys):
+def test_bad_input_exits_2_with_file_and_line_and_keeps_earlier_results(tmp_path, fer_csv, capsys):
     path, _, _ = fer_csv
     out = tmp_path / "prepared"
     args = ["prepare", "--input", str(path), "--out-dir", str(out), "--seed", "1"]
@@ -106,8 +113,7 @@ def test_bad_input_exits_2_with_file_and_line_and_keeps_earlier_results(tmp_path
     with pytest.raises(SystemExit) as info:
         run_cli(main, args + ["--normalization", "scale"])
     assert info.value.code == 2
-    assert f"error: {path}:8: emotion: expected an integer label in 0..6" in \
-        capsys.readouterr().err
+    assert f"error: {path}:8: emotion: expected an integer label in 0..6" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fer2013.csv", "prepared"]
 
@@ -115,11 +121,22 @@ def test_bad_input_exits_2_with_file_and_line_and_keeps_earlier_results(tmp_path
 def test_bad_val_fraction_is_a_user_error(tmp_path, fer_csv, capsys):
     path, _, _ = fer_csv
     with pytest.raises(SystemExit) as info:
-        run_cli(main, ["prepare", "--input", str(path), "--out-dir", str(tmp_path / "p"),
-                       "--val-fraction", "1.5", "--seed", "1"])
+        run_cli(
+            main,
+            [
+                "prepare",
+                "--input",
+                str(path),
+                "--out-dir",
+                str(tmp_path / "p"),
+                "--val-fraction",
+                "1.5",
+                "--seed",
+                "1",
+            ],
+        )
     assert info.value.code == 2
-    assert "error: --val-fraction: expected a number in (0, 1), got 1.5" in \
-        capsys.readouterr().err
+    assert "error: --val-fraction: expected a number in (0, 1), got 1.5" in capsys.readouterr().err
 
 
 def test_image_folder_input_is_prepared(tmp_path):
@@ -131,9 +148,11 @@ def test_image_folder_input_is_prepared(tmp_path):
             (tmp_path / "faces" / split / name).mkdir(parents=True)
             for i in range(n):
                 Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(
-                    tmp_path / "faces" / split / name / f"{i}.png")
-    prepare_faces(tmp_path / "faces", tmp_path / "prepared", normalization="scale",
-                  val_fraction=0.2, seed=3)
+                    tmp_path / "faces" / split / name / f"{i}.png"
+                )
+    prepare_faces(
+        tmp_path / "faces", tmp_path / "prepared", normalization="scale", val_fraction=0.2, seed=3
+    )
     prepared = load_prepared(tmp_path / "prepared")
     assert prepared.meta["split_sizes"] == {"train": 56, "val": 14, "test": 21}
     assert prepared.meta["source_format"] == "image_folders"
@@ -146,16 +165,20 @@ def test_real_file_splits_and_pixels():
     import pandas as pd
 
     raw = load_fer2013(REAL_FER)
-    assert {s: raw.labels[s].size for s in raw.labels} == \
-        {"train": 28709, "val": 3589, "test": 3589}
-    np.testing.assert_array_equal(np.bincount(raw.labels["test"]),
-                                  [491, 55, 528, 879, 594, 416, 626])
+    assert {s: raw.labels[s].size for s in raw.labels} == {
+        "train": 28709,
+        "val": 3589,
+        "test": 3589,
+    }
+    np.testing.assert_array_equal(
+        np.bincount(raw.labels["test"]), [491, 55, 528, 879, 594, 416, 626]
+    )
     assert raw.skipped["count"] == 0
     # The first 1,167 rows, parsed the slow and obvious way, must match exactly.
     head = pd.read_csv(DATA / "fer2013" / "fer2013_head.csv")
     expected = np.array([np.array(p.split(), dtype=np.uint8) for p in head["pixels"]])
-    np.testing.assert_array_equal(raw.pixels["train"][:len(head)], expected)
-    np.testing.assert_array_equal(raw.labels["train"][:len(head)], head["emotion"])
+    np.testing.assert_array_equal(raw.pixels["train"][: len(head)], expected)
+    np.testing.assert_array_equal(raw.labels["train"][: len(head)], head["emotion"])
 
 
 def test_hog_features_are_prepared_with_their_layout(tmp_path, fer_csv):
@@ -192,9 +215,26 @@ def test_pixel_features_are_recorded_in_meta(tmp_path, fer_csv):
 def test_hog_layout_options_reach_the_prepared_dataset(tmp_path, fer_csv):
     path, _, _ = fer_csv
     out = tmp_path / "prepared"
-    run_cli(main, ["prepare", "--input", str(path), "--out-dir", str(out), "--seed", "1",
-                   "--features", "hog", "--hog-cell-size", "8", "--hog-orientations", "6",
-                   "--hog-block-size", "3"])
+    run_cli(
+        main,
+        [
+            "prepare",
+            "--input",
+            str(path),
+            "--out-dir",
+            str(out),
+            "--seed",
+            "1",
+            "--features",
+            "hog",
+            "--hog-cell-size",
+            "8",
+            "--hog-orientations",
+            "6",
+            "--hog-block-size",
+            "3",
+        ],
+    )
     prepared = load_prepared(out)
     assert prepared.meta["hog"] == {"cell_size": 8, "orientations": 6, "block_size": 3}
     assert prepared.X["train"].shape == (12, HogParams(8, 6, 3).n_features) == (12, 864)
@@ -202,30 +242,65 @@ def test_hog_layout_options_reach_the_prepared_dataset(tmp_path, fer_csv):
 
 
 @pytest.mark.parametrize("method", ["scale", "per_image"])
-def test_hog_with_another_normalization_exits_2_naming_the_option(tmp_path, fer_csv, capsys,
-                                                                  method):
+def test_hog_with_another_normalization_exits_2_naming_the_option(
+    tmp_path, fer_csv, capsys, method
+):
     path, _, _ = fer_csv
     with pytest.raises(SystemExit) as info:
-        run_cli(main, ["prepare", "--input", str(path), "--out-dir", str(tmp_path / "p"),
-                       "--features", "hog", "--normalization", method, "--seed", "1"])
+        run_cli(
+            main,
+            [
+                "prepare",
+                "--input",
+                str(path),
+                "--out-dir",
+                str(tmp_path / "p"),
+                "--features",
+                "hog",
+                "--normalization",
+                method,
+                "--seed",
+                "1",
+            ],
+        )
     assert info.value.code == 2
-    assert f"error: --normalization {method}: HOG features take per_pixel" in \
-        capsys.readouterr().err
+    assert (
+        f"error: --normalization {method}: HOG features take per_pixel" in capsys.readouterr().err
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fer2013.csv"]
 
 
-@pytest.mark.parametrize("option, value", [("--hog-cell-size", "5"),
-                                           ("--hog-cell-size", "0"),
-                                           ("--hog-orientations", "0"),
-                                           ("--hog-block-size", "9")])
-def test_bad_hog_layout_exits_2_naming_the_options_before_reading(tmp_path, fer_csv, capsys,
-                                                                  option, value):
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--hog-cell-size", "5"),
+        ("--hog-cell-size", "0"),
+        ("--hog-orientations", "0"),
+        ("--hog-block-size", "9"),
+    ],
+)
+def test_bad_hog_layout_exits_2_naming_the_options_before_reading(
+    tmp_path, fer_csv, capsys, option, value
+):
     path, _, _ = fer_csv
     for source in (path, tmp_path / "missing.csv"):  # checked before any data is read
         with pytest.raises(SystemExit) as info:
-            run_cli(main, ["prepare", "--input", str(source), "--out-dir",
-                           str(tmp_path / "p"), "--features", "hog", option, value,
-                           "--seed", "1"])
+            run_cli(
+                main,
+                [
+                    "prepare",
+                    "--input",
+                    str(source),
+                    "--out-dir",
+                    str(tmp_path / "p"),
+                    "--features",
+                    "hog",
+                    option,
+                    value,
+                    "--seed",
+                    "1",
+                ],
+            )
         assert info.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith("error: HOG ") and option in err

@@ -69,8 +69,10 @@ def test_unpenalized_fit_approaches_the_bayes_weights_as_n_grows():
 
 def test_l2_shrinks_the_weights():
     X, y = make_gaussian_clouds(20_000, np.random.default_rng(0))
-    norms = [np.linalg.norm(LogisticRegression(l2=l2, tol=1e-8).fit(X, y).coef_)
-             for l2 in (0.0, 1e-3, 1e-2, 1e-1, 1.0)]
+    norms = [
+        np.linalg.norm(LogisticRegression(l2=l2, tol=1e-8).fit(X, y).coef_)
+        for l2 in (0.0, 1e-3, 1e-2, 1e-1, 1.0)
+    ]
     assert all(a > b for a, b in zip(norms, norms[1:])), norms
     assert norms[0] == pytest.approx(np.linalg.norm([4, 4]), rel=0.1)
     assert norms[-1] < 0.15 * norms[0]

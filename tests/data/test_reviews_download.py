@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from logreg.errors import ConfigError, DataError, UserError
-from logreg.fileio import sha256_file
 from logreg.data.reviews.demo import write_demo_data
 from logreg.data.reviews.download import bundled_checksums, download_reviews, read_checksums
-
+from logreg.errors import ConfigError, DataError, UserError
+from logreg.fileio import sha256_file
 from paths import SHARED_DATA as DATA
+
 DOMAINS = ["electronics", "kitchen_&_housewares"]
 ARCHIVE = "domain_sentiment_data.tar.gz"
 
@@ -32,10 +32,12 @@ def server(tmp_path):
     """Serve ``tmp_path / "www"`` on a free port of 127.0.0.1; yield (folder, base URL)."""
     root = tmp_path / "www"
     root.mkdir()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0),
-                                functools.partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    httpd = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root))
+    )
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -58,8 +60,9 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def build_archive(path: Path, files: dict[str, Path], prefix: str = "",
-                  extra=lambda tar: None) -> None:
+def build_archive(
+    path: Path, files: dict[str, Path], prefix: str = "", extra=lambda tar: None
+) -> None:
     with tarfile.open(path, "w:gz") as tar:
         add_bytes(tar, prefix + "sorted_data/electronics/all.review", b"<review>\n")
         for key, source in sorted(files.items()):
@@ -73,19 +76,27 @@ def write_sums(path: Path, sums: dict[str, str]) -> Path:
 
 
 @pytest.mark.parametrize("prefix", ["", "./", "domain_sentiment_data/"])
-def test_downloads_extracts_only_the_wanted_files_and_verifies_them(server, reviews, tmp_path,
-                                                                     prefix):
+def test_downloads_extracts_only_the_wanted_files_and_verifies_them(
+    server, reviews, tmp_path, prefix
+):
     www, url = server
     files, sums = reviews
     # A member climbing out of the archive's root under a wanted name is never used.
-    build_archive(www / ARCHIVE, files, prefix, extra=lambda tar: add_bytes(
-        tar, "../sorted_data_acl/electronics/positive.review", b"outside"))
+    build_archive(
+        www / ARCHIVE,
+        files,
+        prefix,
+        extra=lambda tar: add_bytes(
+            tar, "../sorted_data_acl/electronics/positive.review", b"outside"
+        ),
+    )
     out = tmp_path / "out" / "sorted_data_acl"
-    written = download_reviews(out, DOMAINS, write_sums(tmp_path / "sums", sums),
-                               url=f"{url}/{ARCHIVE}")
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
-                  if p.is_file()) == sorted(k.split("/", 1)[1] for k in files
-                                            if "books" not in k)
+    written = download_reviews(
+        out, DOMAINS, write_sums(tmp_path / "sums", sums), url=f"{url}/{ARCHIVE}"
+    )
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted(
+        k.split("/", 1)[1] for k in files if "books" not in k
+    )
     assert set(written) == {p for p in out.rglob("*.review")}
     for path in written:
         key = f"sorted_data_acl/{path.parent.name}/{path.name}"
@@ -101,10 +112,12 @@ def test_a_checksum_mismatch_writes_nothing(server, reviews, tmp_path):
     key = "sorted_data_acl/kitchen_&_housewares/positive.review"
     wrong = {**sums, key: hashlib.sha256(b"another file").hexdigest()}
     out = tmp_path / "out"
-    with pytest.raises(DataError, match=rf"sha256 mismatch for {key}: expected "
-                                        rf"{wrong[key]}, got {sums[key]}"):
-        download_reviews(out, DOMAINS, write_sums(tmp_path / "sums", wrong),
-                         url=f"{url}/{ARCHIVE}")
+    with pytest.raises(
+        DataError,
+        match=rf"sha256 mismatch for {key}: expected "
+        rf"{wrong[key]}, got {sums[key]}",
+    ):
+        download_reviews(out, DOMAINS, write_sums(tmp_path / "sums", wrong), url=f"{url}/{ARCHIVE}")
     assert [p for p in out.rglob("*") if p.is_file()] == []
 
 
@@ -119,10 +132,14 @@ def test_links_in_place_of_review_files_are_refused(server, reviews, tmp_path):
         tar.addfile(info)
 
     build_archive(www / ARCHIVE, wanted, extra=add_link)
-    with pytest.raises(DataError, match=r"member sorted_data_acl/electronics/negative.review "
-                                        r"is not a regular file"):
-        download_reviews(tmp_path / "out", DOMAINS, write_sums(tmp_path / "sums", sums),
-                         url=f"{url}/{ARCHIVE}")
+    with pytest.raises(
+        DataError,
+        match=r"member sorted_data_acl/electronics/negative.review "
+        r"is not a regular file",
+    ):
+        download_reviews(
+            tmp_path / "out", DOMAINS, write_sums(tmp_path / "sums", sums), url=f"{url}/{ARCHIVE}"
+        )
     assert [p for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
 
 
@@ -130,10 +147,14 @@ def test_a_missing_member_is_named(server, reviews, tmp_path):
     www, url = server
     files, sums = reviews
     build_archive(www / ARCHIVE, {k: v for k, v in files.items() if "kitchen" not in k})
-    with pytest.raises(DataError, match=r"the archive lacks sorted_data_acl/kitchen_&_"
-                                        r"housewares/negative.review"):
-        download_reviews(tmp_path / "out", DOMAINS, write_sums(tmp_path / "sums", sums),
-                         url=f"{url}/{ARCHIVE}")
+    with pytest.raises(
+        DataError,
+        match=r"the archive lacks sorted_data_acl/kitchen_&_"
+        r"housewares/negative.review",
+    ):
+        download_reviews(
+            tmp_path / "out", DOMAINS, write_sums(tmp_path / "sums", sums), url=f"{url}/{ARCHIVE}"
+        )
 
 
 def test_server_errors_and_non_archives_fail_clearly(server, reviews, tmp_path):
@@ -147,18 +168,23 @@ def test_server_errors_and_non_archives_fail_clearly(server, reviews, tmp_path):
         download_reviews(tmp_path / "out", DOMAINS, checksums, url=f"{url}/page.html")
     with pytest.raises(UserError, match=r"must start with http:// or https://"):
         download_reviews(tmp_path / "out", DOMAINS, checksums, url="file:///etc/passwd")
-    with pytest.raises(ConfigError, match=r"no recorded sha256 for sorted_data_acl/dvd/"
-                                          r"negative.review"):
+    with pytest.raises(
+        ConfigError,
+        match=r"no recorded sha256 for sorted_data_acl/dvd/"
+        r"negative.review",
+    ):
         download_reviews(tmp_path / "out", ["dvd"], checksums, url=f"{url}/{ARCHIVE}")
     assert [p for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
 
 
 def test_bundled_checksums_list_the_four_known_files():
     sums = read_checksums(bundled_checksums())
-    assert sorted(sums) == [f"sorted_data_acl/{d}/{p}.review" for d in DOMAINS
-                            for p in ("negative", "positive")]
+    assert sorted(sums) == [
+        f"sorted_data_acl/{d}/{p}.review" for d in DOMAINS for p in ("negative", "positive")
+    ]
     assert sums["sorted_data_acl/electronics/negative.review"] == (
-        "571287120d63e289753231804f33169b2ec4348ca6d24fa0d781a3a08e6376ff")
+        "571287120d63e289753231804f33169b2ec4348ca6d24fa0d781a3a08e6376ff"
+    )
 
 
 @pytest.mark.realdata

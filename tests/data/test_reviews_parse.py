@@ -10,15 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from logreg.data.reviews.parse import (
+    COLUMNS,
+    parse_review_file,
+    parse_reviews,
+    read_reviews_table,
+    write_reviews_table,
+)
+from logreg.data.reviews.records import FIELDS
 from logreg.errors import DataError
 from logreg.fileio import sha256_file
-from logreg.data.reviews.parse import (COLUMNS, parse_review_file, parse_reviews,
-                                  read_reviews_table, write_reviews_table)
-from logreg.data.reviews.records import FIELDS
-
-from paths import SHARED_DATA as DATA
-REAL = DATA / "sentiment" / "sorted_data_acl"
 from paths import REPO as ROOT
+from paths import SHARED_DATA as DATA
+
+REAL = DATA / "sentiment" / "sorted_data_acl"
 
 DEFAULTS = {
     "unique_id": "B0002D31QU:buyer_beware:cmkb396",
@@ -51,17 +56,28 @@ def write(path: Path, content: str | bytes) -> Path:
 
 
 def test_quirks_of_the_original_format_are_decoded_exactly_once(tmp_path):
-    text = ("He said &quot;great&quot; &#45; AT&T &amp; B&D, it says &amp;quot;Non Stop"
-            "&amp;quot;  \n\nArrived in &lt;2 days caf\ufffd \x1a\n")
-    first = raw_review(unique_id="B1:a:x", helpful="", reviewer="", review_text=text,
-                       title="Fish &amp; chips", rating="5.0")
-    path = write(tmp_path / "dom" / "positive.review",
-                 first + raw_review(unique_id="B1:b:y", rating="4.0"))
+    text = (
+        "He said &quot;great&quot; &#45; AT&T &amp; B&D, it says &amp;quot;Non Stop"
+        "&amp;quot;  \n\nArrived in &lt;2 days caf\ufffd \x1a\n"
+    )
+    first = raw_review(
+        unique_id="B1:a:x",
+        helpful="",
+        reviewer="",
+        review_text=text,
+        title="Fish &amp; chips",
+        rating="5.0",
+    )
+    path = write(
+        tmp_path / "dom" / "positive.review", first + raw_review(unique_id="B1:b:y", rating="4.0")
+    )
     rows = list(parse_review_file(path))
     assert len(rows) == 2
     row = rows[0]
-    assert row["review_text"] == ('He said "great" - AT&T & B&D, it says &quot;Non Stop'
-                                  "&quot;  \n\nArrived in <2 days caf\ufffd \x1a")
+    assert row["review_text"] == (
+        'He said "great" - AT&T & B&D, it says &quot;Non Stop'
+        "&quot;  \n\nArrived in <2 days caf\ufffd \x1a"
+    )
     assert row["title"] == "Fish & chips"
     assert row["product_type"] == "kitchen & housewares"
     assert row["product_name"].endswith(": Kitchen & Housewares")
@@ -72,8 +88,9 @@ def test_quirks_of_the_original_format_are_decoded_exactly_once(tmp_path):
 
 
 def test_markup_inside_a_value_stays_text(tmp_path):
-    path = write(tmp_path / "negative.review",
-                 raw_review(review_text="a <b>bold</b> <title>x</title> claim"))
+    path = write(
+        tmp_path / "negative.review", raw_review(review_text="a <b>bold</b> <title>x</title> claim")
+    )
     (row,) = parse_review_file(path)
     assert row["review_text"] == "a <b>bold</b> <title>x</title> claim"
     assert row["title"] == DEFAULTS["title"]
@@ -100,39 +117,88 @@ def test_a_review_larger_than_libxml2_text_limit_is_read_whole(tmp_path):
 TRUNCATED = raw_review() + raw_review(unique_id="second")[:60]
 
 
-@pytest.mark.parametrize("content, line, message", [
-    (TRUNCATED, TRUNCATED.count("\n") + 1, r"file ends inside the review starting at line 36"),
-    (raw_review().replace("</review_text>\n", ""), 34, r"expected </review_text> to close "
-                                                       r"the <review_text> of line 32"),
-    (raw_review() + raw_review().replace("</review_text>\n</review>\n", ""), 68,
-     r"file ends inside .* expected </review_text> and </review>"),
-    (re.sub(r"<review_text>\n.*\n</review_text>\n", "", raw_review()), 32,
-     r"expected <review_text> \(field 11 of 11\) of the review starting at line 1, "
-     r"found </review>"),
-    (raw_review(review_text=""), 32, r"<review_text> of the review starting at line 1 is empty"),
-    (re.sub(r"<rating>\n.*\n</rating>\n", "", raw_review()), 17,
-     r"expected <rating> \(field 6 of 11\) of the review .* found <title>"),
-    (raw_review(rating=" "), 17, r"<rating> .* is empty"),
-    (raw_review(rating="five"), 17, r"rating 'five' .* is not a number from 1 to 5"),
-    (raw_review(rating="9.0"), 17, r"is not a number from 1 to 5"),
-    (raw_review(unique_id=""), 2, r"<unique_id> .* is empty"),
-    ("", None, r"empty file: expected a sequence of <review> elements"),
-    ("\n  \n", 2, r"empty file"),
-    ("hello\n" + raw_review(), 1, r"expected <review>, found 'hello'"),
-    (raw_review().replace("<title>", "<titel>"), 20,
-     r"expected <title> \(field 7 of 11\) of the review .* found '<titel>'"),
-    (raw_review().replace("</review>", "<rating>"), 35,
-     r"expected </review> after the 11 fields of the review starting at line 1, "
-     r"found <rating>"),
-    (raw_review() + raw_review(unique_id="x")[:39], 40,
-     r"expected <asin> \(field 2 of 11\) .* found '<as' \(the file ends in this line: "
-     r"truncated\?\)"),
-    (raw_review() + raw_review(), 36, r"unique_id 'B0002D31QU:buyer_beware:cmkb396' was "
-                                      r"already used by the review at .*:1"),
-], ids=["truncated", "no-close-text", "truncated-in-text", "no-text-element", "empty-text",
-        "no-rating-element", "blank-rating", "bad-rating", "rating-range", "empty-id",
-        "empty-file", "blank-file", "garbage-before", "unknown-tag", "extra-field",
-        "cut-in-a-tag", "duplicate-id"])
+@pytest.mark.parametrize(
+    "content, line, message",
+    [
+        (TRUNCATED, TRUNCATED.count("\n") + 1, r"file ends inside the review starting at line 36"),
+        (
+            raw_review().replace("</review_text>\n", ""),
+            34,
+            r"expected </review_text> to close "
+            r"the <review_text> of line 32",
+        ),
+        (
+            raw_review() + raw_review().replace("</review_text>\n</review>\n", ""),
+            68,
+            r"file ends inside .* expected </review_text> and </review>",
+        ),
+        (
+            re.sub(r"<review_text>\n.*\n</review_text>\n", "", raw_review()),
+            32,
+            r"expected <review_text> \(field 11 of 11\) of the review starting at line 1, "
+            r"found </review>",
+        ),
+        (
+            raw_review(review_text=""),
+            32,
+            r"<review_text> of the review starting at line 1 is empty",
+        ),
+        (
+            re.sub(r"<rating>\n.*\n</rating>\n", "", raw_review()),
+            17,
+            r"expected <rating> \(field 6 of 11\) of the review .* found <title>",
+        ),
+        (raw_review(rating=" "), 17, r"<rating> .* is empty"),
+        (raw_review(rating="five"), 17, r"rating 'five' .* is not a number from 1 to 5"),
+        (raw_review(rating="9.0"), 17, r"is not a number from 1 to 5"),
+        (raw_review(unique_id=""), 2, r"<unique_id> .* is empty"),
+        ("", None, r"empty file: expected a sequence of <review> elements"),
+        ("\n  \n", 2, r"empty file"),
+        ("hello\n" + raw_review(), 1, r"expected <review>, found 'hello'"),
+        (
+            raw_review().replace("<title>", "<titel>"),
+            20,
+            r"expected <title> \(field 7 of 11\) of the review .* found '<titel>'",
+        ),
+        (
+            raw_review().replace("</review>", "<rating>"),
+            35,
+            r"expected </review> after the 11 fields of the review starting at line 1, "
+            r"found <rating>",
+        ),
+        (
+            raw_review() + raw_review(unique_id="x")[:39],
+            40,
+            r"expected <asin> \(field 2 of 11\) .* found '<as' \(the file ends in this line: "
+            r"truncated\?\)",
+        ),
+        (
+            raw_review() + raw_review(),
+            36,
+            r"unique_id 'B0002D31QU:buyer_beware:cmkb396' was "
+            r"already used by the review at .*:1",
+        ),
+    ],
+    ids=[
+        "truncated",
+        "no-close-text",
+        "truncated-in-text",
+        "no-text-element",
+        "empty-text",
+        "no-rating-element",
+        "blank-rating",
+        "bad-rating",
+        "rating-range",
+        "empty-id",
+        "empty-file",
+        "blank-file",
+        "garbage-before",
+        "unknown-tag",
+        "extra-field",
+        "cut-in-a-tag",
+        "duplicate-id",
+    ],
+)
 def test_malformed_files_fail_naming_file_and_line(tmp_path, content, line, message):
     path = write(tmp_path / "negative.review", content)
     with pytest.raises(DataError, match=message) as info:
@@ -144,8 +210,11 @@ def test_malformed_files_fail_naming_file_and_line(tmp_path, content, line, mess
 def test_latin1_bytes_are_reported_at_their_line(tmp_path):
     content = raw_review().encode("utf-8").replace(b"It broke.", b"Caf\xe9 broke.")
     path = write(tmp_path / "negative.review", content)
-    with pytest.raises(DataError, match=r"negative.review:33: not UTF-8: byte 0xe9 at "
-                                        r"column 4"):
+    with pytest.raises(
+        DataError,
+        match=r"negative.review:33: not UTF-8: byte 0xe9 at "
+        r"column 4",
+    ):
         list(parse_review_file(path))
 
 
@@ -156,15 +225,20 @@ def test_binary_garbage_is_refused_at_the_first_line(tmp_path):
 
 
 def test_an_entity_bomb_is_refused_not_expanded(tmp_path):
-    bomb = ['<!DOCTYPE lolz [', '<!ENTITY lol "lol">']
+    bomb = ["<!DOCTYPE lolz [", '<!ENTITY lol "lol">']
     bomb += [f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10)]
-    bomb += [']>']
+    bomb += ["]>"]
     body = raw_review(review_text="&lol9;")
-    for content, line in [("\n".join(bomb) + "\n" + body, 1),
-                          (body.replace("&lol9;", "&lol9;\n" + "\n".join(bomb)), 34)]:
+    for content, line in [
+        ("\n".join(bomb) + "\n" + body, 1),
+        (body.replace("&lol9;", "&lol9;\n" + "\n".join(bomb)), 34),
+    ]:
         path = write(tmp_path / "positive.review", content)
-        with pytest.raises(DataError, match=r"markup declaration '<!DOCTYPE lolz \[' is "
-                                            r"not allowed") as info:
+        with pytest.raises(
+            DataError,
+            match=r"markup declaration '<!DOCTYPE lolz \[' is "
+            r"not allowed",
+        ) as info:
             list(parse_review_file(path))
         assert info.value.line == line
 
@@ -206,19 +280,33 @@ def test_table_round_trips_with_source_checksums(tmp_path):
 
 
 def test_cli_fails_cleanly_and_keeps_earlier_output(tmp_path):
-    pos = write(tmp_path / "kitchen_&_housewares" / "positive.review",
-                raw_review(unique_id="p"))
+    pos = write(tmp_path / "kitchen_&_housewares" / "positive.review", raw_review(unique_id="p"))
     neg = write(tmp_path / "kitchen_&_housewares" / "negative.review", TRUNCATED)
     out = write(tmp_path / "reviews.parquet", b"earlier result")
-    proc = subprocess.run([sys.executable, "-m", "logreg.data.reviews", "parse", str(pos), str(neg),
-                           "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "logreg.data.reviews",
+            "parse",
+            str(pos),
+            str(neg),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2
-    assert re.search(r"^error: .*kitchen_&_housewares/negative.review:42: file ends inside "
-                     r"the review starting at line 36",
-                     proc.stderr, flags=re.M)
+    assert re.search(
+        r"^error: .*kitchen_&_housewares/negative.review:42: file ends inside "
+        r"the review starting at line 36",
+        proc.stderr,
+        flags=re.M,
+    )
     assert out.read_bytes() == b"earlier result"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kitchen_&_housewares",
-                                                          "reviews.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kitchen_&_housewares", "reviews.parquet"]
 
 
 @pytest.mark.realdata
@@ -231,16 +319,18 @@ def test_real_files(domain):
     assert table["unique_id"].is_unique
     assert set(table.loc[table["label"] == 0, "rating"]) == {1.0, 2.0}
     assert set(table.loc[table["label"] == 1, "rating"]) == {4.0, 5.0}
-    recorded = dict(reversed(line.split("  ", 1)) for line in
-                    (DATA / "sentiment" / "SHA256SUMS").read_text().splitlines())
-    assert sources == {str(p): recorded[f"sorted_data_acl/{domain}/{p.name}"]
-                       for p in (pos, neg)}
+    recorded = dict(
+        reversed(line.split("  ", 1))
+        for line in (DATA / "sentiment" / "SHA256SUMS").read_text().splitlines()
+    )
+    assert sources == {str(p): recorded[f"sorted_data_acl/{domain}/{p.name}"] for p in (pos, neg)}
     # Every value equals an independent decoding of the raw text between its tags.
     for path in (pos, neg):
         raw = path.read_text(encoding="utf-8")
         rows = table[table["source_file"] == str(path)]
-        assert rows["line"].tolist() == [i + 1 for i, line in enumerate(raw.split("\n"))
-                                         if line == "<review>"]
+        assert rows["line"].tolist() == [
+            i + 1 for i, line in enumerate(raw.split("\n")) if line == "<review>"
+        ]
         for name in ("title", "review_text", "product_name", "reviewer"):
             values = re.findall(rf"^<{name}>\n(.*?)\n?</{name}>$", raw, flags=re.S | re.M)
             assert rows[name].tolist() == [html.unescape(v).strip() for v in values]

@@ -10,17 +10,25 @@ import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from logreg.errors import ConfigError, DataError
 from logreg.data.prepared import load_prepared
 from logreg.data.reviews.demo import write_demo_data
 from logreg.data.reviews.parse import read_reviews_table, write_reviews_table
 from logreg.data.reviews.split import split_table, stratified_split
-from logreg.data.reviews.stages import (document_texts, parse_stage, split_stage,
-                                   vectorize_stage, vocabulary_stage)
+from logreg.data.reviews.stages import (
+    document_texts,
+    parse_stage,
+    split_stage,
+    vectorize_stage,
+    vocabulary_stage,
+)
 from logreg.data.reviews.tokenize import Tokenizer, bundled_stopwords, normalize
 from logreg.data.reviews.vectorize import Vectorizer
-from logreg.data.reviews.vocabulary import (build_vocabulary, read_vocabulary_tsv,
-                                       write_vocabulary_tsv)
+from logreg.data.reviews.vocabulary import (
+    build_vocabulary,
+    read_vocabulary_tsv,
+    write_vocabulary_tsv,
+)
+from logreg.errors import ConfigError, DataError
 
 
 # -- tokenizer -------------------------------------------------------------------------
@@ -30,8 +38,18 @@ def test_normalization_folds_compatibility_forms_case_and_apostrophes():
 
 def test_tokens_keep_inner_apostrophes_and_split_on_everything_else():
     tokens = Tokenizer()("Don't buy 'this' product's cable_tie -- 100% caf\ufffd ok\x1agood")
-    assert tokens == ["don't", "buy", "this", "product's", "cable", "tie", "100", "caf",
-                      "ok", "good"]
+    assert tokens == [
+        "don't",
+        "buy",
+        "this",
+        "product's",
+        "cable",
+        "tie",
+        "100",
+        "caf",
+        "ok",
+        "good",
+    ]
 
 
 def test_bundled_stopwords_keep_negations_out():
@@ -45,8 +63,13 @@ def test_bundled_stopwords_keep_negations_out():
 
 def test_bigrams_join_adjacent_kept_tokens():
     tokenizer = Tokenizer(bundled_stopwords(), bigrams=True)
-    assert tokenizer("It is NOT worth the money") == ["not", "worth", "money",
-                                                      "not worth", "worth money"]
+    assert tokenizer("It is NOT worth the money") == [
+        "not",
+        "worth",
+        "money",
+        "not worth",
+        "worth money",
+    ]
     assert Tokenizer(bigrams=True)("one") == ["one"]
 
 
@@ -80,12 +103,15 @@ def test_vocabulary_tsv_round_trips_words_pandas_would_call_missing(tmp_path):
     assert again.count.tolist() == vocabulary.count.tolist()
 
 
-@pytest.mark.parametrize("content, line, message", [
-    ("token\tindex\n", 1, "expected the header"),
-    ("token\tindex\tdocument_frequency\tcount\ngood\t0\t2\n", 2, "expected 4 tab-separated"),
-    ("token\tindex\tdocument_frequency\tcount\ngood\t0\ttwo\t2\n", 2, "must be integers"),
-    ("token\tindex\tdocument_frequency\tcount\ngood\t1\t2\t2\n", 2, "expected term number 0"),
-])
+@pytest.mark.parametrize(
+    "content, line, message",
+    [
+        ("token\tindex\n", 1, "expected the header"),
+        ("token\tindex\tdocument_frequency\tcount\ngood\t0\t2\n", 2, "expected 4 tab-separated"),
+        ("token\tindex\tdocument_frequency\tcount\ngood\t0\ttwo\t2\n", 2, "must be integers"),
+        ("token\tindex\tdocument_frequency\tcount\ngood\t1\t2\t2\n", 2, "expected term number 0"),
+    ],
+)
 def test_a_broken_vocabulary_file_names_its_line(tmp_path, content, line, message):
     (tmp_path / "v.tsv").write_text(content)
     with pytest.raises(DataError, match=message) as info:
@@ -97,12 +123,15 @@ def test_a_broken_vocabulary_file_names_its_line(tmp_path, content, line, messag
 TRAIN = ["good good cheap", "bad cheap", "good zebra"]
 
 
-@pytest.mark.parametrize("weighting, expected", [
-    ("counts", [[2, 1], [0, 0], [0, 1]]),
-    ("binary", [[1, 1], [0, 0], [0, 1]]),
-    # Lengths count every kept term, in the vocabulary or not: 3, 1 and 4.
-    ("proportions", [[2 / 3, 1 / 3], [0, 0], [0, 1 / 4]]),
-])
+@pytest.mark.parametrize(
+    "weighting, expected",
+    [
+        ("counts", [[2, 1], [0, 0], [0, 1]]),
+        ("binary", [[1, 1], [0, 0], [0, 1]]),
+        # Lengths count every kept term, in the vocabulary or not: 3, 1 and 4.
+        ("proportions", [[2 / 3, 1 / 3], [0, 0], [0, 1 / 4]]),
+    ],
+)
 def test_weightings(weighting, expected):
     vectorizer = Vectorizer(stopwords=False, min_count=2, weighting=weighting).fit(TRAIN)
     assert vectorizer.feature_names == ["good", "cheap"]
@@ -113,14 +142,21 @@ def test_weightings(weighting, expected):
 
 def test_tfidf_matches_the_documented_formula_and_scikit_learn():
     tokenizer = Tokenizer(bundled_stopwords(), bigrams=True)
-    train = ["Great blender, not worth the price", "Not great at all", "great great value",
-             "The worst blender I have owned", "Worth every penny, great value"]
+    train = [
+        "Great blender, not worth the price",
+        "Not great at all",
+        "great great value",
+        "The worst blender I have owned",
+        "Worth every penny, great value",
+    ]
     test = ["great value blender", "nothing known here", "not worth it, worst value"]
     ours = Vectorizer(bigrams=True, min_count=1).fit(train)
-    theirs = TfidfVectorizer(analyzer=tokenizer, vocabulary=ours.feature_names,
-                             smooth_idf=True, norm="l2").fit(train)
-    np.testing.assert_allclose(ours.transform(test).toarray(),
-                               theirs.transform(test).toarray(), rtol=1e-6)
+    theirs = TfidfVectorizer(
+        analyzer=tokenizer, vocabulary=ours.feature_names, smooth_idf=True, norm="l2"
+    ).fit(train)
+    np.testing.assert_allclose(
+        ours.transform(test).toarray(), theirs.transform(test).toarray(), rtol=1e-6
+    )
     df = ours.vocabulary.document_frequency
     np.testing.assert_allclose(ours.idf, np.log(6 / (1 + df)) + 1)
     norms = np.linalg.norm(ours.transform(test).toarray(), axis=1)
@@ -183,8 +219,10 @@ def prepared_domain(tmp_path_factory):
     domain = "kitchen_&_housewares"
     write_demo_data(root / "raw", [domain], seed=3, n_per_file=60)
     out = root / "results" / domain
-    parse_stage([root / "raw" / domain / "positive.review",
-                 root / "raw" / domain / "negative.review"], out / "reviews.parquet")
+    parse_stage(
+        [root / "raw" / domain / "positive.review", root / "raw" / domain / "negative.review"],
+        out / "reviews.parquet",
+    )
     split_stage(out / "reviews.parquet", out / "split.parquet", 0.2, 0.1, seed=11)
     return domain, out
 
@@ -198,9 +236,15 @@ def test_vocabulary_never_sees_test_reviews(prepared_domain, tmp_path):
     reviews.loc[reviews["unique_id"] == test_id, "review_text"] += " zyzzyva zyzzyva"
     _, sources = read_reviews_table(out / "reviews.parquet")
     write_reviews_table(reviews, sources, tmp_path / "reviews.parquet")
-    vocabulary_stage(tmp_path / "reviews.parquet", out / "split.parquet",
-                     tmp_path / "vocabulary.tsv", stopwords=True, bigrams=False,
-                     min_count=1, max_size=None)
+    vocabulary_stage(
+        tmp_path / "reviews.parquet",
+        out / "split.parquet",
+        tmp_path / "vocabulary.tsv",
+        stopwords=True,
+        bigrams=False,
+        min_count=1,
+        max_size=None,
+    )
     vocabulary = read_vocabulary_tsv(tmp_path / "vocabulary.tsv")
     assert "zyzzyva" not in vocabulary.tokens
     train = reviews[(split["split"] == "train").to_numpy()]
@@ -209,14 +253,31 @@ def test_vocabulary_never_sees_test_reviews(prepared_domain, tmp_path):
     assert vocabulary.tokens == expected
 
 
-def test_prepared_dataset_is_sparse_labelled_and_reproducible_from_raw_text(prepared_domain,
-                                                                           tmp_path):
+def test_prepared_dataset_is_sparse_labelled_and_reproducible_from_raw_text(
+    prepared_domain, tmp_path
+):
     domain, out = prepared_domain
-    vocabulary_stage(out / "reviews.parquet", out / "split.parquet", tmp_path / "v.tsv",
-                     stopwords=True, bigrams=True, min_count=2, max_size=300)
-    vectorize_stage(out / "reviews.parquet", out / "split.parquet", tmp_path / "v.tsv",
-                    tmp_path / "prepared", domain, stopwords=True, bigrams=True,
-                    min_count=2, max_size=300, weighting="tfidf")
+    vocabulary_stage(
+        out / "reviews.parquet",
+        out / "split.parquet",
+        tmp_path / "v.tsv",
+        stopwords=True,
+        bigrams=True,
+        min_count=2,
+        max_size=300,
+    )
+    vectorize_stage(
+        out / "reviews.parquet",
+        out / "split.parquet",
+        tmp_path / "v.tsv",
+        tmp_path / "prepared",
+        domain,
+        stopwords=True,
+        bigrams=True,
+        min_count=2,
+        max_size=300,
+        weighting="tfidf",
+    )
     dataset = load_prepared(tmp_path / "prepared")
     meta = dataset.meta
     assert (meta["kind"], meta["name"]) == ("reviews", domain)
@@ -224,7 +285,8 @@ def test_prepared_dataset_is_sparse_labelled_and_reproducible_from_raw_text(prep
     assert meta["feature_names"] == read_vocabulary_tsv(tmp_path / "v.tsv").tokens
     assert len(meta["feature_names"]) == 300 and meta["weighting"] == "tfidf"
     assert sorted(meta["source_files"]) == sorted(
-        str(out.parents[1] / "raw" / domain / f"{p}.review") for p in ("positive", "negative"))
+        str(out.parents[1] / "raw" / domain / f"{p}.review") for p in ("positive", "negative")
+    )
     sizes = {s: dataset.X[s].shape[0] for s in ("train", "val", "test")}
     assert sizes == {"train": 84, "val": 12, "test": 24}
     for name in ("train", "val", "test"):
@@ -240,22 +302,47 @@ def test_prepared_dataset_is_sparse_labelled_and_reproducible_from_raw_text(prep
 
 def test_vectorize_refuses_a_vocabulary_built_with_other_options(prepared_domain, tmp_path):
     domain, out = prepared_domain
-    vocabulary_stage(out / "reviews.parquet", out / "split.parquet", tmp_path / "v.tsv",
-                     stopwords=True, bigrams=True, min_count=2, max_size=None)
-    with pytest.raises(DataError, match=r"v.tsv: .* cannot come from this tokenizer .*"
-                                        r"Rerun the vocabulary stage"):
-        vectorize_stage(out / "reviews.parquet", out / "split.parquet", tmp_path / "v.tsv",
-                        tmp_path / "prepared", domain, stopwords=True, bigrams=False,
-                        min_count=2, max_size=None, weighting="counts")
+    vocabulary_stage(
+        out / "reviews.parquet",
+        out / "split.parquet",
+        tmp_path / "v.tsv",
+        stopwords=True,
+        bigrams=True,
+        min_count=2,
+        max_size=None,
+    )
+    with pytest.raises(
+        DataError,
+        match=r"v.tsv: .* cannot come from this tokenizer .*"
+        r"Rerun the vocabulary stage",
+    ):
+        vectorize_stage(
+            out / "reviews.parquet",
+            out / "split.parquet",
+            tmp_path / "v.tsv",
+            tmp_path / "prepared",
+            domain,
+            stopwords=True,
+            bigrams=False,
+            min_count=2,
+            max_size=None,
+            weighting="counts",
+        )
     assert not (tmp_path / "prepared").exists()
     with pytest.raises(ConfigError, match="text.min_count"):
-        vocabulary_stage(out / "reviews.parquet", out / "split.parquet", tmp_path / "w.tsv",
-                         stopwords=True, bigrams=False, min_count=10_000, max_size=None)
+        vocabulary_stage(
+            out / "reviews.parquet",
+            out / "split.parquet",
+            tmp_path / "w.tsv",
+            stopwords=True,
+            bigrams=False,
+            min_count=10_000,
+            max_size=None,
+        )
 
 
 def test_split_table_keys_reviews_by_unique_id():
-    reviews = pd.DataFrame({"unique_id": [f"r{i}" for i in range(40)],
-                            "label": [0, 1] * 20})
+    reviews = pd.DataFrame({"unique_id": [f"r{i}" for i in range(40)], "label": [0, 1] * 20})
     table = split_table(reviews, 0.2, 0.1, seed=5)
     assert table["unique_id"].tolist() == reviews["unique_id"].tolist()
     assert table.equals(split_table(reviews, 0.2, 0.1, seed=5))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+
 from servers import free_port, stop, wait_http
 
 
@@ -32,10 +33,14 @@ def postgres_bin() -> Path | None:
 
 
 PG_BIN = postgres_bin()
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    PG_BIN is None,
-    reason="initdb/pg_ctl not found (PATH, /usr/lib/postgresql/*/bin): install Debian's "
-           "'postgresql' package (.ci/run does) to test tracking on a PostgreSQL server")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        PG_BIN is None,
+        reason="initdb/pg_ctl not found (PATH, /usr/lib/postgresql/*/bin): install Debian's "
+        "'postgresql' package (.ci/run does) to test tracking on a PostgreSQL server",
+    ),
+]
 
 
 def as_postgres(*command) -> list[str]:
@@ -65,17 +70,50 @@ def postgres():
     data, port = folder / "data", free_port()
     started = False
     try:
-        run_checked(as_postgres(PG_BIN / "initdb", "-D", data, "-U", "mlflow", "-A", "trust",
-                                "-E", "UTF8", "--no-locale", "--no-sync"), "initdb", 60)
-        options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c full_page_writes=off")
+        run_checked(
+            as_postgres(
+                PG_BIN / "initdb",
+                "-D",
+                data,
+                "-U",
+                "mlflow",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ),
+            "initdb",
+            60,
+        )
+        options = (
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c full_page_writes=off"
+        )
         started = True  # pg_ctl may leave a server behind even when it fails
-        run_checked(as_postgres(PG_BIN / "pg_ctl", "-D", data, "-l", folder / "server.log",
-                                "-w", "-t", "30", "-o", options, "start"), "pg_ctl start", 45)
+        run_checked(
+            as_postgres(
+                PG_BIN / "pg_ctl",
+                "-D",
+                data,
+                "-l",
+                folder / "server.log",
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                options,
+                "start",
+            ),
+            "pg_ctl start",
+            45,
+        )
         import psycopg2
 
-        connection = psycopg2.connect(host="127.0.0.1", port=port, user="mlflow",
-                                      dbname="postgres", connect_timeout=10)
+        connection = psycopg2.connect(
+            host="127.0.0.1", port=port, user="mlflow", dbname="postgres", connect_timeout=10
+        )
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
@@ -86,8 +124,13 @@ def postgres():
     finally:
         try:
             if started and (data / "postmaster.pid").exists():
-                run_checked(as_postgres(PG_BIN / "pg_ctl", "-D", data, "-m", "immediate",
-                                        "-w", "-t", "30", "stop"), "pg_ctl stop", 45)
+                run_checked(
+                    as_postgres(
+                        PG_BIN / "pg_ctl", "-D", data, "-m", "immediate", "-w", "-t", "30", "stop"
+                    ),
+                    "pg_ctl stop",
+                    45,
+                )
         finally:
             shutil.rmtree(folder)
 
@@ -95,25 +138,57 @@ def postgres():
 def test_sweep_logs_parent_and_children_to_a_postgres_backed_server(tmp_path, postgres):
     port, log = free_port(), tmp_path / "server.log"
     artifacts = tmp_path / "artifacts"
-    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true",
-               MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(
+        os.environ,
+        MLFLOW_DISABLE_TELEMETRY="true",
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     env.pop("MLFLOW_TRACKING_URI", None)
     with log.open("w") as sink:
         server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "mlflow"), "server",
-             "--backend-store-uri", postgres, "--default-artifact-root", str(artifacts),
-             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
-            start_new_session=True)
+            [
+                str(Path(sys.executable).parent / "mlflow"),
+                "server",
+                "--backend-store-uri",
+                postgres,
+                "--default-artifact-root",
+                str(artifacts),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
     try:
         uri = f"http://127.0.0.1:{port}"
         wait_http(f"{uri}/health", server, log, timeout=50)
         sweep = subprocess.run(
-            [sys.executable, "-m", "logreg.train", "-m", "experiment=gaussian_clouds",
-             "dataset.n_samples=200", "penalty=l2", "penalty.l2=0.01,0.1",
-             f"tracking.uri={uri}", f"paths.results_dir={tmp_path / 'results'}"],
-            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240)
+            [
+                sys.executable,
+                "-m",
+                "logreg.train",
+                "-m",
+                "experiment=gaussian_clouds",
+                "dataset.n_samples=200",
+                "penalty=l2",
+                "penalty.l2=0.01,0.1",
+                f"tracking.uri={uri}",
+                f"paths.results_dir={tmp_path / 'results'}",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=240,
+        )
         assert sweep.returncode == 0, sweep.stderr[-4000:]
 
         client = MlflowClient(tracking_uri=uri)
@@ -122,8 +197,9 @@ def test_sweep_logs_parent_and_children_to_a_postgres_backed_server(tmp_path, po
         runs = client.search_runs([experiment.experiment_id])
         parents = [r for r in runs if r.data.tags.get("source") == "sweep"]
         children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-        assert len(parents) == 1 and len(children) == 2 and len(runs) == 3, \
-            [(r.info.run_name, r.data.tags.get("source")) for r in runs]
+        assert len(parents) == 1 and len(children) == 2 and len(runs) == 3, [
+            (r.info.run_name, r.data.tags.get("source")) for r in runs
+        ]
         parent = parents[0]
         assert parent.info.status == "FINISHED"
         assert {c.data.params["penalty.l2"] for c in children} == {"0.01", "0.1"}

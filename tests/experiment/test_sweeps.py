@@ -13,18 +13,36 @@ from mlflow.tracking import MlflowClient
 def run_train(tmp_path, *overrides, multirun=False, timeout=600):
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
     return subprocess.run(
-        [sys.executable, "-m", "logreg.train", *(["-m"] if multirun else []),
-         "experiment=gaussian_clouds",
-         "dataset.n_samples=200", f"paths.results_dir={tmp_path}", *overrides],
-        capture_output=True, text=True, env=env, timeout=timeout, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "logreg.train",
+            *(["-m"] if multirun else []),
+            "experiment=gaussian_clouds",
+            "dataset.n_samples=200",
+            f"paths.results_dir={tmp_path}",
+            *overrides,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=tmp_path,
+    )
 
 
 @pytest.mark.slow
 def test_parallel_sweep_logs_one_parent_and_every_child_with_its_metrics(tmp_path):
     # 8 jobs, 2 joblib worker processes writing to one sqlite store at the same time.
-    result = run_train(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-                       "penalty=l2", "penalty.l2=0.001,0.01,0.1,1.0",
-                       "optimizer=gd,minibatch", multirun=True)
+    result = run_train(
+        tmp_path,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "penalty=l2",
+        "penalty.l2=0.001,0.01,0.1,1.0",
+        "optimizer=gd,minibatch",
+        multirun=True,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
     experiment = client.get_experiment_by_name("gaussian_clouds")
@@ -52,8 +70,9 @@ def test_parallel_sweep_logs_one_parent_and_every_child_with_its_metrics(tmp_pat
 def test_same_cli_command_gives_bit_identical_weights_and_metrics(tmp_path, optimizer):
     outputs = []
     for name in ("first", "second"):
-        result = run_train(tmp_path, f"optimizer={optimizer}", "tracking=none",
-                           f"hydra.run.dir={tmp_path / name}")
+        result = run_train(
+            tmp_path, f"optimizer={optimizer}", "tracking=none", f"hydra.run.dir={tmp_path / name}"
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         with np.load(tmp_path / name / "model.npz") as model:
             weights = (model["coef"].tobytes(), model["intercept"].tobytes())
@@ -75,8 +94,7 @@ def test_unknown_experiment_and_bad_type_fail_at_start_up(tmp_path):
 
 @pytest.mark.slow
 def test_optuna_search_minimizes_validation_loss_and_records_the_best_run(tmp_path):
-    result = run_train(tmp_path, "hparams_search=optuna", "hydra.sweeper.n_trials=3",
-                       multirun=True)
+    result = run_train(tmp_path, "hparams_search=optuna", "hydra.sweeper.n_trials=3", multirun=True)
     assert result.returncode == 0, result.stderr[-4000:]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
     experiment = client.get_experiment_by_name("gaussian_clouds")

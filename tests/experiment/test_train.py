@@ -6,14 +6,18 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from logreg.experiment.config import compose
 from logreg.errors import ConfigError
+from logreg.experiment.config import compose
 from logreg.experiment.run import train
 
 
 def _cfg(tmp_path, *overrides, tracking=True):
-    base = [f"paths.results_dir={tmp_path}", "experiment=gaussian_clouds",
-            "dataset.n_samples=400", "progress=false"]
+    base = [
+        f"paths.results_dir={tmp_path}",
+        "experiment=gaussian_clouds",
+        "dataset.n_samples=400",
+        "progress=false",
+    ]
     if not tracking:
         base.append("tracking=none")
     return compose([*base, *overrides])
@@ -27,8 +31,16 @@ def test_gaussian_clouds_run_writes_outputs_and_tracks_everything(tmp_path, monk
     row = train(cfg, tmp_path / "run")
     written = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert written == pytest.approx(row)
-    for name in ("model.npz", "history.csv", "learning_curves.png", "roc.png",
-                 "confusion_matrix.png", "confusion_matrix.csv", "config.yaml", "weights.csv"):
+    for name in (
+        "model.npz",
+        "history.csv",
+        "learning_curves.png",
+        "roc.png",
+        "confusion_matrix.png",
+        "confusion_matrix.csv",
+        "config.yaml",
+        "weights.csv",
+    ):
         assert (tmp_path / "run" / name).is_file(), name
     # Well separated clouds: the Bayes error is ~0.2%, the model must be near it.
     assert row["test_accuracy"] > 0.97 and row["test_auc"] > 0.99
@@ -42,8 +54,9 @@ def test_gaussian_clouds_run_writes_outputs_and_tracks_everything(tmp_path, monk
     assert len(run.data.tags["git_commit"]) in (40, 7)  # a sha, or "unknown"
     assert run.data.tags["source"] == "cli"
     history = client.get_metric_history(run.info.run_id, "epoch_loss")
-    assert len(history) == len(np.loadtxt(tmp_path / "run" / "history.csv", delimiter=",",
-                                          skiprows=1, ndmin=2))
+    assert len(history) == len(
+        np.loadtxt(tmp_path / "run" / "history.csv", delimiter=",", skiprows=1, ndmin=2)
+    )
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"model.npz", "metrics.json", "roc.png"} - artifacts == {"metrics.json"}
     # Artifacts live beside the sqlite store, never in ./mlruns of the current folder.
@@ -56,17 +69,21 @@ def test_same_config_and_seed_give_bit_identical_weights(tmp_path):
         train(_cfg(tmp_path, "optimizer=minibatch", tracking=False), tmp_path / name)
     a, b = (np.load(tmp_path / n / "model.npz") for n in ("a", "b"))
     assert np.array_equal(a["coef"], b["coef"]) and np.array_equal(a["intercept"], b["intercept"])
-    assert (tmp_path / "a" / "metrics.json").read_text().split("fit_seconds")[0] == \
-        (tmp_path / "b" / "metrics.json").read_text().split("fit_seconds")[0]
+    assert (tmp_path / "a" / "metrics.json").read_text().split("fit_seconds")[0] == (
+        tmp_path / "b" / "metrics.json"
+    ).read_text().split("fit_seconds")[0]
 
 
-@pytest.mark.parametrize("override, key", [
-    ("penalty.l2=-1", "penalty.l2"),
-    ("penalty.l1=-0.5", "penalty.l1"),
-    ("optimizer.lr=0", "optimizer.lr"),
-    ("optimizer.batch_size=0", "optimizer.batch_size"),
-    ("optimizer.solver=newton", "optimizer.solver"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("penalty.l2=-1", "penalty.l2"),
+        ("penalty.l1=-0.5", "penalty.l1"),
+        ("optimizer.lr=0", "optimizer.lr"),
+        ("optimizer.batch_size=0", "optimizer.batch_size"),
+        ("optimizer.solver=newton", "optimizer.solver"),
+    ],
+)
 def test_bad_values_name_their_config_key(tmp_path, override, key):
     with pytest.raises(ConfigError, match=f"config key '{key}'"):
         train(_cfg(tmp_path, override, tracking=False), tmp_path / "run")
@@ -81,8 +98,13 @@ def test_l1_with_lbfgs_is_refused_with_the_alternatives(tmp_path):
 def test_failed_training_marks_the_mlflow_run_failed_with_the_error(tmp_path):
     # Overlapping clouds: a huge step misclassifies points by huge margins. (On separable
     # data a huge step can instead drive the loss to 0, which is not a divergence.)
-    cfg = _cfg(tmp_path, "optimizer=gd", "optimizer.lr=1e12", "dataset.mean0=[-0.3,-0.3]",
-               "dataset.mean1=[0.3,0.3]")
+    cfg = _cfg(
+        tmp_path,
+        "optimizer=gd",
+        "optimizer.lr=1e12",
+        "dataset.mean0=[-0.3,-0.3]",
+        "dataset.mean1=[0.3,0.3]",
+    )
     with pytest.raises(Exception, match=r"(?i)learning rate|lr"):
         train(cfg, tmp_path / "run")
     client = MlflowClient(tracking_uri=cfg.tracking.uri)

@@ -18,20 +18,32 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from logreg.experiment.tracking import Tracker
+from paths import REPO as ROOT
 from servers import free_port, stop, wait_http
 
-from paths import REPO as ROOT
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 SHARE_KEY = "logreg-test"
 RUNS = {"ui-run-l2-0.01": 0.8125, "ui-run-l2-0.1": 0.9375}  # exact in binary: no rounding
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium not found: install Debian's 'chromium' package "
-           "(.ci/run does) to check the MLflow UI in a browser")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="/usr/bin/chromium not found: install Debian's 'chromium' package "
+        "(.ci/run does) to check the MLflow UI in a browser",
+    ),
+]
 
 
 class _Text(HTMLParser):
@@ -63,15 +75,28 @@ def page_text(html: str) -> str:
 def chromium(url: str, profile: Path, *args: str, timeout: float = 45) -> str:
     """Run headless Chromium on ``url`` with a fresh profile; return its stdout."""
     proc = subprocess.Popen(
-        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-         "--window-size=1920,1000", "--virtual-time-budget=15000", *args, url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        [
+            str(CHROMIUM),
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--window-size=1920,1000",
+            "--virtual-time-budget=15000",
+            *args,
+            url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as exc:
         stop(proc)
         proc.communicate()
-        raise AssertionError(f"chromium did not finish rendering {url} within {timeout:.0f} s")
+        raise AssertionError(
+            f"chromium did not finish rendering {url} within {timeout:.0f} s"
+        ) from exc
     finally:
         stop(proc)  # renderer and zygote processes, if any outlived the browser
     assert proc.returncode == 0, f"chromium exited with {proc.returncode}:\n{err[-3000:]}"
@@ -87,10 +112,12 @@ def make_store(uri: str) -> str:
         tracker.finish()
     client = MlflowClient(tracking_uri=uri)
     experiment_id = client.get_experiment_by_name("ui_check").experiment_id
-    view = {"selectedColumns": ["metrics.`test_accuracy`", "metrics.`val_loss`",
-                                "params.`penalty.l2`"]}
-    client.set_experiment_tag(experiment_id, f"mlflow.sharedViewState.{SHARE_KEY}",
-                              json.dumps(view))
+    view = {
+        "selectedColumns": ["metrics.`test_accuracy`", "metrics.`val_loss`", "params.`penalty.l2`"]
+    }
+    client.set_experiment_tag(
+        experiment_id, f"mlflow.sharedViewState.{SHARE_KEY}", json.dumps(view)
+    )
     return experiment_id
 
 
@@ -99,16 +126,32 @@ def test_make_ui_shows_the_runs_with_their_metrics(tmp_path):
     experiment_id = make_store(store)
     port, log = free_port(), tmp_path / "ui.log"
     # The Makefile's own recipe; STAMP= skips the venv check (this venv runs the test).
-    command = ["make", "--no-print-directory", "-s", "-C", str(ROOT), "ui", "STAMP=",
-               f"BIN={Path(sys.executable).parent}", f"STORE={store}", f"PORT={port}"]
+    command = [
+        "make",
+        "--no-print-directory",
+        "-s",
+        "-C",
+        str(ROOT),
+        "ui",
+        "STAMP=",
+        f"BIN={Path(sys.executable).parent}",
+        f"STORE={store}",
+        f"PORT={port}",
+    ]
     with log.open("w") as sink:
-        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT,
-                                  start_new_session=True,
-                                  env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"))
+        server = subprocess.Popen(
+            command,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"),
+        )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", server, log, timeout=45)
-        url = (f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
-               f"?viewStateShareKey={SHARE_KEY}")
+        url = (
+            f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
+            f"?viewStateShareKey={SHARE_KEY}"
+        )
         wanted = [*RUNS, *(str(v) for v in RUNS.values()), "test_accuracy", "2 matching runs"]
         text = ""
         for attempt in range(3):  # a slow first render may miss the runs request

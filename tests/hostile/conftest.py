@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
-import pytest
-
 import harness
+import pytest
 
 
 def pytest_sessionfinish(session, exitstatus):

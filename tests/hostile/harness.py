@@ -18,13 +18,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from paths import REPO
+
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 ERRORS_MD = REPO / "docs" / "errors.md"
 WRITE = os.environ.get("LOGREG_WRITE_ERRORS_MD") == "1"
-SECTIONS = ("Review files", "FER2013 files", "Prepared datasets", "Training config",
-            "Workflow config", "Faults")
+SECTIONS = (
+    "Review files",
+    "FER2013 files",
+    "Prepared datasets",
+    "Training config",
+    "Workflow config",
+    "Faults",
+)
 
 _recorded: dict[tuple[str, str], tuple[str, str]] = {}
 
@@ -53,8 +59,9 @@ def _table_rows() -> dict[tuple[str, str], str]:
 
 def _cell(text: str) -> str:
     """A table cell: each line of ``text`` as inline code, lines joined by <br>."""
-    return "<br>".join("`" + line.replace("|", "\\|").replace("`", "'") + "`"
-                       for line in text.splitlines())
+    return "<br>".join(
+        "`" + line.replace("|", "\\|").replace("`", "'") + "`" for line in text.splitlines()
+    )
 
 
 def record(section: str, case: str, command: str, message: str) -> None:
@@ -67,57 +74,82 @@ def record(section: str, case: str, command: str, message: str) -> None:
     # A new case is added when the table is regenerated; a changed message must be.
     assert documented in (None, _cell(message)), (
         f"docs/errors.md is out of date for {case!r}: it shows {documented}, the run gave "
-        f"{_cell(message)}; regenerate it (see tests/hostile/harness.py)")
+        f"{_cell(message)}; regenerate it (see tests/hostile/harness.py)"
+    )
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` (hidden ones included) -> its bytes."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def leftovers(folder: Path) -> list[str]:
     """Temporary or half-written files the atomic writers would leave on a failure."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.name.endswith((".tmp", ".old", ".partial")) or ".tmp" in p.name)
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.name.endswith((".tmp", ".old", ".partial")) or ".tmp" in p.name
+    )
 
 
-def run(args: list[str], cwd: Path, timeout: float = 300,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run ``python -m ...`` or snakemake as a user would, in ``cwd``."""
     full_env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})}
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env=full_env)
+    return subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
+    )
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 300
-              ) -> subprocess.CompletedProcess:
-    return run([str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory",
-                str(workdir), "--cores", "2", *args], cwd=workdir, timeout=timeout)
+def snakemake(workdir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return run(
+        [
+            str(SNAKEMAKE),
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--cores",
+            "2",
+            *args,
+        ],
+        cwd=workdir,
+        timeout=timeout,
+    )
 
 
 def write_errors_md() -> None:
     """Rewrite ``docs/errors.md`` from the cases recorded in this session."""
     if not _recorded:
         return
-    out = ["# What a user sees when the input is wrong",
-           "",
-           "Every row is a case of the hostile-input tests (`tests/hostile/`), the command "
-           "that was run (from a scratch folder holding the bad file) and the line it "
-           "printed. The exit status is 2 for the package's own entry points (`error: ...` "
-           "lines), 1 for Hydra's and Snakemake's messages, 130 after SIGTERM. Generated "
-           "from the real runs:",
-           "",
-           "    LOGREG_WRITE_ERRORS_MD=1 .venv/bin/python -m pytest tests/hostile",
-           ""]
+    out = [
+        "# What a user sees when the input is wrong",
+        "",
+        "Every row is a case of the hostile-input tests (`tests/hostile/`), the command "
+        "that was run (from a scratch folder holding the bad file) and the line it "
+        "printed. The exit status is 2 for the package's own entry points (`error: ...` "
+        "lines), 1 for Hydra's and Snakemake's messages, 130 after SIGTERM. Generated "
+        "from the real runs:",
+        "",
+        "    LOGREG_WRITE_ERRORS_MD=1 .venv/bin/python -m pytest tests/hostile",
+        "",
+    ]
     for section in SECTIONS:
         # In the order the tests ran (file order): the corpus order, not alphabetical.
-        rows = [(case, cmd, msg) for (sec, case), (cmd, msg) in _recorded.items()
-                if sec == section]
+        rows = [(case, cmd, msg) for (sec, case), (cmd, msg) in _recorded.items() if sec == section]
         if not rows:
             continue
-        out += [f"## {section}", "", "| case | command | what the user sees |",
-                "| --- | --- | --- |"]
+        out += [
+            f"## {section}",
+            "",
+            "| case | command | what the user sees |",
+            "| --- | --- | --- |",
+        ]
         out += [f"| {case} | {_cell(cmd)} | {_cell(msg)} |" for case, cmd, msg in rows]
         out.append("")
     ERRORS_MD.parent.mkdir(parents=True, exist_ok=True)

@@ -12,48 +12,90 @@ import re
 import shlex
 from pathlib import Path
 
+import cases
 import pytest
 import yaml
+from harness import REPO, record, snakemake
 from mlflow.tracking import MlflowClient
 from snakemake.utils import validate
-
-import cases
-from harness import REPO, record, snakemake
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 WORKFLOW_CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 # (what, overrides, exit status, the message: a regular expression)
 TRAIN_CASES = [
-    ("an experiment that does not exist", ["experiment=nope"], 1,
-     r"In 'train': Could not find 'experiment/nope'\nAvailable options in 'experiment':\n"
-     r"(    \w+\n?)+"),
-    ("an unknown key", ["optimizer.nope=1"], 1,
-     r"Could not override 'optimizer\.nope'\.\n.*\nKey 'nope' not in 'OptimizerConfig'\n"
-     r"    full_key: optimizer\.nope\n[\s\S]*"),
-    ("a value of the wrong type", ["optimizer.lr=fast"], 1,
-     r"Error merging override optimizer\.lr=fast\nValue 'fast' of type 'str' could not be "
-     r"converted to Float\n    full_key: optimizer\.lr\n[\s\S]*"),
-    ("a negative L1 strength", ["optimizer=fista", "penalty=l1", "penalty.l1=-0.5"], 2,
-     r"error: config key 'penalty\.l1': got -0\.5, expected a value >= 0"),
-    ("a negative L2 strength", ["penalty.l2=-1"], 2,
-     r"error: config key 'penalty\.l2': got -1\.0, expected a value >= 0"),
-    ("a learning rate of 0", ["optimizer=gd", "optimizer.lr=0"], 2,
-     r"error: config key 'optimizer\.lr': got 0\.0, expected a value > 0"),
-    ("a negative learning rate", ["optimizer=sgd", "optimizer.lr=-0.1"], 2,
-     r"error: config key 'optimizer\.lr': got -0\.1, expected a value > 0"),
-    ("a batch size of 0", ["optimizer=minibatch", "optimizer.batch_size=0"], 2,
-     r"error: config key 'optimizer\.batch_size': got 0, expected an integer >= 1"),
-    ("an unknown solver", ["optimizer.solver=newton"], 2,
-     r"error: config key 'optimizer\.solver': got 'newton', expected one of auto, lbfgs, "
-     r"fista, gd, sgd, minibatch"),
-    ("L1 with a solver that cannot do it", ["optimizer=lbfgs", "penalty=l1",
-                                            "penalty.l1=0.1"], 2,
-     r"error: config key 'optimizer\.solver': 'lbfgs' cannot handle an L1 penalty "
-     r"\(penalty\.l1=0\.1\); use optimizer=fista, gd, sgd or minibatch"),
-    ("a domain that was never prepared", ["experiment=reviews", "dataset.domain=books"], 2,
-     r"error: results/reviews/books/prepared: not a prepared dataset \(no meta\.json\); "
-     r"run the workflow's data stage first"),
+    (
+        "an experiment that does not exist",
+        ["experiment=nope"],
+        1,
+        r"In 'train': Could not find 'experiment/nope'\nAvailable options in 'experiment':\n"
+        r"(    \w+\n?)+",
+    ),
+    (
+        "an unknown key",
+        ["optimizer.nope=1"],
+        1,
+        r"Could not override 'optimizer\.nope'\.\n.*\nKey 'nope' not in 'OptimizerConfig'\n"
+        r"    full_key: optimizer\.nope\n[\s\S]*",
+    ),
+    (
+        "a value of the wrong type",
+        ["optimizer.lr=fast"],
+        1,
+        r"Error merging override optimizer\.lr=fast\nValue 'fast' of type 'str' could not be "
+        r"converted to Float\n    full_key: optimizer\.lr\n[\s\S]*",
+    ),
+    (
+        "a negative L1 strength",
+        ["optimizer=fista", "penalty=l1", "penalty.l1=-0.5"],
+        2,
+        r"error: config key 'penalty\.l1': got -0\.5, expected a value >= 0",
+    ),
+    (
+        "a negative L2 strength",
+        ["penalty.l2=-1"],
+        2,
+        r"error: config key 'penalty\.l2': got -1\.0, expected a value >= 0",
+    ),
+    (
+        "a learning rate of 0",
+        ["optimizer=gd", "optimizer.lr=0"],
+        2,
+        r"error: config key 'optimizer\.lr': got 0\.0, expected a value > 0",
+    ),
+    (
+        "a negative learning rate",
+        ["optimizer=sgd", "optimizer.lr=-0.1"],
+        2,
+        r"error: config key 'optimizer\.lr': got -0\.1, expected a value > 0",
+    ),
+    (
+        "a batch size of 0",
+        ["optimizer=minibatch", "optimizer.batch_size=0"],
+        2,
+        r"error: config key 'optimizer\.batch_size': got 0, expected an integer >= 1",
+    ),
+    (
+        "an unknown solver",
+        ["optimizer.solver=newton"],
+        2,
+        r"error: config key 'optimizer\.solver': got 'newton', expected one of auto, lbfgs, "
+        r"fista, gd, sgd, minibatch",
+    ),
+    (
+        "L1 with a solver that cannot do it",
+        ["optimizer=lbfgs", "penalty=l1", "penalty.l1=0.1"],
+        2,
+        r"error: config key 'optimizer\.solver': 'lbfgs' cannot handle an L1 penalty "
+        r"\(penalty\.l1=0\.1\); use optimizer=fista, gd, sgd or minibatch",
+    ),
+    (
+        "a domain that was never prepared",
+        ["experiment=reviews", "dataset.domain=books"],
+        2,
+        r"error: results/reviews/books/prepared: not a prepared dataset \(no meta\.json\); "
+        r"run the workflow's data stage first",
+    ),
 ]
 
 
@@ -63,10 +105,10 @@ def _no_outputs(results: Path) -> None:
     assert not (results / "mlflow.db").exists()  # no MLflow run was started
 
 
-@pytest.mark.parametrize("what, overrides, status, message", TRAIN_CASES,
-                         ids=[c[0] for c in TRAIN_CASES])
-def test_bad_training_config_stops_before_any_work(train_cli, what, overrides, status,
-                                                   message):
+@pytest.mark.parametrize(
+    "what, overrides, status, message", TRAIN_CASES, ids=[c[0] for c in TRAIN_CASES]
+)
+def test_bad_training_config_stops_before_any_work(train_cli, what, overrides, status, message):
     argv = [*overrides, "paths.results_dir=results"]
     code, shown = train_cli(argv)
     assert code == status
@@ -76,8 +118,12 @@ def test_bad_training_config_stops_before_any_work(train_cli, what, overrides, s
 
 
 def test_a_batch_larger_than_the_data_names_the_config_key(train_cli):
-    argv = ["optimizer=minibatch", "optimizer.batch_size=100000", "dataset.n_samples=400",
-            "paths.results_dir=results"]
+    argv = [
+        "optimizer=minibatch",
+        "optimizer.batch_size=100000",
+        "dataset.n_samples=400",
+        "paths.results_dir=results",
+    ]
     code, shown = train_cli(argv)
     assert code == 2
     assert re.fullmatch(r"error: config key 'optimizer\.batch_size': .*100000.*400.*", shown)
@@ -87,11 +133,16 @@ def test_a_batch_larger_than_the_data_names_the_config_key(train_cli):
     runs = [] if experiment is None else client.search_runs([experiment.experiment_id])
     assert [r.info.status for r in runs] in ([], ["FAILED"])
     assert all("batch_size" in r.data.tags["error"] for r in runs)
-    record("Training config", "a batch larger than the data",
-           "python -m logreg.train " + " ".join(argv), shown)
+    record(
+        "Training config",
+        "a batch larger than the data",
+        "python -m logreg.train " + " ".join(argv),
+        shown,
+    )
 
 
 # --- the workflow config --------------------------------------------------------------
+
 
 def _config(**changes) -> dict:
     config = copy.deepcopy(WORKFLOW_CONFIG)
@@ -99,20 +150,23 @@ def _config(**changes) -> dict:
     return config
 
 
-@pytest.mark.parametrize("changes, where", [
-    ({"seed": -1}, r"-1 is less than the minimum of 0"),
-    ({"nope": 1}, r"Additional properties are not allowed \('nope' was unexpected\)"),
-    ({"review_domains": ["a;b"]}, r"'a;b' does not match"),
-    ({"review_domains": ["kitchen housewares"]}, r"'kitchen housewares' does not match"),
-    ({"review_domains": ["$(touch x)"]}, r"'\$\(touch x\)' does not match"),
-    ({"review_domains": ["../etc"]}, r"'\.\./etc' does not match"),
-    ({"experiments": [{"name": "a;rm -rf x", "overrides": []}]}, r"does not match"),
-    ({"experiments": [{"name": "$(id)", "overrides": []}]}, r"does not match"),
-    ({"results_dir": "out;touch x"}, r"does not match"),
-    ({"tracking_uri": "sqlite:///$(id).db"}, r"does not match"),
-    ({"faces": {"normalization": "zscore"}}, r"'zscore' is not one of"),
-    ({"split": {"test_fraction": 1.5}}, r"1\.5 is greater than or equal to the maximum"),
-])
+@pytest.mark.parametrize(
+    "changes, where",
+    [
+        ({"seed": -1}, r"-1 is less than the minimum of 0"),
+        ({"nope": 1}, r"Additional properties are not allowed \('nope' was unexpected\)"),
+        ({"review_domains": ["a;b"]}, r"'a;b' does not match"),
+        ({"review_domains": ["kitchen housewares"]}, r"'kitchen housewares' does not match"),
+        ({"review_domains": ["$(touch x)"]}, r"'\$\(touch x\)' does not match"),
+        ({"review_domains": ["../etc"]}, r"'\.\./etc' does not match"),
+        ({"experiments": [{"name": "a;rm -rf x", "overrides": []}]}, r"does not match"),
+        ({"experiments": [{"name": "$(id)", "overrides": []}]}, r"does not match"),
+        ({"results_dir": "out;touch x"}, r"does not match"),
+        ({"tracking_uri": "sqlite:///$(id).db"}, r"does not match"),
+        ({"faces": {"normalization": "zscore"}}, r"'zscore' is not one of"),
+        ({"split": {"test_fraction": 1.5}}, r"1\.5 is greater than or equal to the maximum"),
+    ],
+)
 def test_the_schema_refuses_bad_and_shell_hostile_values(changes, where):
     with pytest.raises(Exception, match=r"(?s)Error validating config file.*" + where):
         validate(_config(**changes), str(SCHEMA))
@@ -120,19 +174,27 @@ def test_the_schema_refuses_bad_and_shell_hostile_values(changes, where):
 
 def test_the_schema_keeps_the_shipped_config_and_real_data_paths():
     validate(_config(), str(SCHEMA))
-    validate(_config(reviews_dir="../shared/data/sentiment/sorted_data_acl",
-                     review_domains=["electronics", "kitchen_&_housewares"],
-                     results_dir="/tmp/pytest-of-ci/pytest-1/my results",
-                     tracking_uri="http://user@127.0.0.1:5000"), str(SCHEMA))
+    validate(
+        _config(
+            reviews_dir="../shared/data/sentiment/sorted_data_acl",
+            review_domains=["electronics", "kitchen_&_housewares"],
+            results_dir="/tmp/pytest-of-ci/pytest-1/my results",
+            tracking_uri="http://user@127.0.0.1:5000",
+        ),
+        str(SCHEMA),
+    )
 
 
 def _snakemake_error(result) -> str:
     """The lines of Snakemake's error that say what is wrong (paths, key, value)."""
     output = result.stdout + result.stderr
-    for pattern in (r"ValidationError: .*\n\nFailed validating .*",
-                    r"Missing input files for rule \w+:\n(?:.*\n)*?    affected files:"
-                    r"\n(?:        .*\n)+",
-                    r"  ValueError: .*", r"workflow config key .*"):
+    for pattern in (
+        r"ValidationError: .*\n\nFailed validating .*",
+        r"Missing input files for rule \w+:\n(?:.*\n)*?    affected files:"
+        r"\n(?:        .*\n)+",
+        r"  ValueError: .*",
+        r"workflow config key .*",
+    ):
         found = re.search(pattern, output)
         if found:
             text = found.group(0)
@@ -143,52 +205,94 @@ def _snakemake_error(result) -> str:
     raise AssertionError(f"no error found in:\n{output[-3000:]}")
 
 
-@pytest.mark.parametrize("what, args, expected", [
-    ("an invalid value (schema)", ["--config", "seed=-1"],
-     "ValidationError: -1 is less than the minimum of 0\n"
-     "Failed validating 'minimum' in schema['properties']['seed']:"),
-    ("an unknown key (schema)", ["--config", "nope=1"],
-     "ValidationError: Additional properties are not allowed ('nope' was unexpected)\n"
-     "Failed validating 'additionalProperties' in schema:"),
-    ("a tracking_uri with ';' (schema)", ["--config", "tracking_uri=sqlite:///a;b.db"],
-     "ValidationError: 'sqlite:///a;b.db' does not match "
-     "'^[A-Za-z0-9_./:@%+?-]+( +[A-Za-z0-9_./:@%+?-]+)*$'\n"
-     "Failed validating 'pattern' in schema['properties']['tracking_uri']:"),
-    ("a reviews_dir that does not exist",
-     ["results/reviews/dom/reviews.parquet", "--config", "reviews_dir=nowhere",
-      'review_domains=["dom"]'],
-     "Missing input files for rule parse_reviews:\n"
-     "output: results/reviews/dom/reviews.parquet\nwildcards: domain=dom\naffected files:\n"
-     "nowhere/dom/negative.review\nnowhere/dom/positive.review"),
-    ("a domain folder without negative.review",
-     ["results/reviews/dom/reviews.parquet", "--config", "reviews_dir=data",
-      'review_domains=["dom"]'],
-     "Missing input files for rule parse_reviews:\n"
-     "output: results/reviews/dom/reviews.parquet\nwildcards: domain=dom\naffected files:\n"
-     "data/dom/negative.review"),
-    ("an experiment whose overrides do not compose",
-     ["--configfile", "bad_experiment.yaml"],
-     "ValueError: experiment 'clouds' in the workflow config: its overrides "
-     "['experiment=nope'] do not compose: In 'train': Could not find 'experiment/nope'"),
-    ("an experiment with dataset.features that no rule prepares",
-     ["--configfile", "bad_features.yaml"],
-     "ValueError: experiment 'faces' in the workflow config: its overrides "
-     "['experiment=faces_softmax', 'dataset.features=edges'] give an invalid value: config key "
-     "'dataset.features': got 'edges', expected one of pixels, hog"),
-    ("a HOG layout whose blocks do not fit", ["--configfile", "bad_hog.yaml"],
-     "workflow config key faces.hog: HOG block_size 3 is larger than the 2 cells across "
-     "the image"),
-])
+@pytest.mark.parametrize(
+    "what, args, expected",
+    [
+        (
+            "an invalid value (schema)",
+            ["--config", "seed=-1"],
+            "ValidationError: -1 is less than the minimum of 0\n"
+            "Failed validating 'minimum' in schema['properties']['seed']:",
+        ),
+        (
+            "an unknown key (schema)",
+            ["--config", "nope=1"],
+            "ValidationError: Additional properties are not allowed ('nope' was unexpected)\n"
+            "Failed validating 'additionalProperties' in schema:",
+        ),
+        (
+            "a tracking_uri with ';' (schema)",
+            ["--config", "tracking_uri=sqlite:///a;b.db"],
+            "ValidationError: 'sqlite:///a;b.db' does not match "
+            "'^[A-Za-z0-9_./:@%+?-]+( +[A-Za-z0-9_./:@%+?-]+)*$'\n"
+            "Failed validating 'pattern' in schema['properties']['tracking_uri']:",
+        ),
+        (
+            "a reviews_dir that does not exist",
+            [
+                "results/reviews/dom/reviews.parquet",
+                "--config",
+                "reviews_dir=nowhere",
+                'review_domains=["dom"]',
+            ],
+            "Missing input files for rule parse_reviews:\n"
+            "output: results/reviews/dom/reviews.parquet\nwildcards: domain=dom\naffected files:\n"
+            "nowhere/dom/negative.review\nnowhere/dom/positive.review",
+        ),
+        (
+            "a domain folder without negative.review",
+            [
+                "results/reviews/dom/reviews.parquet",
+                "--config",
+                "reviews_dir=data",
+                'review_domains=["dom"]',
+            ],
+            "Missing input files for rule parse_reviews:\n"
+            "output: results/reviews/dom/reviews.parquet\nwildcards: domain=dom\naffected files:\n"
+            "data/dom/negative.review",
+        ),
+        (
+            "an experiment whose overrides do not compose",
+            ["--configfile", "bad_experiment.yaml"],
+            "ValueError: experiment 'clouds' in the workflow config: its overrides "
+            "['experiment=nope'] do not compose: In 'train': Could not find 'experiment/nope'",
+        ),
+        (
+            "an experiment with dataset.features that no rule prepares",
+            ["--configfile", "bad_features.yaml"],
+            "ValueError: experiment 'faces' in the workflow config: its overrides "
+            "['experiment=faces_softmax', 'dataset.features=edges'] give an invalid value: "
+            "config key 'dataset.features': got 'edges', expected one of pixels, hog",
+        ),
+        (
+            "a HOG layout whose blocks do not fit",
+            ["--configfile", "bad_hog.yaml"],
+            "workflow config key faces.hog: HOG block_size 3 is larger than the 2 cells across "
+            "the image",
+        ),
+    ],
+)
 def test_bad_workflow_config_fails_before_any_job(tmp_path, what, args, expected):
     (tmp_path / "data/dom").mkdir(parents=True)
     (tmp_path / "data/dom/positive.review").write_text(cases.GOOD_POSITIVE)
-    (tmp_path / "bad_experiment.yaml").write_text(yaml.safe_dump(
-        {"experiments": [{"name": "clouds", "overrides": ["experiment=nope"]}]}))
-    (tmp_path / "bad_features.yaml").write_text(yaml.safe_dump(
-        {"experiments": [{"name": "faces", "overrides": ["experiment=faces_softmax",
-                                                         "dataset.features=edges"]}]}))
-    (tmp_path / "bad_hog.yaml").write_text(yaml.safe_dump(
-        {"faces": {"hog": {"cell_size": 24, "block_size": 3}}}))
+    (tmp_path / "bad_experiment.yaml").write_text(
+        yaml.safe_dump({"experiments": [{"name": "clouds", "overrides": ["experiment=nope"]}]})
+    )
+    (tmp_path / "bad_features.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "experiments": [
+                    {
+                        "name": "faces",
+                        "overrides": ["experiment=faces_softmax", "dataset.features=edges"],
+                    }
+                ]
+            }
+        )
+    )
+    (tmp_path / "bad_hog.yaml").write_text(
+        yaml.safe_dump({"faces": {"hog": {"cell_size": 24, "block_size": 3}}})
+    )
     result = snakemake(tmp_path, "-n", *args)
     assert result.returncode == 1
     shown = _snakemake_error(result)
@@ -210,26 +314,47 @@ def hostile_workdir(tmp_path):
         path.write_text(text)
     (tmp_path / HOSTILE / "fer.csv").write_text("\n".join(cases.fer_lines()) + "\n")
     run_name = "'a $(touch PWNED); b'"  # Hydra-quoted, so it composes
-    (tmp_path / "hostile.yaml").write_text(yaml.safe_dump({
-        "reviews_dir": HOSTILE, "review_domains": ["dom"],
-        "fer2013_path": f"{HOSTILE}/fer.csv",
-        "experiments": [{"name": "clouds", "overrides": [
-            "experiment=gaussian_clouds", f"tracking.run_name={run_name}"]}]}))
+    (tmp_path / "hostile.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "reviews_dir": HOSTILE,
+                "review_domains": ["dom"],
+                "fer2013_path": f"{HOSTILE}/fer.csv",
+                "experiments": [
+                    {
+                        "name": "clouds",
+                        "overrides": [
+                            "experiment=gaussian_clouds",
+                            f"tracking.run_name={run_name}",
+                        ],
+                    }
+                ],
+            }
+        )
+    )
     return tmp_path
 
 
 def test_config_values_reach_the_shell_quoted(hostile_workdir):
-    result = snakemake(hostile_workdir, "results/reviews/dom/reviews.parquet",
-                       "results/faces/hog", "results/runs/clouds/metrics.json",
-                       "-n", "-p", "--configfile", "hostile.yaml")
+    result = snakemake(
+        hostile_workdir,
+        "results/reviews/dom/reviews.parquet",
+        "results/faces/hog",
+        "results/runs/clouds/metrics.json",
+        "-n",
+        "-p",
+        "--configfile",
+        "hostile.yaml",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     commands = {}
     for line in result.stdout.splitlines():
         if line.startswith("Shell command: "):
             argv = shlex.split(line.removeprefix("Shell command: "))  # as sh would split it
             commands[argv[2]] = argv
-    parse, faces, train = (commands[m] for m in ("logreg.data.reviews", "logreg.data.faces",
-                                                 "logreg.train"))
+    parse, faces, train = (
+        commands[m] for m in ("logreg.data.reviews", "logreg.data.faces", "logreg.train")
+    )
     assert f"{HOSTILE}/dom/positive.review" in parse
     assert f"{HOSTILE}/fer.csv" in faces
     assert "tracking.run_name='a $(touch PWNED); b'" in train
@@ -238,8 +363,9 @@ def test_config_values_reach_the_shell_quoted(hostile_workdir):
 
 @pytest.mark.slow
 def test_a_hostile_reviews_dir_is_parsed_not_executed(hostile_workdir):
-    result = snakemake(hostile_workdir, "results/reviews/dom/reviews.parquet",
-                       "--configfile", "hostile.yaml")
+    result = snakemake(
+        hostile_workdir, "results/reviews/dom/reviews.parquet", "--configfile", "hostile.yaml"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (hostile_workdir / "results/reviews/dom/reviews.parquet").is_file()
     assert not (hostile_workdir / "PWNED").exists()

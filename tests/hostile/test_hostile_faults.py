@@ -17,18 +17,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from harness import error_line, leftovers, record, run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from harness import error_line, leftovers, record, run
 from logreg.experiment import tracking
 from logreg.experiment.config import compose
-from logreg.linear.exceptions import TrainingDivergedError
 from logreg.experiment.run import train
+from logreg.linear.exceptions import TrainingDivergedError
 
 # Long enough to be killed mid-fit (~1 s of fitting), short enough to rerun.
-LONG_FIT = ["experiment=gaussian_clouds", "dataset.n_samples=50000", "optimizer=minibatch",
-            "optimizer.max_iter=20", "optimizer.tol=1e-12", "progress=false"]
+LONG_FIT = [
+    "experiment=gaussian_clouds",
+    "dataset.n_samples=50000",
+    "optimizer=minibatch",
+    "optimizer.max_iter=20",
+    "optimizer.tol=1e-12",
+    "progress=false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,33 +52,55 @@ def _runs(uri: str, experiment: str):
 
 
 def _cfg(tmp_path: Path, store: str, experiment: str, *overrides: str):
-    return compose(["experiment=gaussian_clouds", "dataset.n_samples=400", "progress=false",
-                    f"paths.results_dir={tmp_path}", f"tracking.uri={store}",
-                    f"tracking.experiment={experiment}", *overrides])
+    return compose(
+        [
+            "experiment=gaussian_clouds",
+            "dataset.n_samples=400",
+            "progress=false",
+            f"paths.results_dir={tmp_path}",
+            f"tracking.uri={store}",
+            f"tracking.experiment={experiment}",
+            *overrides,
+        ]
+    )
 
 
 @pytest.mark.parametrize("model", ["logistic", "softmax"])
-def test_divergence_is_stopped_in_the_first_epoch_naming_the_learning_rate(tmp_path, store,
-                                                                           model):
+def test_divergence_is_stopped_in_the_first_epoch_naming_the_learning_rate(tmp_path, store, model):
     experiment = f"diverge-{model}"
     # Overlapping clouds: on separable ones a huge step can drive the loss to 0 instead.
-    cfg = _cfg(tmp_path, store, experiment, f"model={model}", "optimizer=gd",
-               "optimizer.lr=1e12", "dataset.mean0=[-0.3,-0.3]", "dataset.mean1=[0.3,0.3]")
+    cfg = _cfg(
+        tmp_path,
+        store,
+        experiment,
+        f"model={model}",
+        "optimizer=gd",
+        "optimizer.lr=1e12",
+        "dataset.mean0=[-0.3,-0.3]",
+        "dataset.mean1=[0.3,0.3]",
+    )
     with pytest.raises(TrainingDivergedError, match=r"epoch 1\b.*lr=1e\+12") as info:
         train(cfg, tmp_path / "run")
     assert not (tmp_path / "run" / "metrics.json").exists()
     (run_,) = _runs(store, experiment)
     assert run_.info.status == "FAILED"
     assert "lr=1e+12" in run_.data.tags["error"]
-    record("Faults", f"training diverges ({model}, optimizer=gd optimizer.lr=1e12)",
-           f"python -m logreg.train experiment=gaussian_clouds model={model} optimizer=gd "
-           "optimizer.lr=1e12 'dataset.mean0=[-0.3,-0.3]' 'dataset.mean1=[0.3,0.3]'",
-           f"error: {info.value}")
+    record(
+        "Faults",
+        f"training diverges ({model}, optimizer=gd optimizer.lr=1e12)",
+        f"python -m logreg.train experiment=gaussian_clouds model={model} optimizer=gd "
+        "optimizer.lr=1e12 'dataset.mean0=[-0.3,-0.3]' 'dataset.mean1=[0.3,0.3]'",
+        f"error: {info.value}",
+    )
 
 
 def _start(args: list[str], cwd: Path, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "logreg.train", *args], cwd=cwd,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "logreg.train", *args],
+        cwd=cwd,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _kill_while_fitting(process: subprocess.Popen, log: Path, sig: int) -> int:
@@ -95,10 +123,15 @@ def _run_dir(results: Path) -> Path:
 
 @pytest.mark.slow
 def test_sigterm_marks_the_run_killed_and_writes_no_metrics(tmp_path, store):
-    args = [*LONG_FIT, "paths.results_dir=results", f"tracking.uri={store}",
-            "tracking.experiment=sigterm"]
-    status = _kill_while_fitting(_start(args, tmp_path, tmp_path / "log"), tmp_path / "log",
-                                 signal.SIGTERM)
+    args = [
+        *LONG_FIT,
+        "paths.results_dir=results",
+        f"tracking.uri={store}",
+        "tracking.experiment=sigterm",
+    ]
+    status = _kill_while_fitting(
+        _start(args, tmp_path, tmp_path / "log"), tmp_path / "log", signal.SIGTERM
+    )
     assert status == 130
     (run_,) = _runs(store, "sigterm")
     assert run_.info.status == "KILLED"
@@ -109,16 +142,25 @@ def test_sigterm_marks_the_run_killed_and_writes_no_metrics(tmp_path, store):
     last = (tmp_path / "log").read_text().strip().splitlines()[-1]
     assert last == "interrupted: terminated by signal 15; the MLflow run is marked KILLED"
     assert "Traceback" not in (tmp_path / "log").read_text()
-    record("Faults", "the training is sent SIGTERM (kill PID)",
-           "python -m logreg.train " + " ".join(LONG_FIT), last)
+    record(
+        "Faults",
+        "the training is sent SIGTERM (kill PID)",
+        "python -m logreg.train " + " ".join(LONG_FIT),
+        last,
+    )
 
 
 @pytest.mark.slow
 def test_after_sigkill_the_same_command_completes_with_whole_outputs(tmp_path, store):
-    args = [*LONG_FIT, "paths.results_dir=results", f"tracking.uri={store}",
-            "tracking.experiment=sigkill"]
-    status = _kill_while_fitting(_start(args, tmp_path, tmp_path / "log"), tmp_path / "log",
-                                 signal.SIGKILL)
+    args = [
+        *LONG_FIT,
+        "paths.results_dir=results",
+        f"tracking.uri={store}",
+        "tracking.experiment=sigkill",
+    ]
+    status = _kill_while_fitting(
+        _start(args, tmp_path, tmp_path / "log"), tmp_path / "log", signal.SIGKILL
+    )
     assert status == -signal.SIGKILL
     again = run([sys.executable, "-m", "logreg.train", *args], cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -160,20 +202,25 @@ def test_a_store_failing_at_the_end_keeps_the_trained_model(tmp_path, store, mon
     assert run_.info.status == "FAILED"
     assert "could not upload artifacts" in run_.data.tags["error"]
     assert message.endswith(f"the trained model and its files are in {tmp_path / 'run'}")
-    record("Faults", "the tracking store fails while logging at the end (simulated: "
-           "MlflowClient.log_artifacts raises)",
-           "python -m logreg.train experiment=gaussian_clouds tracking.retries=1",
-           message.replace(store, "sqlite:///results/mlflow.db")
-           .replace(str(tmp_path / "run"), "results/runs/gaussian_clouds"))
+    record(
+        "Faults",
+        "the tracking store fails while logging at the end (simulated: "
+        "MlflowClient.log_artifacts raises)",
+        "python -m logreg.train experiment=gaussian_clouds tracking.retries=1",
+        message.replace(store, "sqlite:///results/mlflow.db").replace(
+            str(tmp_path / "run"), "results/runs/gaussian_clouds"
+        ),
+    )
 
 
-def test_a_failed_rerun_in_the_same_folder_leaves_no_stale_metrics(tmp_path, store,
-                                                                   monkeypatch):
+def test_a_failed_rerun_in_the_same_folder_leaves_no_stale_metrics(tmp_path, store, monkeypatch):
     train(_cfg(tmp_path, store, "rerun", "penalty=l2", "penalty.l2=0.1"), tmp_path / "run")
     _failing_artifact_upload(monkeypatch)
     with pytest.raises(tracking.TrackingError):
-        train(_cfg(tmp_path, store, "rerun", "penalty=l2", "penalty.l2=0.5",
-                   "tracking.retries=0"), tmp_path / "run")
+        train(
+            _cfg(tmp_path, store, "rerun", "penalty=l2", "penalty.l2=0.5", "tracking.retries=0"),
+            tmp_path / "run",
+        )
     metrics = tmp_path / "run" / "metrics.json"
     if metrics.exists():  # then it must describe the files next to it
         assert json.loads(metrics.read_text())["l2"] == 0.5
@@ -189,35 +236,57 @@ def _closed_port() -> int:
 def test_an_unreachable_store_fails_fast_with_the_uri(tmp_path):
     port = _closed_port()
     uri = f"http://127.0.0.1:{port}"
-    args = ["experiment=gaussian_clouds", "dataset.n_samples=400",
-            "paths.results_dir=results", f"tracking.uri={uri}", "tracking.retries=1"]
+    args = [
+        "experiment=gaussian_clouds",
+        "dataset.n_samples=400",
+        "paths.results_dir=results",
+        f"tracking.uri={uri}",
+        "tracking.retries=1",
+    ]
     # MLflow's own HTTP retries (7, with back-off up to 2 min) are switched off here:
     # this test is about ours; the next one is about MLflow's.
-    result = run([sys.executable, "-m", "logreg.train", *args], cwd=tmp_path, timeout=120,
-                 env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    result = run(
+        [sys.executable, "-m", "logreg.train", *args],
+        cwd=tmp_path,
+        timeout=120,
+        env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+    )
     assert result.returncode == 2
     line = error_line(result.stderr)
-    assert line.startswith(f"error: {uri}: could not open experiment 'gaussian_clouds' after "
-                           "2 attempts: ")
+    assert line.startswith(
+        f"error: {uri}: could not open experiment 'gaussian_clouds' after 2 attempts: "
+    )
     assert "tracking.uri" in line
     assert list((tmp_path / "results").rglob("metrics.json")) == []
-    record("Faults", "the tracking store is unreachable (tracking.retries=1)",
-           "MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 python -m logreg.train "
-           "experiment=gaussian_clouds tracking.uri=http://127.0.0.1:PORT tracking.retries=1",
-           line.replace(str(port), "PORT"))
+    record(
+        "Faults",
+        "the tracking store is unreachable (tracking.retries=1)",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 python -m logreg.train "
+        "experiment=gaussian_clouds tracking.uri=http://127.0.0.1:PORT tracking.retries=1",
+        line.replace(str(port), "PORT"),
+    )
 
 
 @pytest.mark.slow
 def test_an_unreachable_store_fails_within_20_seconds_by_default(tmp_path):
-    args = ["experiment=gaussian_clouds", "dataset.n_samples=400",
-            "paths.results_dir=results", f"tracking.uri=http://127.0.0.1:{_closed_port()}",
-            "tracking.retries=1"]
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MLFLOW_HTTP_REQUEST")}
+    args = [
+        "experiment=gaussian_clouds",
+        "dataset.n_samples=400",
+        "paths.results_dir=results",
+        f"tracking.uri=http://127.0.0.1:{_closed_port()}",
+        "tracking.retries=1",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_HTTP_REQUEST")}
     started = time.monotonic()
     try:
-        result = subprocess.run([sys.executable, "-m", "logreg.train", *args], cwd=tmp_path,
-                                capture_output=True, text=True, timeout=20, env=env)
+        result = subprocess.run(
+            [sys.executable, "-m", "logreg.train", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("no error after 20 s")
     assert result.returncode == 2

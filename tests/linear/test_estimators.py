@@ -10,10 +10,10 @@ import pytest
 import scipy.sparse as sp
 
 from logreg import LogisticRegression, SoftmaxRegression
-from logreg.linear.exceptions import TrainingDivergedError
-from logreg.linear.validation import NotFittedError
 from logreg.linear.estimators import ConvergenceWarning
+from logreg.linear.exceptions import TrainingDivergedError
 from logreg.linear.solvers._common import progress_bar
+from logreg.linear.validation import NotFittedError
 
 SOLVERS = ["lbfgs", "fista", "gd", "sgd", "minibatch"]
 
@@ -26,34 +26,49 @@ def _blobs(n=150, d=4, n_classes=3, seed=0, labels=None):
     return X, (y if labels is None else np.asarray(labels)[y])
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"l2": -1.0}, r"l2 must be >= 0, got -1.0"),
-    ({"l1": float("nan")}, r"l1 must be >= 0, got nan"),
-    ({"solver": "newton"}, r"solver must be one of .* got 'newton'"),
-    ({"solver": "lbfgs", "l1": 0.1},
-     r"solver='lbfgs' cannot handle an L1 penalty \(l1=0.1\); use 'fista', 'gd', "
-     r"'sgd' or 'minibatch'"),
-    ({"lr": 0}, r"lr must be > 0, got 0"),
-    ({"lr_schedule": "cosine"}, r"lr_schedule must be one of .* got 'cosine'"),
-    ({"lr_schedule": "exponential", "decay": 1.5},
-     r"decay must be in \(0, 1\] for lr_schedule='exponential', got 1.5"),
-    ({"decay": -0.1}, r"decay must be >= 0, got -0.1"),
-    ({"momentum": 1.0}, r"momentum must be in \[0, 1\), got 1.0"),
-    ({"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
-    ({"max_iter": 2.5}, r"max_iter must be an integer >= 1, got 2.5"),
-    ({"patience": 0}, r"patience must be an integer >= 1, got 0"),
-    ({"tol": -1e-3}, r"tol must be >= 0, got -0.001"),
-    ({"early_stopping": "yes"}, r"early_stopping must be True or False, got 'yes'"),
-    ({"fit_intercept": 1}, r"fit_intercept must be True or False, got 1"),
-    ({"class_weight": "auto"}, r"class_weight must be None, 'balanced' or a dict"),
-    ({"class_weight": {7: 1.0}}, r"class_weight has a weight for label 7, which is "
-                                 r"not among the classes \[0, 1\]"),
-    ({"random_state": -3}, r"random_state must be None, an integer >= 0 or a "
-                           r"numpy.random.Generator, got -3"),
-    ({"verbose": -1}, r"verbose must be an integer >= 0, got -1"),
-    ({"solver": "minibatch", "batch_size": 500},
-     r"batch_size=500 is larger than the number of training samples \(150\)"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"l2": -1.0}, r"l2 must be >= 0, got -1.0"),
+        ({"l1": float("nan")}, r"l1 must be >= 0, got nan"),
+        ({"solver": "newton"}, r"solver must be one of .* got 'newton'"),
+        (
+            {"solver": "lbfgs", "l1": 0.1},
+            r"solver='lbfgs' cannot handle an L1 penalty \(l1=0.1\); use 'fista', 'gd', "
+            r"'sgd' or 'minibatch'",
+        ),
+        ({"lr": 0}, r"lr must be > 0, got 0"),
+        ({"lr_schedule": "cosine"}, r"lr_schedule must be one of .* got 'cosine'"),
+        (
+            {"lr_schedule": "exponential", "decay": 1.5},
+            r"decay must be in \(0, 1\] for lr_schedule='exponential', got 1.5",
+        ),
+        ({"decay": -0.1}, r"decay must be >= 0, got -0.1"),
+        ({"momentum": 1.0}, r"momentum must be in \[0, 1\), got 1.0"),
+        ({"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
+        ({"max_iter": 2.5}, r"max_iter must be an integer >= 1, got 2.5"),
+        ({"patience": 0}, r"patience must be an integer >= 1, got 0"),
+        ({"tol": -1e-3}, r"tol must be >= 0, got -0.001"),
+        ({"early_stopping": "yes"}, r"early_stopping must be True or False, got 'yes'"),
+        ({"fit_intercept": 1}, r"fit_intercept must be True or False, got 1"),
+        ({"class_weight": "auto"}, r"class_weight must be None, 'balanced' or a dict"),
+        (
+            {"class_weight": {7: 1.0}},
+            r"class_weight has a weight for label 7, which is "
+            r"not among the classes \[0, 1\]",
+        ),
+        (
+            {"random_state": -3},
+            r"random_state must be None, an integer >= 0 or a "
+            r"numpy.random.Generator, got -3",
+        ),
+        ({"verbose": -1}, r"verbose must be an integer >= 0, got -1"),
+        (
+            {"solver": "minibatch", "batch_size": 500},
+            r"batch_size=500 is larger than the number of training samples \(150\)",
+        ),
+    ],
+)
 def test_bad_parameters_fail_in_fit_naming_parameter_and_value(params, message):
     X, y = _blobs(n_classes=2)
     model = LogisticRegression(**params)  # __init__ only stores
@@ -69,8 +84,9 @@ def test_parameters_round_trip_and_unknown_names_fail():
     assert params["l2"] == 0.5 and params["solver"] == "gd" and len(params) == 16
     assert SoftmaxRegression(**params).get_params() == params
     assert model.set_params(lr=0.01, momentum=0.9) is model and model.lr == 0.01
-    with pytest.raises(ValueError, match="Invalid parameter 'alpha' for estimator "
-                                         "SoftmaxRegression"):
+    with pytest.raises(
+        ValueError, match="Invalid parameter 'alpha' for estimator SoftmaxRegression"
+    ):
         model.set_params(alpha=1.0)
     assert repr(model) == "SoftmaxRegression(l2=0.5, lr=0.01, momentum=0.9, solver='gd')"
 
@@ -104,20 +120,27 @@ def test_softmax_on_two_classes_matches_logistic_regression():
     # Under L2 the softmax weights are symmetric, W = (-w/2, w/2) with l2 doubled for
     # w, so both give the same log-odds when the softmax l2 is twice the logistic one.
     softmax2 = SoftmaxRegression(l2=0.2, tol=1e-10).fit(X, y)
-    np.testing.assert_allclose(softmax2.decision_function(X),
-                               logistic.decision_function(X), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(softmax2.predict_proba(X), logistic.predict_proba(X),
-                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        softmax2.decision_function(X), logistic.decision_function(X), rtol=1e-6, atol=1e-8
+    )
+    np.testing.assert_allclose(
+        softmax2.predict_proba(X), logistic.predict_proba(X), rtol=1e-6, atol=1e-8
+    )
     assert softmax.coef_.shape == (2, 4)
 
 
 def test_class_count_errors():
     X, y = _blobs(n_classes=3)
-    with pytest.raises(ValueError, match="Only binary classification is supported.*"
-                                         "3 classes.*use SoftmaxRegression"):
+    with pytest.raises(
+        ValueError,
+        match="Only binary classification is supported.*3 classes.*use SoftmaxRegression",
+    ):
         LogisticRegression().fit(X, y)
-    with pytest.raises(ValueError, match=r"needs samples of at least 2 classes; got 1 "
-                                         r"class: \[4\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs samples of at least 2 classes; got 1 "
+        r"class: \[4\]",
+    ):
         SoftmaxRegression().fit(X, np.full(150, 4))
     with pytest.raises(ValueError, match="Unknown label type: continuous"):
         SoftmaxRegression().fit(X, X[:, 0])
@@ -136,21 +159,33 @@ def test_data_errors():
         model.fit(X, y[:-1])
     with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
         model.fit(X[:, 0], y)
-    with pytest.raises(ValueError, match=r"sample_weight must be >= 0, got a minimum "
-                                         r"of -1"):
+    with pytest.raises(
+        ValueError,
+        match=r"sample_weight must be >= 0, got a minimum "
+        r"of -1",
+    ):
         model.fit(X, y, sample_weight=np.r_[-1.0, np.ones(149)])
     model.fit(X, y)
-    with pytest.raises(ValueError, match="X has 3 features, but LogisticRegression is "
-                                         "expecting 4 features as input"):
+    with pytest.raises(
+        ValueError,
+        match="X has 3 features, but LogisticRegression is expecting 4 features as input",
+    ):
         model.predict(X[:, :3])
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_same_seed_gives_bit_identical_coefficients(solver):
     X, y = _blobs(n=150, d=6, n_classes=3)
-    params = {"solver": solver, "l2": 0.01, "l1": 0.0 if solver == "lbfgs" else 0.01,
-              "max_iter": 10, "batch_size": 16, "lr": 0.1, "random_state": 7,
-              "tol": 0.0}
+    params = {
+        "solver": solver,
+        "l2": 0.01,
+        "l1": 0.0 if solver == "lbfgs" else 0.01,
+        "max_iter": 10,
+        "batch_size": 16,
+        "lr": 0.1,
+        "random_state": 7,
+        "tol": 0.0,
+    }
     with pytest.warns(ConvergenceWarning):
         first = SoftmaxRegression(**params).fit(X, y)
     with pytest.warns(ConvergenceWarning):
@@ -168,8 +203,7 @@ def test_same_seed_gives_bit_identical_coefficients(solver):
 def test_history_with_eval_set_has_equal_length_lists(solver):
     X, y = _blobs(n=200)
     X_val, y_val = _blobs(n=60, seed=0)
-    model = SoftmaxRegression(solver=solver, l2=0.01, max_iter=8, tol=0.0,
-                              random_state=0)
+    model = SoftmaxRegression(solver=solver, l2=0.01, max_iter=8, tol=0.0, random_state=0)
     with pytest.warns(ConvergenceWarning):
         model.fit(X, y, eval_set=(X_val, y_val))
     history = model.history_
@@ -188,8 +222,7 @@ def test_early_stopping_restores_the_best_epoch():
     X_val = rng.normal(size=(200, 60))
     y_val = (X_val[:, 0] + rng.normal(size=200) > 0).astype(int)
     params = {"solver": "gd", "lr": 0.5, "max_iter": 500, "patience": 3}
-    model = LogisticRegression(early_stopping=True, **params).fit(
-        X, y, eval_set=(X_val, y_val))
+    model = LogisticRegression(early_stopping=True, **params).fit(X, y, eval_set=(X_val, y_val))
     val_loss = model.history_["val_loss"]
     best = int(np.argmin(val_loss)) + 1
     assert model.best_epoch_ == best and model.n_iter_ == best + 3 < 500
@@ -202,14 +235,14 @@ def test_early_stopping_restores_the_best_epoch():
 
 def test_early_stopping_without_eval_set_holds_out_a_stratified_tenth():
     X, y = _blobs(n=300, n_classes=3)
-    model = SoftmaxRegression(early_stopping=True, solver="minibatch", lr=0.05,
-                              max_iter=200, patience=2, random_state=1).fit(X, y)
+    model = SoftmaxRegression(
+        early_stopping=True, solver="minibatch", lr=0.05, max_iter=200, patience=2, random_state=1
+    ).fit(X, y)
     assert model.best_epoch_ is not None and model.n_iter_ < 200
     assert len(model.history_["val_loss"]) == model.n_iter_
     # 10% of each class: accuracies are multiples of 1 / (validation size)
     n_val = sum(max(1, round(0.1 * c)) for c in np.bincount(y))
-    assert all(abs(a * n_val - round(a * n_val)) < 1e-9
-               for a in model.history_["val_accuracy"])
+    assert all(abs(a * n_val - round(a * n_val)) < 1e-9 for a in model.history_["val_accuracy"])
     with pytest.raises(ValueError, match="too few; pass eval_set"):
         LogisticRegression(early_stopping=True).fit(X[:2], [0, 1])
 
@@ -231,7 +264,8 @@ def test_integer_sample_weights_equal_repeated_samples():
     weights = np.random.default_rng(0).integers(0, 4, size=60)
     weighted = LogisticRegression(l2=0.01, tol=1e-12).fit(X, y, sample_weight=weights)
     repeated = LogisticRegression(l2=0.01, tol=1e-12).fit(
-        np.repeat(X, weights, axis=0), np.repeat(y, weights))
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
     np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-8)
 
 
@@ -240,15 +274,22 @@ def test_sparse_and_dense_inputs_give_the_same_model(solver):
     X, y = _blobs(n=200, d=8)
     X[np.abs(X) < 1.0] = 0.0
     # Same iterations on both layouts (tol=0 runs all of them).
-    params = {"solver": solver, "l2": 0.01, "l1": 0.0 if solver == "lbfgs" else 0.005,
-              "tol": 0.0, "max_iter": 30, "lr": 0.5}
+    params = {
+        "solver": solver,
+        "l2": 0.01,
+        "l1": 0.0 if solver == "lbfgs" else 0.005,
+        "tol": 0.0,
+        "max_iter": 30,
+        "lr": 0.5,
+    }
     with pytest.warns(ConvergenceWarning):
         dense = SoftmaxRegression(**params).fit(X, y)
     with pytest.warns(ConvergenceWarning):
         sparse = SoftmaxRegression(**params).fit(sp.csr_matrix(X), y)
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(sparse.predict_proba(sp.csr_matrix(X)),
-                               dense.predict_proba(X), atol=1e-8)
+    np.testing.assert_allclose(
+        sparse.predict_proba(sp.csr_matrix(X)), dense.predict_proba(X), atol=1e-8
+    )
 
 
 def test_float32_input_is_not_copied_to_float64():
@@ -267,17 +308,21 @@ def test_float32_input_is_not_copied_to_float64():
 
 def test_l1_sparsity_grows_with_l1():
     X, y = _blobs(n=300, d=20, n_classes=3)
-    zeros = [int(np.sum(SoftmaxRegression(l1=l1, tol=1e-8, max_iter=2000).fit(X, y).coef_
-                        == 0))
-             for l1 in [0.0, 0.01, 0.05, 0.2]]
+    zeros = [
+        int(np.sum(SoftmaxRegression(l1=l1, tol=1e-8, max_iter=2000).fit(X, y).coef_ == 0))
+        for l1 in [0.0, 0.01, 0.05, 0.2]
+    ]
     assert zeros[0] == 0 < zeros[1] <= zeros[2] <= zeros[3]
     assert SoftmaxRegression(l1=0.05).fit(X, y).solver_ == "fista"
 
 
 def test_divergence_error_names_the_learning_rate():
     X, y = _blobs(n_classes=2)
-    with pytest.raises(TrainingDivergedError, match=r"lr=100; use a smaller learning "
-                                                    r"rate, e.g. lr=10"):
+    with pytest.raises(
+        TrainingDivergedError,
+        match=r"lr=100; use a smaller learning "
+        r"rate, e.g. lr=10",
+    ):
         LogisticRegression(solver="gd", lr=100.0, l2=1.0, max_iter=1000).fit(X, y)
 
 

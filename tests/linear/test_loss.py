@@ -35,7 +35,8 @@ def _problem(multinomial, sparse, weighted, fit_intercept, dtype=np.float64, see
     sw = rng.uniform(0.2, 3.0, size=n) if weighted else None
     # Weights far from zero, so the L1 term is differentiable at them.
     coef = rng.choice([-1.0, 1.0], size=(loss.n_outputs, d)) * rng.uniform(
-        0.2, 1.0, size=(loss.n_outputs, d))
+        0.2, 1.0, size=(loss.n_outputs, d)
+    )
     intercept = rng.normal(size=loss.n_outputs)
     return loss, X, Y, sw, coef, intercept
 
@@ -45,12 +46,9 @@ def _problem(multinomial, sparse, weighted, fit_intercept, dtype=np.float64, see
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("multinomial", [False, True], ids=["binary", "softmax"])
-def test_gradient_matches_finite_differences(multinomial, sparse, weighted,
-                                             fit_intercept, penalty):
-    loss, X, Y, sw, coef, intercept = _problem(multinomial, sparse, weighted,
-                                               fit_intercept)
-    _, grad_coef, grad_intercept = smooth_loss_gradient(
-        loss, penalty, coef, intercept, X, Y, sw)
+def test_gradient_matches_finite_differences(multinomial, sparse, weighted, fit_intercept, penalty):
+    loss, X, Y, sw, coef, intercept = _problem(multinomial, sparse, weighted, fit_intercept)
+    _, grad_coef, grad_intercept = smooth_loss_gradient(loss, penalty, coef, intercept, X, Y, sw)
     grad_coef = grad_coef + penalty.l1 * np.sign(coef)  # differentiable here
 
     def J(c, b):
@@ -63,16 +61,20 @@ def test_gradient_matches_finite_differences(multinomial, sparse, weighted,
         step[index] = h
         numeric[index] = (J(coef + step, intercept) - J(coef - step, intercept)) / (2 * h)
     np.testing.assert_allclose(grad_coef, numeric, rtol=1e-6, atol=1e-8)
-    numeric_b = np.array([(J(coef, intercept + h * e) - J(coef, intercept - h * e)) / (2 * h)
-                          for e in np.eye(intercept.size)])
-    np.testing.assert_allclose(grad_intercept, numeric_b if fit_intercept else 0.0,
-                               rtol=1e-6, atol=1e-8)
+    numeric_b = np.array(
+        [
+            (J(coef, intercept + h * e) - J(coef, intercept - h * e)) / (2 * h)
+            for e in np.eye(intercept.size)
+        ]
+    )
+    np.testing.assert_allclose(
+        grad_intercept, numeric_b if fit_intercept else 0.0, rtol=1e-6, atol=1e-8
+    )
 
 
 @pytest.mark.parametrize("multinomial", [False, True], ids=["binary", "softmax"])
 def test_float32_input_gives_float64_results_close_to_float64_input(multinomial):
-    loss, X32, Y, sw, coef, intercept = _problem(multinomial, False, True, True,
-                                                 dtype=np.float32)
+    loss, X32, Y, sw, coef, intercept = _problem(multinomial, False, True, True, dtype=np.float32)
     l32, g32, b32 = loss.loss_gradient(coef, intercept, X32, Y, sw)
     l64, g64, b64 = loss.loss_gradient(coef, intercept, X32.astype(np.float64), Y, sw)
     assert g32.dtype == np.float64 and isinstance(l32, float)
@@ -96,7 +98,8 @@ def test_course_cross_entropy_of_target_one(output, expected):
     logit = np.log(output / (1 - output))
     binary = BinaryCrossEntropy().loss_from_raw(np.array([[logit]]), np.array([[1.0]]))
     softmax = MultinomialCrossEntropy(2).loss_from_raw(
-        np.array([[0.0, logit]]), np.array([[0.0, 1.0]]))
+        np.array([[0.0, logit]]), np.array([[0.0, 1.0]])
+    )
     assert round(binary, 3) == expected
     assert round(softmax, 3) == expected
     assert binary == pytest.approx(-np.log(output), rel=1e-12)

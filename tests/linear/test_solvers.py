@@ -9,7 +9,6 @@ import scipy.sparse as sp
 from logreg.linear.exceptions import TrainingDivergedError
 from logreg.linear.loss import make_loss, one_hot
 from logreg.linear.penalties import ElasticNet
-from logreg.linear.solvers._common import blas_threads, limit_blas_threads
 from logreg.linear.solvers import (
     SOLVERS,
     ConvergenceWarning,
@@ -21,6 +20,7 @@ from logreg.linear.solvers import (
     objective,
     sgd,
 )
+from logreg.linear.solvers._common import blas_threads, limit_blas_threads
 
 
 def _data(multinomial, sparse=False, seed=0, n=120, d=6):
@@ -39,19 +39,23 @@ def _reference(loss, penalty, X, Y):
     return solver(loss, penalty, X, Y, None, max_iter=5000, tol=1e-12)
 
 
-@pytest.mark.parametrize("penalty", [ElasticNet(l2=0.05), ElasticNet(l1=0.02),
-                                     ElasticNet(l1=0.01, l2=0.05)],
-                         ids=["l2", "l1", "elasticnet"])
+@pytest.mark.parametrize(
+    "penalty",
+    [ElasticNet(l2=0.05), ElasticNet(l1=0.02), ElasticNet(l1=0.01, l2=0.05)],
+    ids=["l2", "l1", "elasticnet"],
+)
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("multinomial", [False, True], ids=["binary", "softmax"])
 def test_deterministic_solvers_reach_the_same_optimum(multinomial, sparse, penalty):
     loss, X, Y = _data(multinomial, sparse)
     coef_ref, b_ref, _, _ = _reference(loss, penalty, X, Y)
-    candidates = {"fista": fista(loss, penalty, X, Y, max_iter=5000, tol=1e-9),
-                  "gd": gd(loss, penalty, X, Y, lr=1.0, max_iter=20000, tol=1e-9)}
+    candidates = {
+        "fista": fista(loss, penalty, X, Y, max_iter=5000, tol=1e-9),
+        "gd": gd(loss, penalty, X, Y, lr=1.0, max_iter=20000, tol=1e-9),
+    }
     if penalty.is_smooth:
         candidates["lbfgs"] = lbfgs(loss, penalty, X, Y, max_iter=500, tol=1e-9)
-    for name, (coef, intercept, _, history) in candidates.items():
+    for name, (coef, intercept, _, _history) in candidates.items():
         scale = np.abs(coef_ref).max()
         np.testing.assert_allclose(coef, coef_ref, atol=1e-6 * scale, err_msg=name)
         np.testing.assert_allclose(intercept, b_ref, atol=1e-6 * scale, err_msg=name)
@@ -59,18 +63,29 @@ def test_deterministic_solvers_reach_the_same_optimum(multinomial, sparse, penal
             np.testing.assert_array_equal(coef == 0, coef_ref == 0, err_msg=name)
 
 
-@pytest.mark.parametrize("penalty", [ElasticNet(l2=0.05), ElasticNet(l1=0.02, l2=0.01)],
-                         ids=["l2", "elasticnet"])
+@pytest.mark.parametrize(
+    "penalty", [ElasticNet(l2=0.05), ElasticNet(l1=0.02, l2=0.01)], ids=["l2", "elasticnet"]
+)
 @pytest.mark.parametrize("solver", ["sgd", "minibatch"])
 def test_stochastic_solvers_approach_the_optimum(solver, penalty):
     loss, X, Y = _data(multinomial=True)
     coef_ref, b_ref, _, _ = _reference(loss, penalty, X, Y)
-    options = ({"batch_size": 10, "lr": 0.5, "decay": 0.2, "max_iter": 100}
-               if solver == "minibatch" else {"lr": 0.1, "decay": 0.5, "max_iter": 60})
+    options = (
+        {"batch_size": 10, "lr": 0.5, "decay": 0.2, "max_iter": 100}
+        if solver == "minibatch"
+        else {"lr": 0.1, "decay": 0.5, "max_iter": 60}
+    )
     with pytest.warns(ConvergenceWarning):  # tol=0 cannot be met
         coef, intercept, _, history = SOLVERS[solver](
-            loss, penalty, X, Y, rng=np.random.default_rng(0),
-            lr_schedule="invscaling", tol=0.0, **options)
+            loss,
+            penalty,
+            X,
+            Y,
+            rng=np.random.default_rng(0),
+            lr_schedule="invscaling",
+            tol=0.0,
+            **options,
+        )
     # Decaying steps leave a small stochastic error: the objective is nearly optimal.
     optimum = objective(loss, penalty, coef_ref, b_ref, X, Y, None)
     assert history["loss"][-1] - optimum < 1e-3 * optimum
@@ -83,8 +98,9 @@ def test_course_sgd_step():
     loss = make_loss(2, multinomial=False)
     X, Y = np.array([[3.0, 2.0]]), np.array([[1.0]])
     with pytest.warns(ConvergenceWarning):
-        coef, intercept, n_iter, _ = sgd(loss, ElasticNet(), X, Y, lr=0.1, max_iter=1,
-                                         rng=np.random.default_rng(0))
+        coef, intercept, n_iter, _ = sgd(
+            loss, ElasticNet(), X, Y, lr=0.1, max_iter=1, rng=np.random.default_rng(0)
+        )
     np.testing.assert_allclose(coef, [[0.15, 0.1]], rtol=1e-15)
     np.testing.assert_allclose(intercept, [0.05], rtol=1e-15)
     assert n_iter == 1
@@ -111,13 +127,14 @@ def test_momentum_reaches_the_optimum_in_fewer_epochs():
 def test_max_iter_stop_warns_and_history_has_one_entry_per_epoch(solver):
     loss, X, Y = _data(multinomial=True)
     options = {"rng": np.random.default_rng(0)} if solver in ("sgd", "minibatch") else {}
-    with pytest.warns(ConvergenceWarning, match=f"{solver} did not converge in "
-                                                "max_iter=3"):
+    with pytest.warns(ConvergenceWarning, match=f"{solver} did not converge in max_iter=3"):
         coef, intercept, n_iter, history = SOLVERS[solver](
-            loss, ElasticNet(l2=1e-3), X, Y, max_iter=3, tol=1e-12, **options)
+            loss, ElasticNet(l2=1e-3), X, Y, max_iter=3, tol=1e-12, **options
+        )
     assert n_iter == 3 and len(history["loss"]) == 3
-    assert history["loss"][-1] < objective(loss, ElasticNet(l2=1e-3),
-                                           np.zeros_like(coef), np.zeros(3), X, Y, None)
+    assert history["loss"][-1] < objective(
+        loss, ElasticNet(l2=1e-3), np.zeros_like(coef), np.zeros(3), X, Y, None
+    )
 
 
 def test_callback_true_stops_without_warning():
@@ -130,8 +147,9 @@ def test_callback_true_stops_without_warning():
 
     for solver in (gd, lbfgs, fista):
         seen.clear()
-        _, _, n_iter, history = solver(loss, ElasticNet(l2=0.01), X, Y, max_iter=50,
-                                       tol=0.0, callback=stop_at_two)
+        _, _, n_iter, history = solver(
+            loss, ElasticNet(l2=0.01), X, Y, max_iter=50, tol=0.0, callback=stop_at_two
+        )
         assert n_iter == 2 and [v for _, v in seen] == history["loss"]
 
 
@@ -140,19 +158,19 @@ def test_divergence_names_the_learning_rate(solver):
     loss, X, Y = _data(multinomial=False)
     options = {"rng": np.random.default_rng(0)} if solver != "gd" else {}
     # lr * l2 = 50 > 2: the L2 step multiplies the weights by -49 each time.
-    with pytest.raises(TrainingDivergedError,
-                       match=r"diverged in epoch \d+.*lr=10; use a smaller learning "
-                             r"rate, e.g. lr=1\b"):
-        SOLVERS[solver](loss, ElasticNet(l2=5.0), X, Y, lr=10.0, max_iter=500,
-                        **options)
+    with pytest.raises(
+        TrainingDivergedError,
+        match=r"diverged in epoch \d+.*lr=10; use a smaller learning "
+        r"rate, e.g. lr=1\b",
+    ):
+        SOLVERS[solver](loss, ElasticNet(l2=5.0), X, Y, lr=10.0, max_iter=500, **options)
 
 
 def test_sgd_divergence_is_caught_in_the_epoch_it_happens():
     loss, X, Y = _data(multinomial=False, n=2000)
     # 2000 steps that each multiply the weights by -49 overflow in the first epoch.
     with pytest.raises(TrainingDivergedError, match="diverged in epoch 1:"):
-        sgd(loss, ElasticNet(l2=5.0), X, Y, lr=10.0, max_iter=5,
-            rng=np.random.default_rng(0))
+        sgd(loss, ElasticNet(l2=5.0), X, Y, lr=10.0, max_iter=5, rng=np.random.default_rng(0))
 
 
 def test_l1_sparsity_grows_with_l1_and_subgradient_gives_none():
@@ -177,8 +195,16 @@ def test_l1_sparsity_grows_with_l1_and_subgradient_gives_none():
     coef = gd(loss, ElasticNet(l1=0.05), X, Y, lr=0.5, max_iter=2000, tol=1e-7)[0]
     assert np.sum(coef == 0.0) == zeros[3]
     with pytest.warns(ConvergenceWarning):
-        coef = minibatch(loss, ElasticNet(l1=0.05), X, Y, lr=0.5, max_iter=50, tol=1e-9,
-                         rng=np.random.default_rng(0))[0]
+        coef = minibatch(
+            loss,
+            ElasticNet(l1=0.05),
+            X,
+            Y,
+            lr=0.5,
+            max_iter=50,
+            tol=1e-9,
+            rng=np.random.default_rng(0),
+        )[0]
     assert np.sum(coef == 0.0) >= zeros[3] // 3
 
 
@@ -205,7 +231,14 @@ def test_lbfgs_runs_on_one_blas_thread_and_restores_the_count(sparse):
     loss, X, Y = _data(multinomial=True, sparse=sparse)
     seen = []
     with limit_blas_threads(2):
-        lbfgs(loss, ElasticNet(l2=0.05), X, Y, max_iter=50, tol=1e-8,
-              callback=lambda *args: seen.append(blas_threads()))
+        lbfgs(
+            loss,
+            ElasticNet(l2=0.05),
+            X,
+            Y,
+            max_iter=50,
+            tol=1e-8,
+            callback=lambda *args: seen.append(blas_threads()),
+        )
         assert blas_threads() == 2
     assert seen and set(seen) == {1}

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from logreg.errors import DataError
 from logreg.data.faces import load_stats, normalize
 from logreg.data.faces.demo import write_demo_csv
 from logreg.data.faces.prepare import prepare_faces
+from logreg.errors import DataError
 from logreg.serving.pyfunc_model import LinearClassifierModel, model_inputs
 
 
@@ -20,13 +20,17 @@ def served(request, tmp_path_factory):
     """A prepared demo dataset of one feature kind and a served model on it."""
     folder = tmp_path_factory.mktemp(request.param)
     write_demo_csv(folder / "fer.csv", 210, seed=3)
-    dataset = prepare_faces(folder / "fer.csv", folder / "prepared", features=request.param,
-                            seed=0)
+    dataset = prepare_faces(folder / "fer.csv", folder / "prepared", features=request.param, seed=0)
     rng = np.random.default_rng(4)
     coef = rng.normal(size=(7, dataset.X["train"].shape[1]))
     intercept = rng.normal(size=7)
-    np.savez(folder / "model.npz", coef=coef, intercept=intercept,
-             class_names=np.array(dataset.meta["class_names"]), threshold=np.nan)
+    np.savez(
+        folder / "model.npz",
+        coef=coef,
+        intercept=intercept,
+        class_names=np.array(dataset.meta["class_names"]),
+        threshold=np.nan,
+    )
     artifacts, _ = model_inputs("faces", str(folder / "prepared"), None)
     artifacts["model"] = str(folder / "model.npz")
     context = type("Context", (), {"artifacts": artifacts})()
@@ -55,12 +59,15 @@ def test_pixel_strings_and_arrays_give_the_data_stage_probabilities(served):
     pd.testing.assert_frame_equal(by_string, by_array)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.full((48, 48), np.nan), "expected grey levels in 0..255, got values outside it"),
-    (np.full((48, 48), 256.0), "expected grey levels in 0..255, got values outside it"),
-    (np.zeros((47, 48)), "expected 2304 values (48x48), got 2256"),
-    ("1 2 3", "expected 2304 values (48x48), got 3"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.full((48, 48), np.nan), "expected grey levels in 0..255, got values outside it"),
+        (np.full((48, 48), 256.0), "expected grey levels in 0..255, got values outside it"),
+        (np.zeros((47, 48)), "expected 2304 values (48x48), got 2256"),
+        ("1 2 3", "expected 2304 values (48x48), got 3"),
+    ],
+)
 def test_a_bad_image_is_an_error_naming_its_row(served, bad, message):
     model, context, *_ = served
     good = _images(1)[0].reshape(48, 48)

@@ -30,8 +30,10 @@ def _problem(mean0, mean1, cov, p1):
     mean0 = np.asarray(mean0, dtype=np.float64)
     mean1 = np.asarray(mean1, dtype=np.float64)
     if mean0.ndim != 1 or mean0.shape != mean1.shape:
-        raise ValueError(f"mean0 and mean1 must be vectors of one length, got shapes "
-                         f"{mean0.shape} and {mean1.shape}")
+        raise ValueError(
+            f"mean0 and mean1 must be vectors of one length, got shapes "
+            f"{mean0.shape} and {mean1.shape}"
+        )
     d = mean0.shape[0]
     cov = np.eye(d) if cov is None else np.asarray(cov, dtype=np.float64)
     if cov.shape != (d, d):
@@ -41,9 +43,14 @@ def _problem(mean0, mean1, cov, p1):
     return mean0, mean1, cov
 
 
-def make_gaussian_clouds(n_samples: int, rng: np.random.Generator,
-                         mean0=DEFAULT_MEAN0, mean1=DEFAULT_MEAN1, cov=None,
-                         p1: float = 0.5):
+def make_gaussian_clouds(
+    n_samples: int,
+    rng: np.random.Generator,
+    mean0=DEFAULT_MEAN0,
+    mean1=DEFAULT_MEAN1,
+    cov=None,
+    p1: float = 0.5,
+):
     """Draw samples of the two-cloud problem.
 
     Parameters
@@ -72,8 +79,7 @@ def make_gaussian_clouds(n_samples: int, rng: np.random.Generator,
     return X, y
 
 
-def bayes_optimal_weights(mean0=DEFAULT_MEAN0, mean1=DEFAULT_MEAN1, cov=None,
-                          p1: float = 0.5):
+def bayes_optimal_weights(mean0=DEFAULT_MEAN0, mean1=DEFAULT_MEAN1, cov=None, p1: float = 0.5):
     """The logistic weights of the exact posterior :math:`P(y=1 \\mid x)`.
 
     Parameters
@@ -91,6 +97,9 @@ def bayes_optimal_weights(mean0=DEFAULT_MEAN0, mean1=DEFAULT_MEAN1, cov=None,
     """
     mean0, mean1, cov = _problem(mean0, mean1, cov, p1)
     w = np.linalg.solve(cov, mean1 - mean0)
-    b = (0.5 * mean0 @ np.linalg.solve(cov, mean0)
-         - 0.5 * mean1 @ np.linalg.solve(cov, mean1) + np.log(p1 / (1.0 - p1)))
+    b = (
+        0.5 * mean0 @ np.linalg.solve(cov, mean0)
+        - 0.5 * mean1 @ np.linalg.solve(cov, mean1)
+        + np.log(p1 / (1.0 - p1))
+    )
     return w, float(b)

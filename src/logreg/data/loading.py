@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from omegaconf import DictConfig
 
-from logreg.errors import ConfigError
 from logreg.data.gaussian_clouds import make_gaussian_clouds
 from logreg.data.prepared import SPLITS, PreparedDataset, load_prepared
+from logreg.errors import ConfigError
 
 
 def load_dataset(cfg: DictConfig, rng: np.random.Generator) -> PreparedDataset:
@@ -24,10 +24,12 @@ def load_dataset(cfg: DictConfig, rng: np.random.Generator) -> PreparedDataset:
         # Folders written before HOG existed hold pixels.
         written = dataset.meta.get("features", "pixels")
         if written != cfg.features:
-            raise ConfigError("dataset.features",
-                              f"got {cfg.features!r}, but {cfg.path} holds {written!r} "
-                              f"features; set dataset.features={written} or point "
-                              f"dataset.path at a folder prepared with {cfg.features!r}")
+            raise ConfigError(
+                "dataset.features",
+                f"got {cfg.features!r}, but {cfg.path} holds {written!r} "
+                f"features; set dataset.features={written} or point "
+                f"dataset.path at a folder prepared with {cfg.features!r}",
+            )
     if cfg.classes is not None:
         dataset = _keep_classes(dataset, list(cfg.classes))
     return dataset
@@ -41,11 +43,16 @@ def _gaussian_clouds(cfg: DictConfig, rng: np.random.Generator) -> PreparedDatas
     sizes = {"train": cfg.n_samples, "val": cfg.n_samples // 2, "test": cfg.n_samples // 2}
     X, y = {}, {}
     for split in SPLITS:
-        X[split], y[split] = make_gaussian_clouds(sizes[split], rng, mean0=list(cfg.mean0),
-                                                  mean1=list(cfg.mean1), p1=cfg.p1)
-    meta = {"kind": "gaussian_clouds", "name": cfg.name, "class_names": ["0", "1"],
-            "feature_names": [f"x{i + 1}" for i in range(X["train"].shape[1])],
-            "source_files": {}}
+        X[split], y[split] = make_gaussian_clouds(
+            sizes[split], rng, mean0=list(cfg.mean0), mean1=list(cfg.mean1), p1=cfg.p1
+        )
+    meta = {
+        "kind": "gaussian_clouds",
+        "name": cfg.name,
+        "class_names": ["0", "1"],
+        "feature_names": [f"x{i + 1}" for i in range(X["train"].shape[1])],
+        "source_files": {},
+    }
     return PreparedDataset(X=X, y=y, meta=meta)
 
 
@@ -53,9 +60,11 @@ def _keep_classes(dataset: PreparedDataset, classes: list[int]) -> PreparedDatas
     names = dataset.class_names
     bad = [c for c in classes if not 0 <= c < len(names)]
     if bad or len(set(classes)) != len(classes) or len(classes) < 2:
-        raise ConfigError("dataset.classes",
-                          f"got {classes}, expected at least 2 distinct class indices in "
-                          f"0..{len(names) - 1} ({', '.join(names)})")
+        raise ConfigError(
+            "dataset.classes",
+            f"got {classes}, expected at least 2 distinct class indices in "
+            f"0..{len(names) - 1} ({', '.join(names)})",
+        )
     relabel = np.full(len(names), -1, dtype=np.int64)
     relabel[classes] = np.arange(len(classes))
     X, y = {}, {}

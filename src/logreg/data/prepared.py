@@ -59,14 +59,19 @@ def save_prepared(path: str | os.PathLike, dataset: PreparedDataset) -> None:
                 sp.save_npz(tmp / f"X_{split}.npz", sp.csr_matrix(X), compressed=False)
             else:
                 np.save(tmp / f"X_{split}.npy", np.ascontiguousarray(X), allow_pickle=False)
-            np.save(tmp / f"y_{split}.npy", np.asarray(dataset.y[split], dtype=np.int64),
-                    allow_pickle=False)
-        (tmp / "meta.json").write_text(json.dumps(dataset.meta, indent=2, sort_keys=True),
-                                       encoding="utf-8")
+            np.save(
+                tmp / f"y_{split}.npy",
+                np.asarray(dataset.y[split], dtype=np.int64),
+                allow_pickle=False,
+            )
+        (tmp / "meta.json").write_text(
+            json.dumps(dataset.meta, indent=2, sort_keys=True), encoding="utf-8"
+        )
 
 
-def _load_array(file: Path, *, mmap: bool = False, sparse: bool = False,
-                kinds: str = "biuf") -> np.ndarray | sp.csr_matrix:
+def _load_array(
+    file: Path, *, mmap: bool = False, sparse: bool = False, kinds: str = "biuf"
+) -> np.ndarray | sp.csr_matrix:
     """Load one array of a prepared dataset; anything but plain numbers is refused.
 
     numpy and scipy say a file that is not a ``.npy``/``.npz`` "contains pickled
@@ -81,13 +86,18 @@ def _load_array(file: Path, *, mmap: bool = False, sparse: bool = False,
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         # numpy's advice to load it with allow_pickle=True is not ours to give.
         reason = str(exc).split(" If you trust")[0].rstrip(".")
-        raise DataError(f"cannot load the array: {reason}; a prepared dataset holds plain "
-                        "numeric arrays and is never unpickled: rerun the data stage",
-                        where=file) from exc
+        raise DataError(
+            f"cannot load the array: {reason}; a prepared dataset holds plain "
+            "numeric arrays and is never unpickled: rerun the data stage",
+            where=file,
+        ) from exc
     if array.dtype.kind not in kinds:
-        raise DataError(f"unexpected dtype {array.dtype}: expected "
-                        f"{'integer' if kinds == 'iu' else 'numeric'} values; rerun the "
-                        "data stage", where=file)
+        raise DataError(
+            f"unexpected dtype {array.dtype}: expected "
+            f"{'integer' if kinds == 'iu' else 'numeric'} values; rerun the "
+            "data stage",
+            where=file,
+        )
     return array
 
 
@@ -99,8 +109,9 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True) -> PreparedDataset
     path = Path(path)
     meta_path = path / "meta.json"
     if not meta_path.is_file():
-        raise DataError("not a prepared dataset (no meta.json); run the workflow's "
-                        "data stage first", where=path)
+        raise DataError(
+            "not a prepared dataset (no meta.json); run the workflow's data stage first", where=path
+        )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -119,7 +130,8 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True) -> PreparedDataset
             raise DataError(f"missing y_{split}.npy", where=path)
         y[split] = _load_array(y_file, kinds="iu")
         if y[split].shape[0] != X[split].shape[0]:
-            raise DataError(f"{y[split].shape[0]} labels for {X[split].shape[0]} rows "
-                            f"in split '{split}'", where=path)
+            raise DataError(
+                f"{y[split].shape[0]} labels for {X[split].shape[0]} rows in split '{split}'",
+                where=path,
+            )
     return PreparedDataset(X=X, y=y, meta=meta)
-

@@ -15,8 +15,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from logreg.errors import ConfigError
 from logreg.data.faces.normalize import FEATURES
+from logreg.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 
@@ -87,8 +87,12 @@ class PenaltyConfig:
 def penalty_name(penalty: PenaltyConfig | DictConfig) -> str:
     """none, l1, l2 or elasticnet, read off the strengths so a label can never disagree
     with the values (a sweep over ``penalty.l2`` from ``penalty=none`` is an L2 run)."""
-    return {(False, False): "none", (True, False): "l1", (False, True): "l2",
-            (True, True): "elasticnet"}[(penalty.l1 > 0, penalty.l2 > 0)]
+    return {
+        (False, False): "none",
+        (True, False): "l1",
+        (False, True): "l2",
+        (True, True): "elasticnet",
+    }[(penalty.l1 > 0, penalty.l2 > 0)]
 
 
 @dataclass
@@ -149,8 +153,9 @@ def check_config(cfg: DictConfig) -> None:
     _choice(cfg, "optimizer.lr_schedule", LR_SCHEDULES)
     _choice(cfg, "model.threshold", THRESHOLDS)
     if cfg.model.class_weight not in (None, "balanced"):
-        raise ConfigError("model.class_weight",
-                          f"got {cfg.model.class_weight!r}, expected null or 'balanced'")
+        raise ConfigError(
+            "model.class_weight", f"got {cfg.model.class_weight!r}, expected null or 'balanced'"
+        )
     for key in ("penalty.l1", "penalty.l2"):
         if cfg_get(cfg, key) < 0:
             raise ConfigError(key, f"got {cfg_get(cfg, key)}, expected a value >= 0")
@@ -161,19 +166,23 @@ def check_config(cfg: DictConfig) -> None:
         if cfg_get(cfg, key) < 1:
             raise ConfigError(key, f"got {cfg_get(cfg, key)}, expected an integer >= 1")
     if not 0 <= cfg.optimizer.momentum < 1:
-        raise ConfigError("optimizer.momentum",
-                          f"got {cfg.optimizer.momentum}, expected 0 <= momentum < 1")
+        raise ConfigError(
+            "optimizer.momentum", f"got {cfg.optimizer.momentum}, expected 0 <= momentum < 1"
+        )
     if cfg.optimizer.solver == "lbfgs" and cfg.penalty.l1 > 0:
-        raise ConfigError("optimizer.solver",
-                          f"'lbfgs' cannot handle an L1 penalty (penalty.l1={cfg.penalty.l1}); "
-                          "use optimizer=fista, gd, sgd or minibatch")
+        raise ConfigError(
+            "optimizer.solver",
+            f"'lbfgs' cannot handle an L1 penalty (penalty.l1={cfg.penalty.l1}); "
+            "use optimizer=fista, gd, sgd or minibatch",
+        )
     if cfg.dataset.kind == "faces":
         _choice(cfg, "dataset.features", FEATURES)  # folders results/faces/<features>
     if cfg.dataset.kind != "gaussian_clouds" and not cfg.dataset.path:
         raise ConfigError("dataset.path", "a prepared dataset folder is required")
     if not 0 < cfg.model.threshold_value < 1:
-        raise ConfigError("model.threshold_value",
-                          f"got {cfg.model.threshold_value}, expected 0 < value < 1")
+        raise ConfigError(
+            "model.threshold_value", f"got {cfg.model.threshold_value}, expected 0 < value < 1"
+        )
 
 
 def compose(overrides: list[str]) -> DictConfig:
@@ -185,6 +194,5 @@ def compose(overrides: list[str]) -> DictConfig:
     from hydra import initialize_config_dir
 
     register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3",
-                               job_name="logreg"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="logreg"):
         return hydra_compose(config_name="train", overrides=list(overrides))

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from logreg.data.prepared import SPLITS, PreparedDataset
 from logreg.experiment import metrics, plots
 from logreg.fileio import atomic_path
-from logreg.data.prepared import SPLITS, PreparedDataset
 
 
 @dataclass
@@ -37,22 +37,26 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def evaluate(estimator, dataset: PreparedDataset, cfg: DictConfig, output_dir: Path
-             ) -> Evaluation:
+def evaluate(estimator, dataset: PreparedDataset, cfg: DictConfig, output_dir: Path) -> Evaluation:
     """Metrics on train/val/test (``<split>_<metric>``) and the run's files."""
     class_names = dataset.class_names
     binary = len(class_names) == 2
     proba = {split: estimator.predict_proba(dataset.X[split]) for split in SPLITS}
     threshold = None
     if binary:
-        threshold = (metrics.best_f1_threshold(dataset.y["val"], proba["val"][:, 1])
-                     if cfg.model.get("threshold", "fixed") == "val_f1"
-                     else float(cfg.model.get("threshold_value", 0.5)))
+        threshold = (
+            metrics.best_f1_threshold(dataset.y["val"], proba["val"][:, 1])
+            if cfg.model.get("threshold", "fixed") == "val_f1"
+            else float(cfg.model.get("threshold_value", 0.5))
+        )
     out: dict[str, float] = {}
     for split in SPLITS:
         y, p = dataset.y[split], proba[split]
-        scores = (metrics.binary_metrics(y, p[:, 1], threshold) if binary
-                  else metrics.multiclass_metrics(y, p, class_names))
+        scores = (
+            metrics.binary_metrics(y, p[:, 1], threshold)
+            if binary
+            else metrics.multiclass_metrics(y, p, class_names)
+        )
         if not binary:
             scores["f1"] = scores["macro_f1"]
         scores["loss"] = log_loss(y, p)
@@ -66,25 +70,41 @@ def evaluate(estimator, dataset: PreparedDataset, cfg: DictConfig, output_dir: P
     return Evaluation(metrics=out, threshold=threshold)
 
 
-def _write_files(estimator, dataset: PreparedDataset, proba: dict[str, np.ndarray],
-                 threshold: float | None, output_dir: Path, n_top_words: int) -> None:
+def _write_files(
+    estimator,
+    dataset: PreparedDataset,
+    proba: dict[str, np.ndarray],
+    threshold: float | None,
+    output_dir: Path,
+    n_top_words: int,
+) -> None:
     class_names = dataset.class_names
     coef, intercept = np.asarray(estimator.coef_), np.asarray(estimator.intercept_)
     with atomic_path(output_dir / "model.npz") as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, coef=coef, intercept=intercept, class_names=np.array(class_names),
-                     threshold=np.array(np.nan if threshold is None else threshold))
+            np.savez(
+                fh,
+                coef=coef,
+                intercept=intercept,
+                class_names=np.array(class_names),
+                threshold=np.array(np.nan if threshold is None else threshold),
+            )
     history = pd.DataFrame(estimator.history_)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     _write_csv(history, output_dir / "history.csv")
     plots.learning_curves(estimator.history_, output_dir / "learning_curves.png")
 
     y_test, p_test = dataset.y["test"], proba["test"]
-    predicted = ((p_test[:, 1] >= threshold).astype(np.int64) if threshold is not None
-                 else np.argmax(p_test, axis=1))
+    predicted = (
+        (p_test[:, 1] >= threshold).astype(np.int64)
+        if threshold is not None
+        else np.argmax(p_test, axis=1)
+    )
     cm = metrics.confusion_matrix(y_test, predicted, len(class_names))
-    _write_csv(pd.DataFrame(cm, index=class_names, columns=class_names)
-               .rename_axis("true").reset_index(), output_dir / "confusion_matrix.csv")
+    _write_csv(
+        pd.DataFrame(cm, index=class_names, columns=class_names).rename_axis("true").reset_index(),
+        output_dir / "confusion_matrix.csv",
+    )
     plots.confusion(cm, class_names, output_dir / "confusion_matrix.png")
 
     feature_names = dataset.meta.get("feature_names")
@@ -115,19 +135,23 @@ def _weight_pictures(coef: np.ndarray, meta: dict) -> tuple[np.ndarray, str | No
     from logreg.data.faces.hog import HogParams, glyph_image
 
     params = HogParams(**meta["hog"])
-    return (np.stack([glyph_image(row, params) for row in coef]),
-            "HOG weights: one line per cell along the edge orientation it weighs")
+    return (
+        np.stack([glyph_image(row, params) for row in coef]),
+        "HOG weights: one line per cell along the edge orientation it weighs",
+    )
 
 
-def _top_words(weights: np.ndarray, feature_names: list[str], output_dir: Path, n: int
-               ) -> None:
+def _top_words(weights: np.ndarray, feature_names: list[str], output_dir: Path, n: int) -> None:
     """The ``n`` most positive and ``n`` most negative words with their weights."""
     order = np.argsort(weights, kind="stable")
     negative, positive = order[:n], order[::-1][:n]
-    rows = ([("positive", feature_names[i], float(weights[i])) for i in positive]
-            + [("negative", feature_names[i], float(weights[i])) for i in negative])
-    _write_csv(pd.DataFrame(rows, columns=["direction", "word", "weight"]),
-               output_dir / "top_words.csv")
+    rows = [("positive", feature_names[i], float(weights[i])) for i in positive] + [
+        ("negative", feature_names[i], float(weights[i])) for i in negative
+    ]
+    _write_csv(
+        pd.DataFrame(rows, columns=["direction", "word", "weight"]), output_dir / "top_words.csv"
+    )
     picked = np.r_[positive, negative]
-    plots.top_words([feature_names[i] for i in picked], weights[picked],
-                    output_dir / "top_words.png")
+    plots.top_words(
+        [feature_names[i] for i in picked], weights[picked], output_dir / "top_words.png"
+    )

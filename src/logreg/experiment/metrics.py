@@ -103,8 +103,9 @@ def binary_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> d
     }
 
 
-def multiclass_metrics(y_true: np.ndarray, proba: np.ndarray, class_names: list[str]
-                       ) -> dict[str, float]:
+def multiclass_metrics(
+    y_true: np.ndarray, proba: np.ndarray, class_names: list[str]
+) -> dict[str, float]:
     """Accuracy, macro precision/recall/F1/one-vs-rest AUC, per-class precision/recall/F1.
 
     ``proba`` has shape (n_samples, K); the prediction is its arg-max.
@@ -117,8 +118,7 @@ def multiclass_metrics(y_true: np.ndarray, proba: np.ndarray, class_names: list[
         "macro_precision": float(scores["precision"].mean()),
         "macro_recall": float(scores["recall"].mean()),
         "macro_f1": float(scores["f1"].mean()),
-        "auc": _mean_finite([roc_auc(y_true == k, proba[:, k])
-                             for k in range(len(class_names))]),
+        "auc": _mean_finite([roc_auc(y_true == k, proba[:, k]) for k in range(len(class_names))]),
     }
     for k, name in enumerate(class_names):
         for score in ("precision", "recall", "f1"):

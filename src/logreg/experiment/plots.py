@@ -42,8 +42,11 @@ def roc(fpr: np.ndarray, tpr: np.ndarray, auc: float, path: str | os.PathLike) -
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot(fpr, tpr, label=f"AUC = {auc:.3f}")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
-    ax.set(xlabel="false positive rate (1 - specificity)",
-           ylabel="true positive rate (sensitivity)", title="ROC curve (test)")
+    ax.set(
+        xlabel="false positive rate (1 - specificity)",
+        ylabel="true positive rate (sensitivity)",
+        title="ROC curve (test)",
+    )
     ax.legend(loc="lower right")
     _save(fig, path)
 
@@ -57,8 +60,14 @@ def confusion(cm: np.ndarray, class_names: list[str], path: str | os.PathLike) -
     ax.set_yticks(ticks, class_names)
     threshold = cm.max() / 2 if cm.size else 0
     for (i, j), count in np.ndenumerate(cm):
-        ax.text(j, i, str(count), ha="center", va="center",
-                color="white" if count > threshold else "black")
+        ax.text(
+            j,
+            i,
+            str(count),
+            ha="center",
+            va="center",
+            color="white" if count > threshold else "black",
+        )
     ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test)")
     _save(fig, path)
 
@@ -75,8 +84,9 @@ def top_words(words: list[str], weights: np.ndarray, path: str | os.PathLike) ->
     _save(fig, path)
 
 
-def weight_images(images: np.ndarray, titles: list[str], path: str | os.PathLike,
-                  suptitle: str | None = None) -> None:
+def weight_images(
+    images: np.ndarray, titles: list[str], path: str | os.PathLike, suptitle: str | None = None
+) -> None:
     """A grid of per-class weight pictures (k, height, width) on one symmetric colour
     scale: red pushes towards the class, blue away from it.
 

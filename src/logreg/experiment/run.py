@@ -14,21 +14,17 @@ import sys
 import time
 from pathlib import Path
 
-import hydra
 import numpy as np
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from logreg.experiment import evaluation, tracking
-from logreg.serving import pyfunc_model
-from logreg.experiment.config import CONF_DIR, check_config, penalty_name, register_configs
 from logreg.data.loading import load_dataset
-from logreg.errors import ConfigError, UserError
-from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
+from logreg.errors import ConfigError
+from logreg.experiment import evaluation, tracking
+from logreg.experiment.config import check_config, penalty_name
 from logreg.fileio import write_text_atomic
+from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
 from logreg.provenance import git_state, package_versions
-from logreg.experiment.sweep import read_parent_run_id
+from logreg.serving import pyfunc_model
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +32,31 @@ log = logging.getLogger(__name__)
 def build_estimator(cfg: DictConfig, n_classes: int, progress: bool):
     """The estimator the config asks for, with the run's seed."""
     if cfg.model.name == "logistic" and n_classes != 2:
-        raise ConfigError("model", f"'logistic' is binary but the dataset has {n_classes} "
-                          "classes; use model=softmax or dataset.classes=[a,b]")
+        raise ConfigError(
+            "model",
+            f"'logistic' is binary but the dataset has {n_classes} "
+            "classes; use model=softmax or dataset.classes=[a,b]",
+        )
     estimator_class = LogisticRegression if cfg.model.name == "logistic" else SoftmaxRegression
     opt = cfg.optimizer
     return estimator_class(
-        l1=cfg.penalty.l1, l2=cfg.penalty.l2, solver=opt.solver, lr=opt.lr,
-        lr_schedule=opt.lr_schedule, decay=opt.decay, momentum=opt.momentum,
-        batch_size=opt.batch_size, max_iter=opt.max_iter, tol=opt.tol,
-        early_stopping=opt.early_stopping, patience=opt.patience,
-        class_weight=cfg.model.class_weight, fit_intercept=cfg.model.fit_intercept,
-        random_state=cfg.seed, verbose=int(progress))
+        l1=cfg.penalty.l1,
+        l2=cfg.penalty.l2,
+        solver=opt.solver,
+        lr=opt.lr,
+        lr_schedule=opt.lr_schedule,
+        decay=opt.decay,
+        momentum=opt.momentum,
+        batch_size=opt.batch_size,
+        max_iter=opt.max_iter,
+        tol=opt.tol,
+        early_stopping=opt.early_stopping,
+        patience=opt.patience,
+        class_weight=cfg.model.class_weight,
+        fit_intercept=cfg.model.fit_intercept,
+        random_state=cfg.seed,
+        verbose=int(progress),
+    )
 
 
 def _flatten(cfg: DictConfig) -> dict[str, object]:
@@ -58,6 +68,7 @@ def _flatten(cfg: DictConfig) -> dict[str, object]:
                 walk(value, f"{prefix}{key}.")
         else:
             flat[prefix[:-1]] = node
+
     walk(OmegaConf.to_container(cfg, resolve=True), "")
     return flat
 
@@ -65,18 +76,32 @@ def _flatten(cfg: DictConfig) -> dict[str, object]:
 def _start_tracker(cfg: DictConfig, dataset_meta: dict) -> tracking.Tracker | None:
     if not cfg.tracking.enabled:
         return None
-    tags = {**git_state(), **{f"version.{k}": v for k, v in package_versions().items()},
-            **{f"data_sha256.{Path(p).name}": h
-               for p, h in dataset_meta.get("source_files", {}).items()},
-            "source": cfg.source, "seed": str(cfg.seed), "dataset": cfg.dataset.name,
-            "model": cfg.model.name, "penalty": penalty_name(cfg.penalty)}
-    return tracking.Tracker(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.run_name,
-                            tags, retries=cfg.tracking.retries,
-                            parent_run_id=cfg.tracking.parent_run_id)
+    tags = {
+        **git_state(),
+        **{f"version.{k}": v for k, v in package_versions().items()},
+        **{
+            f"data_sha256.{Path(p).name}": h
+            for p, h in dataset_meta.get("source_files", {}).items()
+        },
+        "source": cfg.source,
+        "seed": str(cfg.seed),
+        "dataset": cfg.dataset.name,
+        "model": cfg.model.name,
+        "penalty": penalty_name(cfg.penalty),
+    }
+    return tracking.Tracker(
+        cfg.tracking.uri,
+        cfg.tracking.experiment,
+        cfg.tracking.run_name,
+        tags,
+        retries=cfg.tracking.retries,
+        parent_run_id=cfg.tracking.parent_run_id,
+    )
 
 
-def _log_run(tracker: tracking.Tracker, cfg: DictConfig, estimator, dataset,
-             output_dir: Path, row: dict) -> None:
+def _log_run(
+    tracker: tracking.Tracker, cfg: DictConfig, estimator, dataset, output_dir: Path, row: dict
+) -> None:
     """Curves, metrics, files and the served model, in batches; adds the ids to ``row``.
 
     Runs after every file is written, so a store failing here loses no work: the error
@@ -84,18 +109,28 @@ def _log_run(tracker: tracking.Tracker, cfg: DictConfig, estimator, dataset,
     """
     try:
         tracker.log_history(estimator.history_)
-        tracker.log_metrics((k, v, 0) for k, v in row.items()
-                            if isinstance(v, (int, float)) and k not in ("l1", "l2"))
+        tracker.log_metrics(
+            (k, v, 0)
+            for k, v in row.items()
+            if isinstance(v, (int, float)) and k not in ("l1", "l2")
+        )
         tracker.log_artifacts(output_dir)
         model_started = time.perf_counter()
         row["model_uri"] = tracker.retry(
-            lambda: pyfunc_model.log_model(tracker.run_id, cfg.tracking.uri, output_dir,
-                                      dataset.meta["kind"], cfg.dataset.path,
-                                      dataset.meta.get("feature_names")),
-            "log the model")
+            lambda: pyfunc_model.log_model(
+                tracker.run_id,
+                cfg.tracking.uri,
+                output_dir,
+                dataset.meta["kind"],
+                cfg.dataset.path,
+                dataset.meta.get("feature_names"),
+            ),
+            "log the model",
+        )
     except tracking.TrackingError as exc:
         raise tracking.TrackingError(
-            f"{exc}; the trained model and its files are in {output_dir}") from exc
+            f"{exc}; the trained model and its files are in {output_dir}"
+        ) from exc
     row["mlflow_run_id"] = tracker.run_id
     row["model_logging_seconds"] = time.perf_counter() - model_started
     row["tracking_seconds"] = tracker.seconds
@@ -109,15 +144,21 @@ def _finish(tracker: tracking.Tracker, error: BaseException | None) -> None:
     except tracking.TrackingError as exc:
         if error is None:
             raise
-        log.warning("could not mark MLflow run %s as %s: %s", tracker.run_id,
-                    tracking.status_for(error), exc)
+        log.warning(
+            "could not mark MLflow run %s as %s: %s",
+            tracker.run_id,
+            tracking.status_for(error),
+            exc,
+        )
 
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     """Turn SIGTERM into KeyboardInterrupt so the MLflow run is marked KILLED."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt(f"terminated by signal {signum}")
+
     previous = signal.signal(signal.SIGTERM, handler)
     try:
         yield
@@ -144,9 +185,10 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
     dataset = load_dataset(cfg.dataset, rng)
     n_train = dataset.X["train"].shape[0]
     if cfg.optimizer.solver == "minibatch" and cfg.optimizer.batch_size > n_train:
-        raise ConfigError("optimizer.batch_size",
-                          f"got {cfg.optimizer.batch_size}, larger than the {n_train} "
-                          "training examples")
+        raise ConfigError(
+            "optimizer.batch_size",
+            f"got {cfg.optimizer.batch_size}, larger than the {n_train} training examples",
+        )
     class_names = dataset.class_names
     progress = sys.stderr.isatty() if cfg.progress is None else bool(cfg.progress)
     estimator = build_estimator(cfg, len(class_names), progress)
@@ -157,27 +199,47 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
             if tracker is not None:
                 tracker.log_params(_flatten(cfg))
             write_text_atomic(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-            log.info("fitting %s on %s: %d training examples, %d features, %d classes",
-                     type(estimator).__name__, cfg.dataset.name, dataset.X["train"].shape[0],
-                     dataset.X["train"].shape[1], len(class_names))
+            log.info(
+                "fitting %s on %s: %d training examples, %d features, %d classes",
+                type(estimator).__name__,
+                cfg.dataset.name,
+                dataset.X["train"].shape[0],
+                dataset.X["train"].shape[1],
+                len(class_names),
+            )
             started = time.perf_counter()
-            estimator.fit(dataset.X["train"], dataset.y["train"],
-                          eval_set=(dataset.X["val"], dataset.y["val"]))
+            estimator.fit(
+                dataset.X["train"],
+                dataset.y["train"],
+                eval_set=(dataset.X["val"], dataset.y["val"]),
+            )
             fit_seconds = time.perf_counter() - started
             result = evaluation.evaluate(estimator, dataset, cfg, output_dir)
-            row = {"experiment": cfg.experiment_name, "dataset": cfg.dataset.name,
-                   "model": cfg.model.name, "penalty": penalty_name(cfg.penalty),
-                   "l1": cfg.penalty.l1, "l2": cfg.penalty.l2, "solver": cfg.optimizer.solver,
-                   "n_iter": int(np.max(estimator.n_iter_)), "fit_seconds": fit_seconds,
-                   **result.metrics}
+            row = {
+                "experiment": cfg.experiment_name,
+                "dataset": cfg.dataset.name,
+                "model": cfg.model.name,
+                "penalty": penalty_name(cfg.penalty),
+                "l1": cfg.penalty.l1,
+                "l2": cfg.penalty.l2,
+                "solver": cfg.optimizer.solver,
+                "n_iter": int(np.max(estimator.n_iter_)),
+                "fit_seconds": fit_seconds,
+                **result.metrics,
+            }
             if tracker is not None:
                 _log_run(tracker, cfg, estimator, dataset, output_dir, row)
             else:
                 row["mlflow_run_id"] = row["model_uri"] = ""
             row["run_seconds"] = time.perf_counter() - run_started
             write_text_atomic(output_dir / "metrics.json", json.dumps(row, indent=2))
-            log.info("test accuracy %.4f, test F1 %.4f, test AUC %.4f (outputs in %s)",
-                     row["test_accuracy"], row["test_f1"], row["test_auc"], output_dir)
+            log.info(
+                "test accuracy %.4f, test F1 %.4f, test AUC %.4f (outputs in %s)",
+                row["test_accuracy"],
+                row["test_f1"],
+                row["test_auc"],
+                output_dir,
+            )
             return row
     except BaseException as exc:
         error = exc

@@ -1,6 +1,6 @@
 """Collect the runs' ``metrics.json`` files into one table, ``results/summary.csv``.
 
-    python -m logreg.experiment.summary --out results/summary.csv results/runs/*/metrics.json
+python -m logreg.experiment.summary --out results/summary.csv results/runs/*/metrics.json
 """
 
 from __future__ import annotations
@@ -16,9 +16,25 @@ from logreg.cli import run_cli
 from logreg.errors import DataError
 from logreg.fileio import atomic_path
 
-LEADING_COLUMNS = ["experiment", "dataset", "model", "penalty", "l1", "l2", "solver",
-                   "test_accuracy", "test_f1", "test_auc", "val_accuracy", "train_accuracy",
-                   "nonzero_weights", "n_iter", "fit_seconds", "mlflow_run_id", "model_uri"]
+LEADING_COLUMNS = [
+    "experiment",
+    "dataset",
+    "model",
+    "penalty",
+    "l1",
+    "l2",
+    "solver",
+    "test_accuracy",
+    "test_f1",
+    "test_auc",
+    "val_accuracy",
+    "train_accuracy",
+    "nonzero_weights",
+    "n_iter",
+    "fit_seconds",
+    "mlflow_run_id",
+    "model_uri",
+]
 
 
 def summarize(metrics_files: Sequence[str | Path], out: str | Path) -> pd.DataFrame:
@@ -39,7 +55,9 @@ def summarize(metrics_files: Sequence[str | Path], out: str | Path) -> pd.DataFr
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m logreg.experiment.summary", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m logreg.experiment.summary", description=__doc__
+    )
     parser.add_argument("--out", required=True, help="CSV file to write")
     parser.add_argument("metrics", nargs="+", help="metrics.json files of the runs")
     args = parser.parse_args(argv)

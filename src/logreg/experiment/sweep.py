@@ -35,17 +35,24 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not config.tracking.enabled:
             return
-        from logreg.fileio import write_text_atomic
         from logreg.experiment.tracking import Tracker
+        from logreg.fileio import write_text_atomic
 
         overrides = list(config.hydra.overrides.task)
-        tracker = Tracker(config.tracking.uri, config.tracking.experiment,
-                          f"sweep {config.experiment_name}",
-                          {"source": "sweep", "sweep_dir": config.hydra.sweep.dir},
-                          retries=config.tracking.retries)
-        tracker.log_params({"sweep.overrides": " ".join(overrides),
-                            "sweep.sweeper": config.hydra.sweeper.get("_target_", ""),
-                            "sweep.launcher": config.hydra.launcher.get("_target_", "")})
+        tracker = Tracker(
+            config.tracking.uri,
+            config.tracking.experiment,
+            f"sweep {config.experiment_name}",
+            {"source": "sweep", "sweep_dir": config.hydra.sweep.dir},
+            retries=config.tracking.retries,
+        )
+        tracker.log_params(
+            {
+                "sweep.overrides": " ".join(overrides),
+                "sweep.sweeper": config.hydra.sweeper.get("_target_", ""),
+                "sweep.launcher": config.hydra.launcher.get("_target_", ""),
+            }
+        )
         write_text_atomic(parent_run_file(config.hydra.sweep.dir), tracker.run_id)
         log.info("sweep parent MLflow run %s", tracker.run_id)
 
@@ -57,15 +64,22 @@ class MlflowSweepCallback(Callback):
 
         client = MlflowClient(tracking_uri=config.tracking.uri)
         uri, retries = config.tracking.uri, config.tracking.retries
-        parent = with_retries(lambda: client.get_run(parent_id), what="read the sweep run",
-                              uri=uri, retries=retries)
+        parent = with_retries(
+            lambda: client.get_run(parent_id), what="read the sweep run", uri=uri, retries=retries
+        )
         children = with_retries(
-            lambda: client.search_runs([parent.info.experiment_id],
-                                       filter_string=f"tags.mlflow.parentRunId = '{parent_id}'",
-                                       order_by=["metrics.val_loss ASC"]),
-            what="find the sweep's runs", uri=uri, retries=retries)
-        finished = [r for r in children if r.info.status == "FINISHED"
-                    and "val_loss" in r.data.metrics]
+            lambda: client.search_runs(
+                [parent.info.experiment_id],
+                filter_string=f"tags.mlflow.parentRunId = '{parent_id}'",
+                order_by=["metrics.val_loss ASC"],
+            ),
+            what="find the sweep's runs",
+            uri=uri,
+            retries=retries,
+        )
+        finished = [
+            r for r in children if r.info.status == "FINISHED" and "val_loss" in r.data.metrics
+        ]
 
         def record() -> None:
             client.set_tag(parent_id, "n_children", str(len(children)))
@@ -74,10 +88,17 @@ class MlflowSweepCallback(Callback):
                 client.set_tag(parent_id, "best_run_id", best.info.run_id)
                 client.set_tag(parent_id, "best_run_name", best.info.run_name or "")
                 client.log_metric(parent_id, "best_val_loss", best.data.metrics["val_loss"])
-                client.log_metric(parent_id, "best_val_accuracy",
-                                  best.data.metrics.get("val_accuracy", float("nan")))
+                client.log_metric(
+                    parent_id,
+                    "best_val_accuracy",
+                    best.data.metrics.get("val_accuracy", float("nan")),
+                )
             client.set_terminated(parent_id, status="FINISHED")
+
         with_retries(record, what="record the sweep's best run", uri=uri, retries=retries)
         if finished:
-            log.info("best run of the sweep: %s (val_loss %.4f)", finished[0].info.run_id,
-                     finished[0].data.metrics["val_loss"])
+            log.info(
+                "best run of the sweep: %s (val_loss %.4f)",
+                finished[0].info.run_id,
+                finished[0].data.metrics["val_loss"],
+            )

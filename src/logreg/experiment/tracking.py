@@ -41,7 +41,7 @@ class TrackingError(UserError):
 
 def _sqlite_file(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI, None for any other store."""
-    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
 
 
 def prepare_store_uri(uri: str) -> str:
@@ -76,9 +76,16 @@ def with_retries(action: Callable[[], T], *, what: str, uri: str, retries: int) 
                 raise TrackingError(
                     f"could not {what} after {retries + 1} attempts: {first_line[:300]}. "
                     "Check that the tracking store is reachable (tracking.uri) and not "
-                    "locked", where=uri) from exc
-            log.warning("tracking store %s: %s failed (%s); retrying in %.1f s",
-                        uri, what, str(exc).splitlines()[0][:200], delay)
+                    "locked",
+                    where=uri,
+                ) from exc
+            log.warning(
+                "tracking store %s: %s failed (%s); retrying in %.1f s",
+                uri,
+                what,
+                str(exc).splitlines()[0][:200],
+                delay,
+            )
             time.sleep(delay)
             delay = min(delay * 2, 8.0)
     raise AssertionError("unreachable")  # the loop always returns or raises
@@ -87,19 +94,28 @@ def with_retries(action: Callable[[], T], *, what: str, uri: str, retries: int) 
 class Tracker:
     """A handle on one MLflow run: created at start, finished with a status at the end."""
 
-    def __init__(self, uri: str, experiment: str, run_name: str | None,
-                 tags: Mapping[str, str], retries: int = 5,
-                 parent_run_id: str | None = None):
+    def __init__(
+        self,
+        uri: str,
+        experiment: str,
+        run_name: str | None,
+        tags: Mapping[str, str],
+        retries: int = 5,
+        parent_run_id: str | None = None,
+    ):
         self.uri, self.retries = prepare_store_uri(uri), retries
         self.seconds = 0.0  # time spent talking to the store, to keep logging cheap
         self.client = MlflowClient(tracking_uri=self.uri)
-        experiment_id = self.retry(lambda: self._experiment_id(experiment),
-                                    f"open experiment '{experiment}'")
+        experiment_id = self.retry(
+            lambda: self._experiment_id(experiment), f"open experiment '{experiment}'"
+        )
         all_tags = dict(tags)
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
-        run = self.retry(lambda: self.client.create_run(experiment_id, run_name=run_name,
-                                                         tags=all_tags), "create a run")
+        run = self.retry(
+            lambda: self.client.create_run(experiment_id, run_name=run_name, tags=all_tags),
+            "create a run",
+        )
         self.run_id: str = run.info.run_id
         self.experiment_id = experiment_id
         log.info("MLflow run %s in experiment '%s' at %s", self.run_id, experiment, self.uri)
@@ -128,7 +144,7 @@ class Tracker:
     def log_params(self, params: Mapping[str, object]) -> None:
         items = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in sorted(params.items())]
         for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            chunk = items[start:start + MAX_PARAMS_PER_BATCH]
+            chunk = items[start : start + MAX_PARAMS_PER_BATCH]
             self.retry(lambda: self.client.log_batch(self.run_id, params=chunk), "log params")
 
     def set_tags(self, tags: Mapping[str, object]) -> None:
@@ -140,29 +156,33 @@ class Tracker:
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, int(step)) for k, v, step in metrics]
         for start in range(0, len(items), MAX_METRICS_PER_BATCH):
-            chunk = items[start:start + MAX_METRICS_PER_BATCH]
-            self.retry(lambda: self.client.log_batch(self.run_id, metrics=chunk),
-                        "log metrics")
+            chunk = items[start : start + MAX_METRICS_PER_BATCH]
+            self.retry(lambda: self.client.log_batch(self.run_id, metrics=chunk), "log metrics")
 
     def log_history(self, history: Mapping[str, list[float]]) -> None:
         """Per-epoch curves as metrics with ``step`` = epoch (1-based)."""
-        self.log_metrics((f"epoch_{key}", value, step)
-                         for key, values in history.items()
-                         for step, value in enumerate(values, start=1))
+        self.log_metrics(
+            (f"epoch_{key}", value, step)
+            for key, values in history.items()
+            for step, value in enumerate(values, start=1)
+        )
 
     def log_artifacts(self, folder: str | os.PathLike) -> None:
-        self.retry(lambda: self.client.log_artifacts(self.run_id, os.fspath(folder)),
-                    "upload artifacts")
+        self.retry(
+            lambda: self.client.log_artifacts(self.run_id, os.fspath(folder)), "upload artifacts"
+        )
 
     def finish(self, status: str = "FINISHED", error: BaseException | None = None) -> None:
         """End the run; a failure records the error message as the ``error`` tag."""
         if error is not None:
             message = str(error) or type(error).__name__
-            self.retry(lambda: self.client.set_tag(self.run_id, "error",
-                                                    message[:MAX_PARAM_LENGTH]),
-                        "tag the error")
-        self.retry(lambda: self.client.set_terminated(self.run_id, status=status),
-                    f"mark the run {status}")
+            self.retry(
+                lambda: self.client.set_tag(self.run_id, "error", message[:MAX_PARAM_LENGTH]),
+                "tag the error",
+            )
+        self.retry(
+            lambda: self.client.set_terminated(self.run_id, status=status), f"mark the run {status}"
+        )
 
 
 def status_for(error: BaseException | None) -> str:
@@ -177,8 +197,12 @@ def status_for(error: BaseException | None) -> str:
 def init_store(uri: str, retries: int = 5) -> None:
     """Create the store (for sqlite: the file and its schema) before parallel jobs use it."""
     client = MlflowClient(tracking_uri=prepare_store_uri(uri))
-    with_retries(lambda: client.search_experiments(max_results=1), what="initialize the store",
-                 uri=uri, retries=retries)
+    with_retries(
+        lambda: client.search_experiments(max_results=1),
+        what="initialize the store",
+        uri=uri,
+        retries=retries,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -186,8 +210,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from logreg.fileio import write_text_atomic
 
-    parser = argparse.ArgumentParser(prog="python -m logreg.experiment.tracking",
-                                     description="Create an MLflow tracking store.")
+    parser = argparse.ArgumentParser(
+        prog="python -m logreg.experiment.tracking", description="Create an MLflow tracking store."
+    )
     parser.add_argument("--init", required=True, metavar="URI", help="tracking URI")
     parser.add_argument("--marker", help="file written once the store is ready")
     args = parser.parse_args(argv)

@@ -32,6 +32,10 @@ import sys
 
 import numpy as np
 
+from logreg.linear.loss import make_loss, one_hot
+from logreg.linear.penalties import ElasticNet
+from logreg.linear.solvers import LR_SCHEDULES, LR_SOLVERS, SOLVERS, ConvergenceWarning
+from logreg.linear.solvers._common import objective
 from logreg.linear.validation import (
     check_features,
     check_labels,
@@ -39,10 +43,6 @@ from logreg.linear.validation import (
     not_fitted_error,
     stratified_holdout,
 )
-from logreg.linear.loss import make_loss, one_hot
-from logreg.linear.penalties import ElasticNet
-from logreg.linear.solvers import LR_SCHEDULES, LR_SOLVERS, SOLVERS, ConvergenceWarning
-from logreg.linear.solvers._common import objective
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,9 @@ class _ValidationMonitor:
     """Solver callback: training accuracy and validation loss/accuracy per epoch, early
     stopping, best weights."""
 
-    def __init__(self, loss, X_val, y_val, class_weights, early_stopping, patience,
-                 X_train, y_train):
+    def __init__(
+        self, loss, X_val, y_val, class_weights, early_stopping, patience, X_train, y_train
+    ):
         self.loss, self.X_val, self.y_val = loss, X_val, y_val
         self.X_train, self.y_train = X_train, y_train
         self.Y_val = one_hot(y_val, loss.n_outputs)
@@ -105,10 +106,25 @@ class _LinearClassifier:
 
     _multinomial = False
 
-    def __init__(self, l1=0.0, l2=0.0, solver="auto", lr=0.1, lr_schedule="constant",
-                 decay=0.9, momentum=0.0, batch_size=32, max_iter=100, tol=1e-4,
-                 early_stopping=False, patience=5, class_weight=None,
-                 fit_intercept=True, random_state=None, verbose=0):
+    def __init__(
+        self,
+        l1=0.0,
+        l2=0.0,
+        solver="auto",
+        lr=0.1,
+        lr_schedule="constant",
+        decay=0.9,
+        momentum=0.0,
+        batch_size=32,
+        max_iter=100,
+        tol=1e-4,
+        early_stopping=False,
+        patience=5,
+        class_weight=None,
+        fit_intercept=True,
+        random_state=None,
+        verbose=0,
+    ):
         self.l1 = l1
         self.l2 = l2
         self.solver = solver
@@ -141,25 +157,32 @@ class _LinearClassifier:
         valid = self._get_param_names()
         for name, value in params.items():
             if name not in valid:
-                raise ValueError(f"Invalid parameter {name!r} for estimator "
-                                 f"{type(self).__name__}. Valid parameters are: {valid}")
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator "
+                    f"{type(self).__name__}. Valid parameters are: {valid}"
+                )
             setattr(self, name, value)
         return self
 
     def __repr__(self):
         defaults = inspect.signature(type(self).__init__).parameters
-        changed = [f"{name}={getattr(self, name)!r}" for name in self._get_param_names()
-                   if not _same(getattr(self, name), defaults[name].default)]
+        changed = [
+            f"{name}={getattr(self, name)!r}"
+            for name in self._get_param_names()
+            if not _same(getattr(self, name), defaults[name].default)
+        ]
         return f"{type(self).__name__}({', '.join(changed)})"
 
     def __sklearn_tags__(self):
         # Only scikit-learn calls this, so it is loaded: take its tag classes from it
         # rather than import it (like logreg.linear.validation.sklearn_compatible).
         tags = sys.modules["sklearn.utils"]
-        return tags.Tags(estimator_type="classifier",
-                         target_tags=tags.TargetTags(required=True),
-                         classifier_tags=tags.ClassifierTags(multi_class=self._multinomial),
-                         input_tags=tags.InputTags(sparse=True))
+        return tags.Tags(
+            estimator_type="classifier",
+            target_tags=tags.TargetTags(required=True),
+            classifier_tags=tags.ClassifierTags(multi_class=self._multinomial),
+            input_tags=tags.InputTags(sparse=True),
+        )
 
     # -- fitting --------------------------------------------------------------------
     def _validate_params(self):
@@ -170,18 +193,20 @@ class _LinearClassifier:
         if self.solver not in SOLVER_NAMES:
             raise ValueError(f"solver must be one of {SOLVER_NAMES}, got {self.solver!r}")
         if self.solver == "lbfgs" and self.l1 > 0:
-            raise ValueError(f"solver='lbfgs' cannot handle an L1 penalty (l1={self.l1}); "
-                             "use 'fista', 'gd', 'sgd' or 'minibatch'")
+            raise ValueError(
+                f"solver='lbfgs' cannot handle an L1 penalty (l1={self.l1}); "
+                "use 'fista', 'gd', 'sgd' or 'minibatch'"
+            )
         if not _is_real(self.lr) or not np.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, "
-                             f"got {self.lr_schedule!r}")
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if not _is_real(self.decay) or not np.isfinite(self.decay) or self.decay < 0:
             raise ValueError(f"decay must be >= 0, got {self.decay!r}")
         if self.lr_schedule == "exponential" and not 0 < self.decay <= 1:
-            raise ValueError(f"decay must be in (0, 1] for lr_schedule='exponential', "
-                             f"got {self.decay!r}")
+            raise ValueError(
+                f"decay must be in (0, 1] for lr_schedule='exponential', got {self.decay!r}"
+            )
         if not _is_real(self.momentum) or not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         for name in ("batch_size", "max_iter", "patience"):
@@ -192,27 +217,40 @@ class _LinearClassifier:
             raise ValueError(f"tol must be >= 0, got {self.tol!r}")
         for name in ("early_stopping", "fit_intercept"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got "
-                                 f"{getattr(self, name)!r}")
-        if not (self.class_weight is None or self.class_weight == "balanced"
-                or isinstance(self.class_weight, dict)):
-            raise ValueError("class_weight must be None, 'balanced' or a dict "
-                             f"{{label: weight}}, got {self.class_weight!r}")
-        if not (self.random_state is None or isinstance(self.random_state, np.random.Generator)
-                or (_is_int(self.random_state) and self.random_state >= 0)):
-            raise ValueError("random_state must be None, an integer >= 0 or a "
-                             f"numpy.random.Generator, got {self.random_state!r}")
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if not (
+            self.class_weight is None
+            or self.class_weight == "balanced"
+            or isinstance(self.class_weight, dict)
+        ):
+            raise ValueError(
+                "class_weight must be None, 'balanced' or a dict "
+                f"{{label: weight}}, got {self.class_weight!r}"
+            )
+        if not (
+            self.random_state is None
+            or isinstance(self.random_state, np.random.Generator)
+            or (_is_int(self.random_state) and self.random_state >= 0)
+        ):
+            raise ValueError(
+                "random_state must be None, an integer >= 0 or a "
+                f"numpy.random.Generator, got {self.random_state!r}"
+            )
         if not _is_int(self.verbose) or self.verbose < 0:
             raise ValueError(f"verbose must be an integer >= 0, got {self.verbose!r}")
 
     def _check_classes(self, classes):
         if classes.size < 2:
-            raise ValueError(f"{type(self).__name__} needs samples of at least 2 "
-                             f"classes; got 1 class: {classes.tolist()}")
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 "
+                f"classes; got 1 class: {classes.tolist()}"
+            )
         if not self._multinomial and classes.size > 2:
-            raise ValueError("Only binary classification is supported. The type of the "
-                             f"target is multiclass ({classes.size} classes); use "
-                             "SoftmaxRegression for more than 2 classes.")
+            raise ValueError(
+                "Only binary classification is supported. The type of the "
+                f"target is multiclass ({classes.size} classes); use "
+                "SoftmaxRegression for more than 2 classes."
+            )
 
     def _class_weights(self, classes, y_index, sample_weight):
         """Weight of each class, shape (n_classes,)."""
@@ -230,8 +268,10 @@ class _LinearClassifier:
         for label, weight in self.class_weight.items():
             where = np.flatnonzero(classes == label)
             if where.size == 0:
-                raise ValueError(f"class_weight has a weight for label {label!r}, "
-                                 f"which is not among the classes {classes.tolist()}")
+                raise ValueError(
+                    f"class_weight has a weight for label {label!r}, "
+                    f"which is not among the classes {classes.tolist()}"
+                )
             if not _is_real(weight) or not np.isfinite(weight) or weight < 0:
                 raise ValueError(f"class_weight[{label!r}] must be >= 0, got {weight!r}")
             weights[where[0]] = weight
@@ -246,36 +286,45 @@ class _LinearClassifier:
             s = s * sample_weight
         weighted = np.bincount(y_index, weights=s, minlength=classes.size)
         if np.count_nonzero(weighted) < 2:
-            raise ValueError("sample_weight and class_weight leave samples of only 1 "
-                             f"class with non-zero weight (class "
-                             f"{classes[np.flatnonzero(weighted)].tolist()}); a classifier "
-                             "needs at least 2 classes")
+            raise ValueError(
+                "sample_weight and class_weight leave samples of only 1 "
+                f"class with non-zero weight (class "
+                f"{classes[np.flatnonzero(weighted)].tolist()}); a classifier "
+                "needs at least 2 classes"
+            )
         return s * (s.size / s.sum())
 
     def _split_validation(self, X, y_index, sample_weight, eval_set, classes, rng):
         """Training part and validation data (X_val, y_val index) or None."""
         if eval_set is not None:
             if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
-                raise ValueError("eval_set must be a pair (X_val, y_val), got "
-                                 f"{type(eval_set).__name__}")
-            X_val = check_features(eval_set[0], n_features=X.shape[1],
-                                   estimator=type(self).__name__)
+                raise ValueError(
+                    f"eval_set must be a pair (X_val, y_val), got {type(eval_set).__name__}"
+                )
+            X_val = check_features(
+                eval_set[0], n_features=X.shape[1], estimator=type(self).__name__
+            )
             y_val = np.asarray(eval_set[1]).reshape(-1)
             if y_val.shape[0] != X_val.shape[0]:
-                raise ValueError(f"eval_set: X_val has {X_val.shape[0]} samples but "
-                                 f"y_val has {y_val.shape[0]} labels")
+                raise ValueError(
+                    f"eval_set: X_val has {X_val.shape[0]} samples but "
+                    f"y_val has {y_val.shape[0]} labels"
+                )
             unknown = np.setdiff1d(y_val, classes)
             if unknown.size:
-                raise ValueError(f"eval_set: y_val has labels not seen in training: "
-                                 f"{unknown.tolist()[:10]}")
+                raise ValueError(
+                    f"eval_set: y_val has labels not seen in training: {unknown.tolist()[:10]}"
+                )
             return X, y_index, sample_weight, (X_val, np.searchsorted(classes, y_val))
         if not self.early_stopping:
             return X, y_index, sample_weight, None
         train, val = stratified_holdout(y_index, VALIDATION_FRACTION, rng)
         if val.size == 0 or np.unique(y_index[train]).size < 2:
-            raise ValueError("early_stopping=True without eval_set holds out 10% of each "
-                             f"class for validation, but {y_index.size} samples are too "
-                             "few; pass eval_set=(X_val, y_val)")
+            raise ValueError(
+                "early_stopping=True without eval_set holds out 10% of each "
+                f"class for validation, but {y_index.size} samples are too "
+                "few; pass eval_set=(X_val, y_val)"
+            )
         sw_train = None if sample_weight is None else sample_weight[train]
         return X[train], y_index[train], sw_train, (X[val], y_index[val])
 
@@ -307,15 +356,20 @@ class _LinearClassifier:
         classes, y_index = check_labels(y, X.shape[0])
         self._check_classes(classes)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        rng = (self.random_state if isinstance(self.random_state, np.random.Generator)
-               else np.random.default_rng(self.random_state))
+        rng = (
+            self.random_state
+            if isinstance(self.random_state, np.random.Generator)
+            else np.random.default_rng(self.random_state)
+        )
         X_train, y_train, sw_train, validation = self._split_validation(
-            X, y_index, sample_weight, eval_set, classes, rng)
-        solver = self.solver if self.solver != "auto" else (
-            "lbfgs" if self.l1 == 0 else "fista")
+            X, y_index, sample_weight, eval_set, classes, rng
+        )
+        solver = self.solver if self.solver != "auto" else ("lbfgs" if self.l1 == 0 else "fista")
         if solver == "minibatch" and self.batch_size > X_train.shape[0]:
-            raise ValueError(f"batch_size={self.batch_size} is larger than the number of "
-                             f"training samples ({X_train.shape[0]})")
+            raise ValueError(
+                f"batch_size={self.batch_size} is larger than the number of "
+                f"training samples ({X_train.shape[0]})"
+            )
         scale = self._sample_scale(classes, y_train, sw_train)
 
         loss = make_loss(classes.size, self._multinomial, self.fit_intercept)
@@ -323,22 +377,40 @@ class _LinearClassifier:
         Y = one_hot(y_train, loss.n_outputs)
         monitor = None
         if validation is not None:
-            class_weights = (None if self.class_weight is None else
-                             self._class_weights(classes, y_train, sw_train))
-            monitor = _ValidationMonitor(loss, *validation, class_weights,
-                                         self.early_stopping, self.patience,
-                                         X_train, y_train)
-        kwargs = {"max_iter": self.max_iter, "tol": float(self.tol),
-                  "callback": monitor, "verbose": self.verbose}
+            class_weights = (
+                None
+                if self.class_weight is None
+                else self._class_weights(classes, y_train, sw_train)
+            )
+            monitor = _ValidationMonitor(
+                loss,
+                *validation,
+                class_weights,
+                self.early_stopping,
+                self.patience,
+                X_train,
+                y_train,
+            )
+        kwargs = {
+            "max_iter": self.max_iter,
+            "tol": float(self.tol),
+            "callback": monitor,
+            "verbose": self.verbose,
+        }
         if solver in LR_SOLVERS:
-            kwargs.update(lr=float(self.lr), lr_schedule=self.lr_schedule,
-                          decay=float(self.decay), momentum=float(self.momentum))
+            kwargs.update(
+                lr=float(self.lr),
+                lr_schedule=self.lr_schedule,
+                decay=float(self.decay),
+                momentum=float(self.momentum),
+            )
         if solver in ("sgd", "minibatch"):
             kwargs["rng"] = rng
         if solver == "minibatch":
             kwargs["batch_size"] = self.batch_size
         coef, intercept, n_iter, history = SOLVERS[solver](
-            loss, penalty, X_train, Y, scale, **kwargs)
+            loss, penalty, X_train, Y, scale, **kwargs
+        )
 
         self.best_epoch_ = None
         if monitor is not None:
@@ -353,18 +425,25 @@ class _LinearClassifier:
         self.history_ = history
         self.solver_ = solver
         self._loss = loss
-        log.info("%s: %s stopped after %d epoch(s), objective %.6g", type(self).__name__,
-                 solver, n_iter, history["loss"][-1] if history["loss"] else objective(
-                     loss, penalty, coef, intercept, X_train, Y, scale))
+        log.info(
+            "%s: %s stopped after %d epoch(s), objective %.6g",
+            type(self).__name__,
+            solver,
+            n_iter,
+            history["loss"][-1]
+            if history["loss"]
+            else objective(loss, penalty, coef, intercept, X_train, Y, scale),
+        )
         return self
 
     # -- prediction -----------------------------------------------------------------
     def _raw(self, X):
         if not hasattr(self, "coef_"):
-            raise not_fitted_error(f"This {type(self).__name__} instance is not fitted "
-                                   "yet; call fit with training data first")
-        X = check_features(X, n_features=self.n_features_in_,
-                           estimator=type(self).__name__)
+            raise not_fitted_error(
+                f"This {type(self).__name__} instance is not fitted "
+                "yet; call fit with training data first"
+            )
+        X = check_features(X, n_features=self.n_features_in_, estimator=type(self).__name__)
         return self._loss.raw_prediction(self.coef_, self.intercept_, X)
 
     def decision_function(self, X):

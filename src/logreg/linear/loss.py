@@ -95,8 +95,7 @@ class _CrossEntropy:
 
     def loss(self, coef, intercept, X, Y, sample_weight=None) -> float:
         """Data term :math:`L(W, b)` (float); arguments as for :meth:`loss_gradient`."""
-        return self.loss_from_raw(self.raw_prediction(coef, intercept, X), Y,
-                                  sample_weight)
+        return self.loss_from_raw(self.raw_prediction(coef, intercept, X), Y, sample_weight)
 
     def loss_from_raw(self, raw, Y, sample_weight=None) -> float:
         """Data term from scores ``raw`` of shape (n_samples, K) (float)."""

@@ -56,8 +56,7 @@ def _check_finite(values, name: str) -> None:
     if np.isnan(values).any():
         raise ValueError(f"Input {name} contains NaN; remove or impute missing values")
     if not np.isfinite(values).all():
-        raise ValueError(f"Input {name} contains infinity or a value too large for "
-                         f"{values.dtype}")
+        raise ValueError(f"Input {name} contains infinity or a value too large for {values.dtype}")
 
 
 def check_features(X, *, n_features: int | None = None, estimator: str = "estimator"):
@@ -93,20 +92,24 @@ def check_features(X, *, n_features: int | None = None, estimator: str = "estima
                 f"Expected 2D array, got {X.ndim}D array instead (shape {X.shape}). "
                 "Reshape your data either using array.reshape(-1, 1) if your data has "
                 "a single feature or array.reshape(1, -1) if it contains a single "
-                "sample.")
+                "sample."
+            )
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)  # a bad object (e.g. a dict) raises TypeError here
         _check_finite(X, "X")
     n_samples, n_cols = X.shape
     if n_samples < 1:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
-                         "minimum of 1 is required.")
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
     if n_cols < 1:
-        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a "
-                         "minimum of 1 is required.")
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
     if n_features is not None and n_cols != n_features:
-        raise ValueError(f"X has {n_cols} features, but {estimator} is expecting "
-                         f"{n_features} features as input.")
+        raise ValueError(
+            f"X has {n_cols} features, but {estimator} is expecting {n_features} features as input."
+        )
     return X
 
 
@@ -129,14 +132,16 @@ def check_labels(y, n_samples: int):
         Index of each sample's label in ``classes``.
     """
     if y is None:
-        raise ValueError("This classifier requires y to be passed, but the target y "
-                         "is None")
+        raise ValueError("This classifier requires y to be passed, but the target y is None")
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
-        warnings.warn("A column-vector y was passed when a 1d array was expected. "
-                      "Please change the shape of y to (n_samples,), for example "
-                      "using ravel().", sklearn_compatible(DataConversionWarning),
-                      stacklevel=3)
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. "
+            "Please change the shape of y to (n_samples,), for example "
+            "using ravel().",
+            sklearn_compatible(DataConversionWarning),
+            stacklevel=3,
+        )
         y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, one label per sample; got shape {y.shape}")
@@ -148,8 +153,10 @@ def check_labels(y, n_samples: int):
         if not np.isfinite(y).all():
             raise ValueError("Input y contains NaN or infinity")
         if np.any(y != np.round(y)):
-            raise ValueError("Unknown label type: continuous. A classifier needs "
-                             "discrete class labels; got non-integer float values in y")
+            raise ValueError(
+                "Unknown label type: continuous. A classifier needs "
+                "discrete class labels; got non-integer float values in y"
+            )
     elif y.dtype.kind not in "biuUSO":
         raise ValueError(f"Unknown label type: {y.dtype}")
     try:
@@ -173,16 +180,19 @@ def check_sample_weight(sample_weight, n_samples: int):
         sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
     sample_weight = np.array(sample_weight, dtype=np.float64)
     if sample_weight.shape != (n_samples,):
-        raise ValueError(f"sample_weight must have shape ({n_samples},), one weight per "
-                         f"sample; got shape {sample_weight.shape}")
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), one weight per "
+            f"sample; got shape {sample_weight.shape}"
+        )
     if not np.isfinite(sample_weight).all():
         raise ValueError("sample_weight contains NaN or infinity")
     if (sample_weight < 0).any():
-        raise ValueError(f"sample_weight must be >= 0, got a minimum of "
-                         f"{sample_weight.min():g}")
+        raise ValueError(f"sample_weight must be >= 0, got a minimum of {sample_weight.min():g}")
     if not sample_weight.any():
-        raise ValueError("Sample weights must contain at least one non-zero number; "
-                         "all sample_weight values are zero")
+        raise ValueError(
+            "Sample weights must contain at least one non-zero number; "
+            "all sample_weight values are zero"
+        )
     return sample_weight
 
 

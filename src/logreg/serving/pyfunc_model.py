@@ -61,15 +61,18 @@ class LinearClassifierModel(PythonModel):
         if self.vectorizer is not None:
             return self.vectorizer.transform(frame[TEXT_COLUMN].astype(str).tolist())
         if self.stats is not None:
-            from logreg.errors import DataError
             from logreg.data.faces import normalize, parse_pixel_string
             from logreg.data.faces.fer_format import check_pixel_array
+            from logreg.errors import DataError
 
             images = []
             for row, value in enumerate(frame[PIXELS_COLUMN]):
                 try:
-                    images.append(parse_pixel_string(value) if isinstance(value, (str, bytes))
-                                  else check_pixel_array(value))
+                    images.append(
+                        parse_pixel_string(value)
+                        if isinstance(value, (str, bytes))
+                        else check_pixel_array(value)
+                    )
                 except DataError as exc:
                     raise DataError(f"input row {row}: {exc}") from None
             return normalize(np.vstack(images), self.stats)
@@ -89,12 +92,19 @@ class LinearClassifierModel(PythonModel):
         return out
 
 
-def model_inputs(kind: str, dataset_path: str | None, feature_names: list[str] | None
-                 ) -> tuple[dict[str, str], pd.DataFrame]:
+def model_inputs(
+    kind: str, dataset_path: str | None, feature_names: list[str] | None
+) -> tuple[dict[str, str], pd.DataFrame]:
     """The preprocessing artifacts and an input example for a dataset kind."""
     if kind == "reviews":
-        example = pd.DataFrame({TEXT_COLUMN: ["Great sound, easy to set up. Love it!",
-                                              "Broke after a week, a waste of money."]})
+        example = pd.DataFrame(
+            {
+                TEXT_COLUMN: [
+                    "Great sound, easy to set up. Love it!",
+                    "Broke after a week, a waste of money.",
+                ]
+            }
+        )
         return {"vectorizer": str(Path(dataset_path) / "vectorizer.json")}, example
     if kind == "faces":
         flat = np.tile(np.arange(48, dtype=np.uint8) * 5, 48)
@@ -103,8 +113,14 @@ def model_inputs(kind: str, dataset_path: str | None, feature_names: list[str] |
     return {}, pd.DataFrame([np.zeros(len(feature_names))], columns=feature_names)
 
 
-def log_model(run_id: str, tracking_uri: str, run_dir: Path, kind: str,
-              dataset_path: str | None, feature_names: list[str] | None) -> str:
+def log_model(
+    run_id: str,
+    tracking_uri: str,
+    run_dir: Path,
+    kind: str,
+    dataset_path: str | None,
+    feature_names: list[str] | None,
+) -> str:
     """Log the run's pyfunc model (with signature and input example); return its URI."""
     artifacts, example = model_inputs(kind, dataset_path, feature_names)
     artifacts["model"] = str(run_dir / "model.npz")
@@ -118,8 +134,13 @@ def log_model(run_id: str, tracking_uri: str, run_dir: Path, kind: str,
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=LinearClassifierModel(), artifacts=artifacts, signature=signature,
-            input_example=example, pip_requirements=_requirements())
+            name="model",
+            python_model=LinearClassifierModel(),
+            artifacts=artifacts,
+            signature=signature,
+            input_example=example,
+            pip_requirements=_requirements(),
+        )
         mlflow.set_tag("model_uri", info.model_uri)
     return info.model_uri
 
@@ -128,5 +149,8 @@ def _requirements() -> list[str]:
     from logreg.provenance import package_versions
 
     versions = package_versions()
-    return [f"{name}=={versions[name]}" for name in ("numpy", "scipy", "pandas", "mlflow")
-            if versions[name] != "not installed"]
+    return [
+        f"{name}=={versions[name]}"
+        for name in ("numpy", "scipy", "pandas", "mlflow")
+        if versions[name] != "not installed"
+    ]

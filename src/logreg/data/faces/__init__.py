@@ -10,5 +10,13 @@ the training images were.
 from logreg.data.faces.fer_format import CLASS_NAMES, IMAGE_SHAPE, N_PIXELS, parse_pixel_string
 from logreg.data.faces.normalize import NormalizationStats, fit_normalization, load_stats, normalize
 
-__all__ = ["CLASS_NAMES", "IMAGE_SHAPE", "N_PIXELS", "NormalizationStats",
-           "fit_normalization", "load_stats", "normalize", "parse_pixel_string"]
+__all__ = [
+    "CLASS_NAMES",
+    "IMAGE_SHAPE",
+    "N_PIXELS",
+    "NormalizationStats",
+    "fit_normalization",
+    "load_stats",
+    "normalize",
+    "parse_pixel_string",
+]

@@ -14,40 +14,57 @@ import logging
 from collections.abc import Sequence
 
 from logreg.cli import run_cli
-from logreg.errors import UserError
 from logreg.data.faces.demo import MIN_ROWS, write_demo_csv
 from logreg.data.faces.hog import HogParams
 from logreg.data.faces.normalize import FEATURES, METHODS
 from logreg.data.faces.prepare import prepare_faces
+from logreg.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m logreg.data.faces",
-                                     description="FER2013 data stage.")
+    parser = argparse.ArgumentParser(
+        prog="python -m logreg.data.faces", description="FER2013 data stage."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="write a small synthetic FER2013-format CSV")
     demo.add_argument("--out", required=True, help="CSV file to write")
-    demo.add_argument("--n-rows", type=int, default=1400,
-                      help=f"number of images (>= {MIN_ROWS}; default 1400)")
+    demo.add_argument(
+        "--n-rows", type=int, default=1400, help=f"number of images (>= {MIN_ROWS}; default 1400)"
+    )
     demo.add_argument("--seed", type=int, required=True)
     prep = commands.add_parser("prepare", help="validate, split, featurize, normalize, save")
-    prep.add_argument("--input", required=True,
-                      help="fer2013.csv, fer2013.csv.gz or an image-folder root")
+    prep.add_argument(
+        "--input", required=True, help="fer2013.csv, fer2013.csv.gz or an image-folder root"
+    )
     prep.add_argument("--out-dir", required=True, help="prepared dataset folder to write")
     prep.add_argument("--normalization", choices=METHODS, default="per_pixel")
-    prep.add_argument("--features", choices=FEATURES, default="pixels",
-                      help="grey levels, or histograms of oriented gradients (HOG)")
+    prep.add_argument(
+        "--features",
+        choices=FEATURES,
+        default="pixels",
+        help="grey levels, or histograms of oriented gradients (HOG)",
+    )
     defaults = HogParams()
     for name in ("cell_size", "orientations", "block_size"):
-        prep.add_argument(f"--hog-{name.replace('_', '-')}", type=int,
-                          default=getattr(defaults, name),
-                          help=f"HOG {name.replace('_', ' ')} (default {getattr(defaults, name)})")
-    prep.add_argument("--skip-bad-rows", action="store_true",
-                      help="skip invalid rows/images (reported) instead of failing")
-    prep.add_argument("--val-fraction", type=float, default=0.1,
-                      help="image folders only: stratified share of train/ for validation")
+        prep.add_argument(
+            f"--hog-{name.replace('_', '-')}",
+            type=int,
+            default=getattr(defaults, name),
+            help=f"HOG {name.replace('_', ' ')} (default {getattr(defaults, name)})",
+        )
+    prep.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="skip invalid rows/images (reported) instead of failing",
+    )
+    prep.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="image folders only: stratified share of train/ for validation",
+    )
     prep.add_argument("--seed", type=int, required=True)
     return parser
 
@@ -57,8 +74,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "demo":
         if args.n_rows < MIN_ROWS:
-            raise UserError(f"--n-rows: expected at least {MIN_ROWS} (7 emotions x 3 Usage "
-                            f"values), got {args.n_rows}")
+            raise UserError(
+                f"--n-rows: expected at least {MIN_ROWS} (7 emotions x 3 Usage "
+                f"values), got {args.n_rows}"
+            )
         write_demo_csv(args.out, args.n_rows, args.seed)
         log.info("wrote %d demo faces to %s", args.n_rows, args.out)
         return
@@ -68,16 +87,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.features == "hog":
         # Checked before reading any data: a wrong layout fails in a second.
         if args.normalization != "per_pixel":
-            raise UserError(f"--normalization {args.normalization}: HOG features take "
-                            f"per_pixel (each feature standardized with train statistics)")
+            raise UserError(
+                f"--normalization {args.normalization}: HOG features take "
+                f"per_pixel (each feature standardized with train statistics)"
+            )
         try:
             hog = HogParams(args.hog_cell_size, args.hog_orientations, args.hog_block_size)
         except ValueError as exc:
-            raise UserError(f"{exc} (options --hog-cell-size, --hog-orientations, "
-                            f"--hog-block-size)") from None
-    prepare_faces(args.input, args.out_dir, normalization=args.normalization,
-                  features=args.features, hog=hog, skip_bad_rows=args.skip_bad_rows,
-                  val_fraction=args.val_fraction, seed=args.seed)
+            raise UserError(
+                f"{exc} (options --hog-cell-size, --hog-orientations, --hog-block-size)"
+            ) from None
+    prepare_faces(
+        args.input,
+        args.out_dir,
+        normalization=args.normalization,
+        features=args.features,
+        hog=hog,
+        skip_bad_rows=args.skip_bad_rows,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+    )
 
 
 if __name__ == "__main__":

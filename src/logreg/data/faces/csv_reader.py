@@ -18,16 +18,23 @@ from pathlib import Path
 
 import numpy as np
 
-from logreg.errors import DataError
-from logreg.data.faces.fer_format import (MAX_SKIP_EXAMPLES, USAGES, FerRows, RowError,
-                                     check_header, parse_row)
+from logreg.data.faces.fer_format import (
+    MAX_SKIP_EXAMPLES,
+    USAGES,
+    FerRows,
+    RowError,
+    check_header,
+    parse_row,
+)
 from logreg.data.faces.line_blocks import in_background, is_gzip_file, line_blocks
 from logreg.data.faces.pixel_parser import parse_pixel_fields
+from logreg.errors import DataError
 
-_LABELS = {**{str(k).encode(): k for k in range(7)},
-           **{f'"{k}"'.encode(): k for k in range(7)}}
-_USAGE_CODES = {**{u.encode(): c for c, u in enumerate(USAGES)},
-                **{f'"{u}"'.encode(): c for c, u in enumerate(USAGES)}}
+_LABELS = {**{str(k).encode(): k for k in range(7)}, **{f'"{k}"'.encode(): k for k in range(7)}}
+_USAGE_CODES = {
+    **{u.encode(): c for c, u in enumerate(USAGES)},
+    **{f'"{u}"'.encode(): c for c, u in enumerate(USAGES)},
+}
 
 
 class _Collector:
@@ -63,7 +70,7 @@ class _Collector:
             if end > pos:  # blank lines are skipped, as pandas does
                 c1, c2 = find(b",", pos, end), rfind(b",", pos, end)
                 label = _LABELS.get(block[pos:c1]) if c1 > pos else None
-                usage = _USAGE_CODES.get(block[c2 + 1:end]) if c2 > c1 else None
+                usage = _USAGE_CODES.get(block[c2 + 1 : end]) if c2 > c1 else None
                 if label is not None and usage is not None:
                     a, b = c1 + 1, c2
                     if b - a >= 2 and block[a] == 34 and block[b - 1] == 34:
@@ -80,9 +87,12 @@ class _Collector:
         pixels, ok = parse_pixel_fields(block, pixel_a, pixel_b)
         fast = np.array(fast, dtype=np.int64)
         keep = slice(None) if ok.all() else ok  # a slice keeps the common case copy-free
-        part = [pixels[keep], np.array(labels, dtype=np.int64)[keep],
-                np.array(usages, dtype=np.int8)[keep],
-                np.array(numbers, dtype=np.int64)[fast[keep]]]
+        part = [
+            pixels[keep],
+            np.array(labels, dtype=np.int64)[keep],
+            np.array(usages, dtype=np.int8)[keep],
+            np.array(numbers, dtype=np.int64)[fast[keep]],
+        ]
         exact = np.ones(len(spans), dtype=bool)
         exact[fast[keep]] = False
         if exact.any():
@@ -104,20 +114,25 @@ class _Collector:
         if not rows:
             return part
         extra = [np.stack([r[0] for r in rows])] + [
-            np.array([r[k] for r in rows], dtype=part[k].dtype) for k in (1, 2, 3)]
+            np.array([r[k] for r in rows], dtype=part[k].dtype) for k in (1, 2, 3)
+        ]
         part = [np.concatenate([p, e]) for p, e in zip(part, extra)]
         order = np.argsort(part[3], kind="stable")
         return [column[order] for column in part]
 
     def result(self) -> FerRows:
         pixels, labels, usage, lines = (np.concatenate(column) for column in zip(*self.parts))
-        return FerRows(pixels=pixels, labels=labels, usage=usage, lines=lines,
-                       skipped_lines=self.skipped_lines,
-                       skipped_examples=self.skipped_examples)
+        return FerRows(
+            pixels=pixels,
+            labels=labels,
+            usage=usage,
+            lines=lines,
+            skipped_lines=self.skipped_lines,
+            skipped_examples=self.skipped_examples,
+        )
 
 
-def read_fer_csv(path: str | os.PathLike, *, skip_bad_rows: bool = False
-                 ) -> tuple[FerRows, str]:
+def read_fer_csv(path: str | os.PathLike, *, skip_bad_rows: bool = False) -> tuple[FerRows, str]:
     """Read and validate every row of a FER2013 CSV file, plain or gzipped.
 
     Parameters
@@ -170,13 +185,18 @@ def read_fer_csv(path: str | os.PathLike, *, skip_bad_rows: bool = False
             header_seen, start, line = True, end + 1, 2
         line = collector.parse_block(block, line, start)
     if not header_seen:
-        raise DataError("empty file: expected a header line emotion,pixels,Usage and one "
-                        "row per image", where=path)
+        raise DataError(
+            "empty file: expected a header line emotion,pixels,Usage and one row per image",
+            where=path,
+        )
     rows = collector.result()
     if len(rows.labels) == 0:
         if rows.skipped_lines:
             first, message = rows.skipped_examples[0]
-            raise DataError(f"no valid data row: all {len(rows.skipped_lines)} rows are "
-                            f"invalid; the first, line {first}: {message}", where=path)
+            raise DataError(
+                f"no valid data row: all {len(rows.skipped_lines)} rows are "
+                f"invalid; the first, line {first}: {message}",
+                where=path,
+            )
         raise DataError("no data rows after the header line", where=path)
     return rows, hasher.hexdigest()

@@ -26,21 +26,24 @@ MIN_ROWS = len(CLASS_NAMES) * len(USAGES)
 
 # Per emotion: brow height, brow tilt (> 0: inner ends down, a frown), eye opening,
 # mouth width, mouth curvature (> 0: corners up), mouth opening, nose wrinkle.
-_EXPRESSIONS = np.array([
-    # brow_v tilt  eye   width curve open  wrinkle
-    [-0.30, 0.45, 0.80, 0.22, -0.03, 0.00, 0.0],   # Angry
-    [-0.32, 0.25, 0.60, 0.26, -0.10, 0.05, 1.0],   # Disgust
-    [-0.47, -0.30, 1.50, 0.34, -0.06, 0.10, 0.0],  # Fear
-    [-0.39, 0.00, 0.70, 0.38, 0.15, 0.05, 0.0],    # Happy
-    [-0.40, -0.40, 0.80, 0.26, -0.13, 0.00, 0.0],  # Sad
-    [-0.56, 0.00, 1.60, 0.16, 0.00, 0.22, 0.0],    # Surprise
-    [-0.38, 0.00, 1.00, 0.28, 0.00, 0.00, 0.0],    # Neutral
-])
+_EXPRESSIONS = np.array(
+    [
+        # brow_v tilt  eye   width curve open  wrinkle
+        [-0.30, 0.45, 0.80, 0.22, -0.03, 0.00, 0.0],  # Angry
+        [-0.32, 0.25, 0.60, 0.26, -0.10, 0.05, 1.0],  # Disgust
+        [-0.47, -0.30, 1.50, 0.34, -0.06, 0.10, 0.0],  # Fear
+        [-0.39, 0.00, 0.70, 0.38, 0.15, 0.05, 0.0],  # Happy
+        [-0.40, -0.40, 0.80, 0.26, -0.13, 0.00, 0.0],  # Sad
+        [-0.56, 0.00, 1.60, 0.16, 0.00, 0.22, 0.0],  # Surprise
+        [-0.38, 0.00, 1.00, 0.28, 0.00, 0.00, 0.0],  # Neutral
+    ]
+)
 _NEUTRAL = _EXPRESSIONS[6]
 _PARAM_NOISE = np.array([0.03, 0.10, 0.15, 0.04, 0.04, 0.03, 0.25])
 
-_V, _U = np.meshgrid((np.arange(IMAGE_SHAPE[0]) - 23.5) / 24,
-                     (np.arange(IMAGE_SHAPE[1]) - 23.5) / 24, indexing="ij")
+_V, _U = np.meshgrid(
+    (np.arange(IMAGE_SHAPE[0]) - 23.5) / 24, (np.arange(IMAGE_SHAPE[1]) - 23.5) / 24, indexing="ij"
+)
 
 
 def _blob(u, v, u0, v0, su, sv):
@@ -51,8 +54,10 @@ def draw_face(label: int, rng: np.random.Generator) -> np.ndarray:
     """Draw one face of emotion ``label`` as float grey levels, shape (48, 48)."""
     intensity = rng.uniform(0.35, 1.0)
     brow_v, tilt, eye, width, curve, opening, wrinkle = (
-        _NEUTRAL + intensity * (_EXPRESSIONS[label] - _NEUTRAL)
-        + _PARAM_NOISE * rng.standard_normal(7))
+        _NEUTRAL
+        + intensity * (_EXPRESSIONS[label] - _NEUTRAL)
+        + _PARAM_NOISE * rng.standard_normal(7)
+    )
     scale = rng.normal(1.0, 0.06)
     u = (_U - rng.normal(0, 0.06)) / scale
     v = (_V - rng.normal(0, 0.06)) / scale
@@ -72,8 +77,7 @@ def draw_face(label: int, rng: np.random.Generator) -> np.ndarray:
     inside = np.clip(1 - np.abs(u) / max(width, 0.08), 0, 1) ** 0.3
     lip = 0.55 + 0.6 * opening + curve * (1 - (u / max(width, 0.08)) ** 2)  # v points down
     dark += 0.9 * inside * np.exp(-0.5 * ((v - lip) / 0.035) ** 2)
-    dark += inside * _blob(u, v, 0.0, 0.55 + 0.3 * opening, width * 0.8,
-                           max(opening, 0.005) * 0.9)
+    dark += inside * _blob(u, v, 0.0, 0.55 + 0.3 * opening, width * 0.8, max(opening, 0.005) * 0.9)
     image -= np.clip(dark, 0, 1.2) * rng.uniform(60, 100)
     image = (image - image.mean()) * rng.uniform(0.75, 1.25) + image.mean()
     image += rng.normal(0, 18) + rng.normal(0, 12, size=image.shape)
@@ -92,8 +96,9 @@ def _split_counts(n: int, fractions) -> np.ndarray:
     return counts
 
 
-def make_demo_faces(n_rows: int, rng: np.random.Generator
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_demo_faces(
+    n_rows: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw a demo dataset in FER2013's file order (Training, PublicTest, PrivateTest).
 
     Parameters
@@ -110,8 +115,9 @@ def make_demo_faces(n_rows: int, rng: np.random.Generator
         Index into :data:`logreg.data.faces.fer_format.USAGES`.
     """
     if n_rows < MIN_ROWS:
-        raise ValueError(f"n_rows must be at least {MIN_ROWS} (7 emotions x 3 Usage "
-                         f"values), got {n_rows}")
+        raise ValueError(
+            f"n_rows must be at least {MIN_ROWS} (7 emotions x 3 Usage values), got {n_rows}"
+        )
     labels, usage = [], []
     for code, n_split in enumerate(_split_counts(n_rows, _USAGE_FRACTIONS)):
         per_class = _split_counts(n_split, _FER_CLASS_COUNTS)
@@ -130,7 +136,9 @@ def write_demo_csv(path: str | os.PathLike, n_rows: int, seed: int) -> None:
     """
     pixels, labels, usage = make_demo_faces(n_rows, np.random.default_rng(seed))
     lines = [",".join(HEADER)]
-    lines += [f"{label},{' '.join(map(str, row.tolist()))},{USAGES[code]}"
-              for label, row, code in zip(labels, pixels, usage)]
+    lines += [
+        f"{label},{' '.join(map(str, row.tolist()))},{USAGES[code]}"
+        for label, row, code in zip(labels, pixels, usage)
+    ]
     with atomic_path(path) as tmp:
         tmp.write_bytes(("\n".join(lines) + "\n").encode("ascii"))

@@ -88,16 +88,17 @@ def parse_pixels_field(field_bytes: bytes) -> np.ndarray:
         # bytes.isdigit is ASCII-only, so int() below never sees '+', '_' or '½'.
         position, token = next((i, t) for i, t in enumerate(tokens, 1) if not t.isdigit())
         if token[:1] == b"-" and token[1:].isdigit():
-            raise RowError(f"pixels: value {position} is {token.decode()}, "
-                           f"expected an integer in 0..255")
-        raise RowError(f"pixels: value {position} is {shorten(token)}, "
-                       f"not an integer in 0..255")
+            raise RowError(
+                f"pixels: value {position} is {token.decode()}, expected an integer in 0..255"
+            )
+        raise RowError(f"pixels: value {position} is {shorten(token)}, not an integer in 0..255")
     values = np.array([int(token) for token in tokens], dtype=np.int64)
     too_big = np.flatnonzero(values > 255)
     if too_big.size:
         position = int(too_big[0])
-        raise RowError(f"pixels: value {position + 1} is {values[position]}, "
-                       f"expected an integer in 0..255")
+        raise RowError(
+            f"pixels: value {position + 1} is {values[position]}, expected an integer in 0..255"
+        )
     if values.size != N_PIXELS:
         raise RowError(f"pixels: expected {N_PIXELS} values (48x48), got {values.size}")
     return values.astype(np.uint8)
@@ -124,8 +125,9 @@ def parse_pixel_string(text: str | bytes) -> np.ndarray:
         try:
             text = text.encode("ascii")
         except UnicodeEncodeError:
-            raise DataError("pixels: expected ASCII digits and spaces, got non-ASCII "
-                            "characters") from None
+            raise DataError(
+                "pixels: expected ASCII digits and spaces, got non-ASCII characters"
+            ) from None
     try:
         return parse_pixels_field(text)
     except RowError as exc:
@@ -147,13 +149,15 @@ def check_pixel_array(values) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise DataError(f"pixels: expected {N_PIXELS} numbers (48x48), got "
-                        f"{shorten(repr(values))}") from None
+        raise DataError(
+            f"pixels: expected {N_PIXELS} numbers (48x48), got {shorten(repr(values))}"
+        ) from None
     if array.size != N_PIXELS:
         raise DataError(f"pixels: expected {N_PIXELS} values (48x48), got {array.size}")
     if not np.isfinite(array).all() or array.min() < 0 or array.max() > 255:
-        raise DataError("pixels: expected grey levels in 0..255, got values outside it "
-                        "(or NaN/inf)")
+        raise DataError(
+            "pixels: expected grey levels in 0..255, got values outside it (or NaN/inf)"
+        )
     return array.astype(np.float32)
 
 
@@ -173,12 +177,15 @@ def parse_row(line: bytes) -> tuple[int, np.ndarray, int]:
     """
     fields = line.split(b",")
     if len(fields) != len(HEADER):
-        raise RowError(f"expected {len(HEADER)} comma-separated fields "
-                       f"({','.join(HEADER)}), got {len(fields)}")
+        raise RowError(
+            f"expected {len(HEADER)} comma-separated fields ({','.join(HEADER)}), got {len(fields)}"
+        )
     emotion, pixels, usage = (_unquote(f) for f in fields)
     if not (emotion.isdigit() and int(emotion) < len(CLASS_NAMES)):
-        raise RowError(f"emotion: expected an integer label in 0..{len(CLASS_NAMES) - 1} "
-                       f"({', '.join(CLASS_NAMES)}), got {shorten(emotion)}")
+        raise RowError(
+            f"emotion: expected an integer label in 0..{len(CLASS_NAMES) - 1} "
+            f"({', '.join(CLASS_NAMES)}), got {shorten(emotion)}"
+        )
     usage_code = _USAGE_CODES.get(usage)
     if usage_code is None:
         raise RowError(f"Usage: expected one of {', '.join(USAGES)}, got {shorten(usage)}")
@@ -202,8 +209,10 @@ def check_header(line: bytes) -> None:
         bad = exc.start if bad < 0 else min(bad, exc.start)
     if bad >= 0:
         # A binary file: quoting its first "line" back would only print garbage.
-        raise RowError(f"header: binary data, not CSV text (byte 0x{line[bad]:02x} at "
-                       f"column {bad + 1}); expected the columns {','.join(HEADER)}")
+        raise RowError(
+            f"header: binary data, not CSV text (byte 0x{line[bad]:02x} at "
+            f"column {bad + 1}); expected the columns {','.join(HEADER)}"
+        )
     got = [_unquote(f).decode("utf-8") for f in line.split(b",")]
     expected = [name.lower() for name in HEADER]
     if [name.lower() for name in got] == expected:
@@ -217,5 +226,7 @@ def check_header(line: bytes) -> None:
         details.append(f"unexpected {', '.join(shorten(e) for e in extra[:5])}")
     if not details:
         details.append("columns in the wrong order")
-    raise RowError(f"header: expected the columns {','.join(HEADER)}, got "
-                   f"{shorten(line, 80)} ({'; '.join(details)})")
+    raise RowError(
+        f"header: expected the columns {','.join(HEADER)}, got "
+        f"{shorten(line, 80)} ({'; '.join(details)})"
+    )

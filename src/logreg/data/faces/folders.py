@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from logreg.errors import DataError
 from logreg.data.faces.fer_format import CLASS_NAMES, IMAGE_SHAPE, N_PIXELS
+from logreg.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,15 @@ def _child_dir(parent: Path, name: str, what: str) -> Path:
     """The sub-folder of ``parent`` called ``name``, ignoring case."""
     matches = [p for p in parent.iterdir() if p.is_dir() and p.name.lower() == name]
     if len(matches) > 1:
-        raise DataError(f"{what} folders {sorted(p.name for p in matches)} differ only in "
-                        f"case; keep one", where=parent)
+        raise DataError(
+            f"{what} folders {sorted(p.name for p in matches)} differ only in case; keep one",
+            where=parent,
+        )
     if not matches:
-        raise DataError(f"no {name}/ folder: expected the layout "
-                        f"<root>/{{train,test}}/<emotion>/*.png|jpg", where=parent)
+        raise DataError(
+            f"no {name}/ folder: expected the layout <root>/{{train,test}}/<emotion>/*.png|jpg",
+            where=parent,
+        )
     return matches[0]
 
 
@@ -78,11 +82,16 @@ def _list_images(split_dir: Path) -> list[tuple[Path, int]]:
             continue
         label = _EMOTIONS.get(sub.name.lower())
         if label is None:
-            raise DataError(f"unknown emotion folder {sub.name!r}: expected one of "
-                            f"{', '.join(_EMOTIONS)} (any case)", where=split_dir)
+            raise DataError(
+                f"unknown emotion folder {sub.name!r}: expected one of "
+                f"{', '.join(_EMOTIONS)} (any case)",
+                where=split_dir,
+            )
         if label in seen:
-            raise DataError(f"emotion folders {seen[label]!r} and {sub.name!r} differ only "
-                            f"in case; keep one", where=split_dir)
+            raise DataError(
+                f"emotion folders {seen[label]!r} and {sub.name!r} differ only in case; keep one",
+                where=split_dir,
+            )
         seen[label] = sub.name
         for file in sorted(sub.iterdir()):
             if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES:
@@ -90,8 +99,9 @@ def _list_images(split_dir: Path) -> list[tuple[Path, int]]:
             elif not file.name.startswith("."):
                 ignored += 1
     if ignored:
-        log.warning("%s: ignored %d entries that are not <emotion>/*.png|jpg|jpeg",
-                    split_dir, ignored)
+        log.warning(
+            "%s: ignored %d entries that are not <emotion>/*.png|jpg|jpeg", split_dir, ignored
+        )
     missing = [CLASS_NAMES[k] for k in range(len(CLASS_NAMES)) if k not in seen]
     if missing:
         log.warning("%s: no images of %s", split_dir, ", ".join(missing))
@@ -124,13 +134,16 @@ def read_image(data: bytes, path: str | os.PathLike) -> np.ndarray:
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
         raise DataError(f"cannot read the image ({exc})", where=path) from None
     if gray is None:
-        raise DataError(f"image is {size[0]}x{size[1]} pixels, expected "
-                        f"{IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]}", where=path)
+        raise DataError(
+            f"image is {size[0]}x{size[1]} pixels, expected {IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]}",
+            where=path,
+        )
     return np.asarray(gray, dtype=np.uint8).reshape(N_PIXELS)
 
 
-def read_fer_folders(root: str | os.PathLike, *, skip_bad_files: bool = False
-                     ) -> tuple[dict[str, FolderImages], list[tuple[str, str]], str]:
+def read_fer_folders(
+    root: str | os.PathLike, *, skip_bad_files: bool = False
+) -> tuple[dict[str, FolderImages], list[tuple[str, str]], str]:
     """Read ``<root>/train`` and ``<root>/test``.
 
     Parameters
@@ -163,8 +176,9 @@ def read_fer_folders(root: str | os.PathLike, *, skip_bad_files: bool = False
     manifest = hashlib.sha256()
     skipped: list[tuple[str, str]] = []
     images = {}
-    progress = tqdm(total=n_files, desc="reading face images", unit="img",
-                    disable=not sys.stderr.isatty())
+    progress = tqdm(
+        total=n_files, desc="reading face images", unit="img", disable=not sys.stderr.isatty()
+    )
     with progress:
         for split, files in listing.items():
             pixels = np.empty((len(files), N_PIXELS), dtype=np.uint8)
@@ -185,6 +199,5 @@ def read_fer_folders(root: str | os.PathLike, *, skip_bad_files: bool = False
             kept = [file.relative_to(root).as_posix() for (file, _), k in zip(files, keep) if k]
             images[split] = FolderImages(pixels[keep], labels[keep], kept)
             if not kept:
-                raise DataError(f"no readable .png/.jpg images in {split}/<emotion>/",
-                                where=root)
+                raise DataError(f"no readable .png/.jpg images in {split}/<emotion>/", where=root)
     return images, skipped, manifest.hexdigest()

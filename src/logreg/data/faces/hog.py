@@ -56,11 +56,14 @@ class HogParams:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"HOG {name} must be a positive integer, got {value!r}")
         if height % self.cell_size or width % self.cell_size:
-            raise ValueError(f"HOG cell_size must divide the {height}x{width} image, "
-                             f"got {self.cell_size}")
+            raise ValueError(
+                f"HOG cell_size must divide the {height}x{width} image, got {self.cell_size}"
+            )
         if self.block_size > height // self.cell_size:
-            raise ValueError(f"HOG block_size {self.block_size} is larger than the "
-                             f"{height // self.cell_size} cells across the image")
+            raise ValueError(
+                f"HOG block_size {self.block_size} is larger than the "
+                f"{height // self.cell_size} cells across the image"
+            )
 
     @property
     def n_cells(self) -> int:
@@ -74,7 +77,7 @@ class HogParams:
 
     @property
     def n_features(self) -> int:
-        return self.n_blocks ** 2 * self.block_size ** 2 * self.orientations
+        return self.n_blocks**2 * self.block_size**2 * self.orientations
 
 
 def _cell_histograms(images: np.ndarray, params: HogParams) -> np.ndarray:
@@ -110,7 +113,7 @@ def _cell_histograms(images: np.ndarray, params: HogParams) -> np.ndarray:
     extended[:, 1:] += upper_votes.reshape(-1, width)[:, :-1]
     extended[:, n_bins] += extended[:, 0]
     extended[:, 1] += extended[:, n_bins + 1]
-    hist = extended[:, 1:n_bins + 1]
+    hist = extended[:, 1 : n_bins + 1]
     return hist.astype(np.float32).reshape(n, cells, cells, params.orientations)
 
 
@@ -118,10 +121,10 @@ def _blocks(hist: np.ndarray, params: HogParams) -> np.ndarray:
     """Cell histograms -> (n, n_features) L2-Hys normalized block vectors."""
     n, b, nb = hist.shape[0], params.block_size, params.n_blocks
     # Column-major cells within a block: (0,0), (1,0), ..., (0,1), (1,1), ...
-    parts = [hist[:, i:i + nb, j:j + nb] for j in range(b) for i in range(b)]
+    parts = [hist[:, i : i + nb, j : j + nb] for j in range(b) for i in range(b)]
     blocks = np.concatenate(parts, axis=-1)
     for clip in (True, False):
-        blocks /= np.sqrt((blocks ** 2).sum(axis=-1, keepdims=True) + _EPS ** 2)
+        blocks /= np.sqrt((blocks**2).sum(axis=-1, keepdims=True) + _EPS**2)
         if clip:
             np.minimum(blocks, _CLIP, out=blocks)
     return blocks.reshape(n, -1)
@@ -143,8 +146,8 @@ def hog_features(pixels, params: HogParams = HogParams()) -> np.ndarray:
     pixels = np.asarray(pixels)
     out = np.empty((pixels.shape[0], params.n_features), np.float32)
     for i in range(0, pixels.shape[0], _CHUNK_ROWS):
-        images = pixels[i:i + _CHUNK_ROWS].reshape(-1, *IMAGE_SHAPE).astype(np.float32)
-        out[i:i + _CHUNK_ROWS] = _blocks(_cell_histograms(images, params), params)
+        images = pixels[i : i + _CHUNK_ROWS].reshape(-1, *IMAGE_SHAPE).astype(np.float32)
+        out[i : i + _CHUNK_ROWS] = _blocks(_cell_histograms(images, params), params)
     return out
 
 
@@ -161,7 +164,7 @@ def cell_weights(weights: np.ndarray, params: HogParams) -> np.ndarray:
     blocks = weights.reshape(nb, nb, b * b, params.orientations)
     folded = np.zeros((params.n_cells, params.n_cells, params.orientations))
     for part, (j, i) in enumerate((j, i) for j in range(b) for i in range(b)):
-        folded[i:i + nb, j:j + nb] += blocks[:, :, part]
+        folded[i : i + nb, j : j + nb] += blocks[:, :, part]
     return folded
 
 

@@ -88,8 +88,11 @@ def line_blocks(path: Path, gzipped: bool, hasher) -> Iterator[bytes]:
         data = b"".join(pending)
         cut = data.rfind(b"\n") + 1
         if cut == 0 and len(data) > _MAX_LINE_BYTES:
-            raise DataError(f"a line longer than {_MAX_LINE_BYTES >> 20} MB: not a FER2013 "
-                            f"CSV (a row is about 9 KB)", where=path)
+            raise DataError(
+                f"a line longer than {_MAX_LINE_BYTES >> 20} MB: not a FER2013 "
+                f"CSV (a row is about 9 KB)",
+                where=path,
+            )
         if cut:
             yield data[:cut]
             data = data[cut:]

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from logreg.errors import DataError
 from logreg.data.faces.fer_format import N_PIXELS
 from logreg.data.faces.hog import HogParams, hog_features
+from logreg.errors import DataError
 
 METHODS = ("scale", "per_pixel", "per_image")
 FEATURES = ("pixels", "hog")
@@ -77,8 +77,9 @@ def _check_pixels(pixels) -> np.ndarray:
     return pixels
 
 
-def fit_normalization(train_pixels, method: str, features: str = "pixels",
-                      hog: HogParams | None = None) -> NormalizationStats:
+def fit_normalization(
+    train_pixels, method: str, features: str = "pixels", hog: HogParams | None = None
+) -> NormalizationStats:
     """Compute the statistics of ``method`` from the training images.
 
     Parameters
@@ -97,9 +98,9 @@ def fit_normalization(train_pixels, method: str, features: str = "pixels",
     return _fit(train_pixels, method, features, hog)[0]
 
 
-def fit_and_normalize(train_pixels, method: str, features: str = "pixels",
-                      hog: HogParams | None = None
-                      ) -> tuple[NormalizationStats, np.ndarray]:
+def fit_and_normalize(
+    train_pixels, method: str, features: str = "pixels", hog: HogParams | None = None
+) -> tuple[NormalizationStats, np.ndarray]:
     """:func:`fit_normalization`, then :func:`normalize` of the same training images.
 
     What the data stage does; HOG features of the training images are computed once
@@ -115,8 +116,9 @@ def fit_and_normalize(train_pixels, method: str, features: str = "pixels",
     return stats, _standardize(train_features, stats)
 
 
-def _fit(train_pixels, method: str, features: str, hog: HogParams | None
-         ) -> tuple[NormalizationStats, np.ndarray | None]:
+def _fit(
+    train_pixels, method: str, features: str, hog: HogParams | None
+) -> tuple[NormalizationStats, np.ndarray | None]:
     """The statistics, and the raw HOG features of the training images (HOG only)."""
     if method not in METHODS:
         raise ValueError(f"normalization must be one of {', '.join(METHODS)}, got {method!r}")
@@ -124,8 +126,10 @@ def _fit(train_pixels, method: str, features: str, hog: HogParams | None
         raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
     if features == "hog":
         if method != "per_pixel":
-            raise ValueError(f"HOG features take the per_pixel normalization (each feature "
-                             f"standardized), not {method!r}")
+            raise ValueError(
+                f"HOG features take the per_pixel normalization (each feature "
+                f"standardized), not {method!r}"
+            )
         hog = hog or HogParams()
         train_features = hog_features(_check_pixels(train_pixels), hog)
         mean, std = _mean_std(train_features)
@@ -133,11 +137,11 @@ def _fit(train_pixels, method: str, features: str, hog: HogParams | None
     if hog is not None:
         raise ValueError("HOG parameters given, but features is 'pixels'")
     if method == "scale":
-        return NormalizationStats(method, np.zeros(N_PIXELS, np.float32),
-                                  np.full(N_PIXELS, 255.0, np.float32)), None
+        return NormalizationStats(
+            method, np.zeros(N_PIXELS, np.float32), np.full(N_PIXELS, 255.0, np.float32)
+        ), None
     if method == "per_image":
-        return NormalizationStats(method, np.zeros(0, np.float32),
-                                  np.zeros(0, np.float32)), None
+        return NormalizationStats(method, np.zeros(0, np.float32), np.zeros(0, np.float32)), None
     mean, std = _mean_std(_check_pixels(train_pixels))
     return NormalizationStats(method, mean, std), None
 
@@ -150,11 +154,11 @@ def _mean_std(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Two passes in float64 (mean, then squared deviations): exact enough for any n.
     total = np.zeros(features.shape[1])
     for i in range(0, n, _CHUNK_ROWS):
-        total += features[i:i + _CHUNK_ROWS].sum(axis=0, dtype=np.float64)
+        total += features[i : i + _CHUNK_ROWS].sum(axis=0, dtype=np.float64)
     mean = total / n
     squares = np.zeros(features.shape[1])
     for i in range(0, n, _CHUNK_ROWS):
-        squares += ((features[i:i + _CHUNK_ROWS] - mean) ** 2).sum(axis=0)
+        squares += ((features[i : i + _CHUNK_ROWS] - mean) ** 2).sum(axis=0)
     std = np.sqrt(squares / n)
     std[std < _MIN_STD] = 1.0
     return mean.astype(np.float32), std.astype(np.float32)
@@ -179,7 +183,7 @@ def normalize(pixels, stats: NormalizationStats) -> np.ndarray:
         return _standardize(hog_features(pixels, stats.hog), stats)
     out = np.empty(pixels.shape, dtype=np.float32)
     for i in range(0, pixels.shape[0], _CHUNK_ROWS):
-        chunk, target = pixels[i:i + _CHUNK_ROWS], out[i:i + _CHUNK_ROWS]
+        chunk, target = pixels[i : i + _CHUNK_ROWS], out[i : i + _CHUNK_ROWS]
         if stats.method == "per_image":
             chunk = chunk.astype(np.float64)
             mean = chunk.mean(axis=1, keepdims=True)
@@ -205,11 +209,16 @@ def save_stats(path: str | os.PathLike, stats: NormalizationStats) -> None:
     for HOG, ``hog`` = [cell_size, orientations, block_size]; no pickles)."""
     extra = {}
     if stats.features == "hog":
-        extra["hog"] = np.array([stats.hog.cell_size, stats.hog.orientations,
-                                 stats.hog.block_size])
+        extra["hog"] = np.array([stats.hog.cell_size, stats.hog.orientations, stats.hog.block_size])
     with open(path, "wb") as fh:
-        np.savez(fh, method=np.array(stats.method), mean=stats.mean, std=stats.std,
-                 features=np.array(stats.features), **extra)
+        np.savez(
+            fh,
+            method=np.array(stats.method),
+            mean=stats.mean,
+            std=stats.std,
+            features=np.array(stats.features),
+            **extra,
+        )
 
 
 def load_stats(path: str | os.PathLike) -> NormalizationStats:
@@ -226,8 +235,7 @@ def load_stats(path: str | os.PathLike) -> NormalizationStats:
             mean, std = archive["mean"].astype(np.float32), archive["std"].astype(np.float32)
             # Files written before HOG existed hold pixel statistics.
             features = str(archive["features"]) if "features" in archive else "pixels"
-            hog = (HogParams(*(int(v) for v in archive["hog"])) if features == "hog"
-                   else None)
+            hog = HogParams(*(int(v) for v in archive["hog"])) if features == "hog" else None
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise DataError(f"not a normalization file ({exc})", where=path) from None
     if features not in FEATURES:
@@ -235,8 +243,7 @@ def load_stats(path: str | os.PathLike) -> NormalizationStats:
     stats = NormalizationStats(method, mean, std, features, hog)
     expected = 0 if method == "per_image" else stats.n_features
     if method not in METHODS or mean.shape != (expected,) or std.shape != (expected,):
-        raise DataError(f"unknown method {method!r} or statistics of the wrong shape",
-                        where=path)
+        raise DataError(f"unknown method {method!r} or statistics of the wrong shape", where=path)
     if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
         raise DataError("non-finite mean or non-positive std", where=path)
     return stats

@@ -14,8 +14,9 @@ from logreg.data.faces.fer_format import N_PIXELS
 _SPACE, _NEWLINE, _ZERO = 32, 10, 48
 
 
-def parse_pixel_fields(data: bytes, starts: list[int], ends: list[int]
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def parse_pixel_fields(
+    data: bytes, starts: list[int], ends: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Parse the pixel fields ``data[starts[i]:ends[i]]`` of many rows.
 
     Only plainly valid fields are accepted: exactly 2,304 values of 1-3 ASCII digits
@@ -69,7 +70,8 @@ def parse_pixel_fields(data: bytes, starts: list[int], ends: list[int]
         pixels = np.zeros((n_rows, N_PIXELS), dtype=np.uint8)
         if good.size:
             pixels[good], ok[good] = parse_pixel_fields(
-                data, [starts[i] for i in good], [ends[i] for i in good])
+                data, [starts[i] for i in good], [ends[i] for i in good]
+            )
         return pixels, ok
 
     # Every row has exactly 2,304 values, so value j of row i is token i*2304 + j,

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from logreg.errors import DataError
 from logreg.data.faces.csv_reader import read_fer_csv
 from logreg.data.faces.fer_format import CLASS_NAMES, IMAGE_SHAPE, USAGE_SPLIT, USAGES
 from logreg.data.faces.folders import is_image_folder_root, read_fer_folders
 from logreg.data.faces.hog import HogParams
 from logreg.data.faces.normalize import fit_and_normalize, normalize, save_stats
-from logreg.fileio import atomic_dir
 from logreg.data.prepared import SPLITS, PreparedDataset, save_prepared
+from logreg.errors import DataError
+from logreg.fileio import atomic_dir
 
 log = logging.getLogger(__name__)
 _LOGGED_EXAMPLES = 10
@@ -49,8 +49,9 @@ class RawFaces:
     skipped: dict = field(default_factory=dict)
 
 
-def stratified_split(labels: np.ndarray, fraction: float, rng: np.random.Generator
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into (kept, held out) with ``fraction`` of each class held out.
 
     A class of at least two examples gives at least one to each side. Both index
@@ -75,38 +76,51 @@ def _from_csv(path: Path, skip_bad_rows: bool) -> RawFaces:
         split = USAGE_SPLIT[usage]
         members = np.flatnonzero(rows.usage == code)
         if members.size == 0:
-            raise DataError(f"no valid rows with Usage {usage}: the {split} split would be "
-                            f"empty (expected Training, PublicTest and PrivateTest rows)",
-                            where=path)
+            raise DataError(
+                f"no valid rows with Usage {usage}: the {split} split would be "
+                f"empty (expected Training, PublicTest and PrivateTest rows)",
+                where=path,
+            )
         if members[-1] - members[0] + 1 == members.size:
             members = slice(members[0], members[-1] + 1)  # contiguous, as in FER2013: a view
         pixels[split], labels[split] = rows.pixels[members], rows.labels[members]
-    skipped = {"count": len(rows.skipped_lines), "lines": rows.skipped_lines, "files": [],
-               "examples": [{"line": n, "message": m} for n, m in rows.skipped_examples]}
+    skipped = {
+        "count": len(rows.skipped_lines),
+        "lines": rows.skipped_lines,
+        "files": [],
+        "examples": [{"line": n, "message": m} for n, m in rows.skipped_examples],
+    }
     return RawFaces(pixels, labels, {os.fspath(path): digest}, "csv", skipped)
 
 
-def _from_folders(root: Path, skip_bad_rows: bool, val_fraction: float, seed: int
-                  ) -> RawFaces:
+def _from_folders(root: Path, skip_bad_rows: bool, val_fraction: float, seed: int) -> RawFaces:
     images, skipped_files, digest = read_fer_folders(root, skip_bad_files=skip_bad_rows)
     train, test = images["train"], images["test"]
-    kept, held_out = stratified_split(train.labels, val_fraction,
-                                      np.random.default_rng(seed))
+    kept, held_out = stratified_split(train.labels, val_fraction, np.random.default_rng(seed))
     if held_out.size == 0:
-        raise DataError(f"train/ has too few images ({train.labels.size}) for a validation "
-                        f"split of {val_fraction:g}", where=root)
-    pixels = {"train": train.pixels[kept], "val": train.pixels[held_out],
-              "test": test.pixels}
-    labels = {"train": train.labels[kept], "val": train.labels[held_out],
-              "test": test.labels}
-    skipped = {"count": len(skipped_files), "lines": [],
-               "files": [f for f, _ in skipped_files],
-               "examples": [{"file": f, "message": m} for f, m in skipped_files]}
+        raise DataError(
+            f"train/ has too few images ({train.labels.size}) for a validation "
+            f"split of {val_fraction:g}",
+            where=root,
+        )
+    pixels = {"train": train.pixels[kept], "val": train.pixels[held_out], "test": test.pixels}
+    labels = {"train": train.labels[kept], "val": train.labels[held_out], "test": test.labels}
+    skipped = {
+        "count": len(skipped_files),
+        "lines": [],
+        "files": [f for f, _ in skipped_files],
+        "examples": [{"file": f, "message": m} for f, m in skipped_files],
+    }
     return RawFaces(pixels, labels, {os.fspath(root): digest}, "image_folders", skipped)
 
 
-def load_fer2013(path: str | os.PathLike, *, skip_bad_rows: bool = False,
-                 val_fraction: float = 0.1, seed: int = 0) -> RawFaces:
+def load_fer2013(
+    path: str | os.PathLike,
+    *,
+    skip_bad_rows: bool = False,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> RawFaces:
     """Read FER2013 from ``path`` in whichever format it is, split into train/val/test.
 
     Parameters
@@ -129,13 +143,18 @@ def load_fer2013(path: str | os.PathLike, *, skip_bad_rows: bool = False,
     path = Path(path)
     if path.is_dir():
         if not is_image_folder_root(path):
-            raise DataError("a folder, but without train/ and test/ sub-folders: expected "
-                            "<root>/{train,test}/<emotion>/*.png|jpg, or a .csv/.csv.gz "
-                            "file", where=path)
+            raise DataError(
+                "a folder, but without train/ and test/ sub-folders: expected "
+                "<root>/{train,test}/<emotion>/*.png|jpg, or a .csv/.csv.gz "
+                "file",
+                where=path,
+            )
         return _from_folders(path, skip_bad_rows, val_fraction, seed)
     if not path.exists():
-        raise DataError("no such file or folder: expected fer2013.csv, fer2013.csv.gz or "
-                        "an image-folder root", where=path)
+        raise DataError(
+            "no such file or folder: expected fer2013.csv, fer2013.csv.gz or an image-folder root",
+            where=path,
+        )
     return _from_csv(path, skip_bad_rows)
 
 
@@ -146,16 +165,29 @@ def _report_skipped(skipped: dict, source: str) -> None:
     shown = ", ".join(map(str, where[:_LOGGED_EXAMPLES]))
     more = f" and {len(where) - _LOGGED_EXAMPLES} more" if len(where) > _LOGGED_EXAMPLES else ""
     kind = "lines" if skipped["lines"] else "files"
-    log.warning("%s: skipped %d invalid rows (%s %s%s); details in skipped_rows.json",
-                source, skipped["count"], kind, shown, more)
+    log.warning(
+        "%s: skipped %d invalid rows (%s %s%s); details in skipped_rows.json",
+        source,
+        skipped["count"],
+        kind,
+        shown,
+        more,
+    )
     for example in skipped["examples"][:_LOGGED_EXAMPLES]:
         log.warning("  %s: %s", example.get("line", example.get("file")), example["message"])
 
 
-def prepare_faces(input_path: str | os.PathLike, out_dir: str | os.PathLike, *,
-                  normalization: str = "per_pixel", features: str = "pixels",
-                  hog: HogParams | None = None, skip_bad_rows: bool = False,
-                  val_fraction: float = 0.1, seed: int = 0) -> PreparedDataset:
+def prepare_faces(
+    input_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    normalization: str = "per_pixel",
+    features: str = "pixels",
+    hog: HogParams | None = None,
+    skip_bad_rows: bool = False,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> PreparedDataset:
     """Read, validate, split, featurize and normalize FER2013; write the prepared dataset.
 
     Normalization statistics come from the train split only. ``out_dir`` is replaced
@@ -182,34 +214,54 @@ def prepare_faces(input_path: str | os.PathLike, out_dir: str | os.PathLike, *,
         What was written (in memory, not memory-mapped).
     """
     started = time.perf_counter()
-    raw = load_fer2013(input_path, skip_bad_rows=skip_bad_rows, val_fraction=val_fraction,
-                       seed=seed)
-    log.info("read and validated %d images from %s in %.1f s",
-             sum(v.size for v in raw.labels.values()), os.fspath(input_path),
-             time.perf_counter() - started)
+    raw = load_fer2013(
+        input_path, skip_bad_rows=skip_bad_rows, val_fraction=val_fraction, seed=seed
+    )
+    log.info(
+        "read and validated %d images from %s in %.1f s",
+        sum(v.size for v in raw.labels.values()),
+        os.fspath(input_path),
+        time.perf_counter() - started,
+    )
     _report_skipped(raw.skipped, os.fspath(input_path))
     stats, X_train = fit_and_normalize(raw.pixels["train"], normalization, features, hog)
-    X = {split: X_train if split == "train" else normalize(raw.pixels[split], stats)
-         for split in SPLITS}
-    log.info("%s features (%d per image), %s normalization", features, stats.n_features,
-             normalization)
+    X = {
+        split: X_train if split == "train" else normalize(raw.pixels[split], stats)
+        for split in SPLITS
+    }
+    log.info(
+        "%s features (%d per image), %s normalization", features, stats.n_features, normalization
+    )
     for split in SPLITS:
         counts = np.bincount(raw.labels[split], minlength=len(CLASS_NAMES))
-        log.info("%s: %d images (%s)", split, raw.labels[split].size,
-                 ", ".join(f"{n} {c}" for n, c in zip(CLASS_NAMES, counts)))
+        log.info(
+            "%s: %d images (%s)",
+            split,
+            raw.labels[split].size,
+            ", ".join(f"{n} {c}" for n, c in zip(CLASS_NAMES, counts)),
+        )
     meta = {
-        "kind": "faces", "name": "fer2013", "class_names": list(CLASS_NAMES),
-        "image_shape": list(IMAGE_SHAPE), "features": features,
+        "kind": "faces",
+        "name": "fer2013",
+        "class_names": list(CLASS_NAMES),
+        "image_shape": list(IMAGE_SHAPE),
+        "features": features,
         "normalization": normalization,
-        "source_files": raw.source_files, "source_format": raw.source_format,
+        "source_files": raw.source_files,
+        "source_format": raw.source_format,
         "split_sizes": {split: int(raw.labels[split].size) for split in SPLITS},
-        "skipped_rows": {"count": raw.skipped["count"], "lines": raw.skipped["lines"],
-                         "files": raw.skipped["files"]},
+        "skipped_rows": {
+            "count": raw.skipped["count"],
+            "lines": raw.skipped["lines"],
+            "files": raw.skipped["files"],
+        },
     }
     if stats.hog is not None:
-        meta["hog"] = {"cell_size": stats.hog.cell_size,
-                       "orientations": stats.hog.orientations,
-                       "block_size": stats.hog.block_size}
+        meta["hog"] = {
+            "cell_size": stats.hog.cell_size,
+            "orientations": stats.hog.orientations,
+            "block_size": stats.hog.block_size,
+        }
     if raw.source_format == "image_folders":
         meta.update(val_fraction=val_fraction, seed=seed)
     dataset = PreparedDataset(X=X, y=dict(raw.labels), meta=meta)
@@ -218,8 +270,14 @@ def prepare_faces(input_path: str | os.PathLike, out_dir: str | os.PathLike, *,
         # then join it, and the whole is swapped in for out_dir at once.
         save_prepared(tmp, dataset)
         save_stats(tmp / "normalization.npz", stats)
-        (tmp / "skipped_rows.json").write_text(json.dumps(raw.skipped, indent=2) + "\n",
-                                               encoding="utf-8")
-    log.info("wrote %s (%s features, %s normalization) in %.1f s", out_dir, features,
-             normalization, time.perf_counter() - started)
+        (tmp / "skipped_rows.json").write_text(
+            json.dumps(raw.skipped, indent=2) + "\n", encoding="utf-8"
+        )
+    log.info(
+        "wrote %s (%s features, %s normalization) in %.1f s",
+        out_dir,
+        features,
+        normalization,
+        time.perf_counter() - started,
+    )
     return dataset

@@ -47,14 +47,30 @@ def _fraction(text: str) -> float:
 
 
 def _add_text_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stopwords", type=_bool, default=True,
-                        help="drop the bundled stop words (true/false; default true)")
-    parser.add_argument("--bigrams", type=_bool, default=False,
-                        help="add bigrams of adjacent kept tokens (default false)")
-    parser.add_argument("--min-count", type=_positive_int, default=2,
-                        help="minimum document frequency in the training reviews")
-    parser.add_argument("--max-size", type=_optional_size, default=None,
-                        help="maximum number of terms, or none (default)")
+    parser.add_argument(
+        "--stopwords",
+        type=_bool,
+        default=True,
+        help="drop the bundled stop words (true/false; default true)",
+    )
+    parser.add_argument(
+        "--bigrams",
+        type=_bool,
+        default=False,
+        help="add bigrams of adjacent kept tokens (default false)",
+    )
+    parser.add_argument(
+        "--min-count",
+        type=_positive_int,
+        default=2,
+        help="minimum document frequency in the training reviews",
+    )
+    parser.add_argument(
+        "--max-size",
+        type=_optional_size,
+        default=None,
+        help="maximum number of terms, or none (default)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="download the original files and verify sha256")
     p.add_argument("--out-dir", required=True, help="writes OUT_DIR/<domain>/*.review")
     p.add_argument("--domains", nargs="+", required=True)
-    p.add_argument("--checksums", default=None,
-                   help="sha256sum-format file (default: the bundled sums)")
+    p.add_argument(
+        "--checksums", default=None, help="sha256sum-format file (default: the bundled sums)"
+    )
     p.add_argument("--url", default=None, help="URL of domain_sentiment_data.tar.gz")
     p.add_argument("--timeout", type=float, default=60.0)
 
@@ -110,25 +127,44 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Imported per command: `download` should not pay for pandas and bs4.
     if args.command == "demo":
         from logreg.data.reviews.demo import write_demo_data
+
         write_demo_data(args.out_dir, args.domains, args.seed, args.n_per_file)
     elif args.command == "download":
         from logreg.data.reviews.download import URL, download_reviews
-        download_reviews(args.out_dir, args.domains, args.checksums, args.url or URL,
-                         args.timeout)
+
+        download_reviews(args.out_dir, args.domains, args.checksums, args.url or URL, args.timeout)
     else:
         from logreg.data.reviews import stages
+
         if args.command == "parse":
             stages.parse_stage(args.files, args.out)
         elif args.command == "split":
-            stages.split_stage(args.reviews, args.out, args.test_fraction,
-                               args.val_fraction, args.seed)
+            stages.split_stage(
+                args.reviews, args.out, args.test_fraction, args.val_fraction, args.seed
+            )
         elif args.command == "vocabulary":
-            stages.vocabulary_stage(args.reviews, args.split, args.out, args.stopwords,
-                                    args.bigrams, args.min_count, args.max_size)
+            stages.vocabulary_stage(
+                args.reviews,
+                args.split,
+                args.out,
+                args.stopwords,
+                args.bigrams,
+                args.min_count,
+                args.max_size,
+            )
         else:
-            stages.vectorize_stage(args.reviews, args.split, args.vocabulary, args.out_dir,
-                                   args.domain, args.stopwords, args.bigrams,
-                                   args.min_count, args.max_size, args.weighting)
+            stages.vectorize_stage(
+                args.reviews,
+                args.split,
+                args.vocabulary,
+                args.out_dir,
+                args.domain,
+                args.stopwords,
+                args.bigrams,
+                args.min_count,
+                args.max_size,
+                args.weighting,
+            )
 
 
 if __name__ == "__main__":

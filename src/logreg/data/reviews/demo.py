@@ -25,10 +25,18 @@ from pathlib import Path
 
 import numpy as np
 
-from logreg.fileio import write_text_atomic
-from logreg.data.reviews.demo_text import (CATALOGS, GENERIC_CATALOG, LOCATIONS, MONTHS, NAMES,
-                                      NEUTRAL, PHRASES, TITLES)
+from logreg.data.reviews.demo_text import (
+    CATALOGS,
+    GENERIC_CATALOG,
+    LOCATIONS,
+    MONTHS,
+    NAMES,
+    NEUTRAL,
+    PHRASES,
+    TITLES,
+)
 from logreg.data.reviews.records import FIELDS
+from logreg.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +51,11 @@ def _pick(rng: np.random.Generator, items: Sequence[str]) -> str:
 
 def _fill(template: str, catalog: dict, rng: np.random.Generator) -> str:
     """Replace each ``{slot}`` by a random entry of ``catalog[slot]`` (or a number)."""
+
     def choose(match: re.Match) -> str:
         slot = match.group(1)
         return str(int(rng.integers(2, 13))) if slot == "n" else _pick(rng, catalog[slot])
+
     # A filled slot may bring its own slots ("for my {relative}"): fill until none is left.
     while "{" in template:
         template = re.sub(r"\{(\w+)\}", choose, template)
@@ -74,12 +84,14 @@ def _review_text(polarity: str, catalog: dict, rng: np.random.Generator) -> str:
     if rng.random() < 0.03:
         sentences.append("The caf\ufffd down the street sells them too.")
     sentences = [sentences[i] for i in rng.permutation(len(sentences))]
-    cuts = sorted(rng.choice(np.arange(1, len(sentences)), size=int(rng.integers(0, 3)),
-                             replace=False))
+    cuts = sorted(
+        rng.choice(np.arange(1, len(sentences)), size=int(rng.integers(0, 3)), replace=False)
+    )
     paragraphs = [" ".join(sentences[a:b]) for a, b in zip([0, *cuts], [*cuts, None])]
     # Trailing spaces inside the text, as in the originals (the last line is stripped).
-    paragraphs = [p + ("  " if rng.random() < 0.1 else "") for p in paragraphs[:-1]] + \
-        paragraphs[-1:]
+    paragraphs = [p + ("  " if rng.random() < 0.1 else "") for p in paragraphs[:-1]] + paragraphs[
+        -1:
+    ]
     return "\n\n".join(paragraphs)
 
 
@@ -105,8 +117,11 @@ def make_review(domain: str, polarity: str, rng: np.random.Generator) -> dict[st
     if rng.random() < 0.65:
         total = int(rng.integers(1, 21))
         helpful = f"{int(rng.integers(0, total + 1))} of {total}"
-    rating = ("1.0" if rng.random() < 0.65 else "2.0") if polarity == "negative" else \
-        ("5.0" if rng.random() < 0.65 else "4.0")
+    rating = (
+        ("1.0" if rng.random() < 0.65 else "2.0")
+        if polarity == "negative"
+        else ("5.0" if rng.random() < 0.65 else "4.0")
+    )
     date = f"{_pick(rng, MONTHS)} {int(rng.integers(1, 29))}, {int(rng.integers(1999, 2008))}"
     return {
         "unique_id": f"{asin}:{_slug(title)}:{_slug(reviewer) or 'a_customer'}",
@@ -151,8 +166,9 @@ def domain_generator(seed: int, domain: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(domain.encode("utf-8"))])
 
 
-def make_domain(domain: str, n_per_file: int, rng: np.random.Generator
-                ) -> dict[str, tuple[list[dict[str, str]], str]]:
+def make_domain(
+    domain: str, n_per_file: int, rng: np.random.Generator
+) -> dict[str, tuple[list[dict[str, str]], str]]:
     """Reviews of both polarities of a domain: ``{polarity: (reviews, raw file text)}``."""
     files, used = {}, set()
     for polarity in POLARITIES:
@@ -169,8 +185,9 @@ def make_domain(domain: str, n_per_file: int, rng: np.random.Generator
     return files
 
 
-def write_demo_data(out_dir: str | os.PathLike, domains: Sequence[str], seed: int,
-                    n_per_file: int = 150) -> list[Path]:
+def write_demo_data(
+    out_dir: str | os.PathLike, domains: Sequence[str], seed: int, n_per_file: int = 150
+) -> list[Path]:
     """Write ``<out_dir>/<domain>/{positive,negative}.review`` for every domain.
 
     Parameters
@@ -193,8 +210,9 @@ def write_demo_data(out_dir: str | os.PathLike, domains: Sequence[str], seed: in
         raise ValueError(f"n_per_file must be >= 1, got {n_per_file}")
     written = []
     for domain in domains:
-        for polarity, (_, text) in make_domain(domain, n_per_file,
-                                               domain_generator(seed, domain)).items():
+        for polarity, (_, text) in make_domain(
+            domain, n_per_file, domain_generator(seed, domain)
+        ).items():
             path = Path(out_dir) / domain / f"{polarity}.review"
             write_text_atomic(path, text)
             written.append(path)

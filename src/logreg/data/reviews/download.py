@@ -60,8 +60,9 @@ def read_checksums(path: str | os.PathLike) -> dict[str, str]:
                 continue
             match = _SUM_LINE.fullmatch(line)
             if match is None:
-                raise DataError("expected '<64 hex digits>  <path>' (sha256sum format)",
-                                where=path, line=lineno)
+                raise DataError(
+                    "expected '<64 hex digits>  <path>' (sha256sum format)", where=path, line=lineno
+                )
             sums[match.group(2)] = match.group(1).lower()
     return sums
 
@@ -79,12 +80,20 @@ def download_file(url: str, dest: str | os.PathLike, timeout: float = 60.0) -> i
         raise UserError(f"download URL must start with http:// or https://, got {url!r}")
     request = urllib.request.Request(url, headers={"User-Agent": "logreg-reviews"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, \
-                atomic_path(dest) as tmp, open(tmp, "wb") as out:
+        with (
+            urllib.request.urlopen(request, timeout=timeout) as response,
+            atomic_path(dest) as tmp,
+            open(tmp, "wb") as out,
+        ):
             expected = response.headers.get("Content-Length")
             total = int(expected) if expected and expected.isdigit() else None
-            with tqdm(total=total, unit="B", unit_scale=True, desc="download",
-                      disable=not sys.stderr.isatty()) as bar:
+            with tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc="download",
+                disable=not sys.stderr.isatty(),
+            ) as bar:
                 size = 0
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
@@ -94,8 +103,7 @@ def download_file(url: str, dest: str | os.PathLike, timeout: float = 60.0) -> i
                 raise UserError(f"download interrupted: got {size} of {total} bytes", where=url)
     except urllib.error.HTTPError as exc:
         raise UserError(f"download failed: HTTP {exc.code} {exc.reason}", where=url) from exc
-    except (urllib.error.URLError, http.client.HTTPException, TimeoutError,
-            ConnectionError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UserError(f"download failed: {reason}", where=url) from exc
     log.info("downloaded %d bytes from %s", size, url)
@@ -116,8 +124,9 @@ def _wanted_member(name: str, wanted: dict[str, Path]) -> str | None:
     return key if key in wanted and len(parts) <= 4 else None
 
 
-def extract_reviews(archive: str | os.PathLike, wanted: dict[str, Path],
-                    checksums: dict[str, str]) -> None:
+def extract_reviews(
+    archive: str | os.PathLike, wanted: dict[str, Path], checksums: dict[str, str]
+) -> None:
     """Copy the ``wanted`` members (checksum key -> destination) out of a tar.gz archive.
 
     Every destination is written only if all members were found and every sha256
@@ -133,12 +142,17 @@ def extract_reviews(archive: str | os.PathLike, wanted: dict[str, Path],
                 if key in found:
                     raise DataError(f"the archive holds {key} twice", where=archive)
                 if not member.isreg():
-                    raise DataError(f"archive member {member.name} is not a regular file "
-                                    "(a link or directory); refusing to extract it",
-                                    where=archive)
+                    raise DataError(
+                        f"archive member {member.name} is not a regular file "
+                        "(a link or directory); refusing to extract it",
+                        where=archive,
+                    )
                 if member.size > MAX_MEMBER_BYTES:
-                    raise DataError(f"archive member {member.name} is {member.size} bytes, "
-                                    "far larger than a review file", where=archive)
+                    raise DataError(
+                        f"archive member {member.name} is {member.size} bytes, "
+                        "far larger than a review file",
+                        where=archive,
+                    )
                 tmp = stack.enter_context(atomic_path(wanted[key]))
                 digest = hashlib.sha256()
                 with tar.extractfile(member) as src, open(tmp, "wb") as dst:
@@ -151,16 +165,23 @@ def extract_reviews(archive: str | os.PathLike, wanted: dict[str, Path],
                 raise DataError(f"the archive lacks {', '.join(missing)}", where=archive)
             for key, digest in found.items():
                 if digest != checksums[key]:
-                    raise DataError(f"sha256 mismatch for {key}: expected {checksums[key]}, "
-                                    f"got {digest}; the download is corrupt or not the "
-                                    "original release", where=archive)
+                    raise DataError(
+                        f"sha256 mismatch for {key}: expected {checksums[key]}, "
+                        f"got {digest}; the download is corrupt or not the "
+                        "original release",
+                        where=archive,
+                    )
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataError(f"not a readable tar.gz archive: {exc}", where=archive) from exc
 
 
-def download_reviews(out_dir: str | os.PathLike, domains: Sequence[str],
-                     checksums: str | os.PathLike | None = None, url: str = URL,
-                     timeout: float = 60.0) -> list[Path]:
+def download_reviews(
+    out_dir: str | os.PathLike,
+    domains: Sequence[str],
+    checksums: str | os.PathLike | None = None,
+    url: str = URL,
+    timeout: float = 60.0,
+) -> list[Path]:
     """Download the release and write ``<out_dir>/<domain>/{positive,negative}.review``.
 
     Parameters
@@ -192,8 +213,11 @@ def download_reviews(out_dir: str | os.PathLike, domains: Sequence[str],
             key = f"sorted_data_acl/{domain}/{polarity}.review"
             if key not in sums:
                 known = sorted({k.split("/")[1] for k in sums if k.count("/") == 2})
-                raise ConfigError("review_domains", f"no recorded sha256 for {key} in "
-                                  f"{checksums}; domains with recorded sums: {known}")
+                raise ConfigError(
+                    "review_domains",
+                    f"no recorded sha256 for {key} in "
+                    f"{checksums}; domains with recorded sums: {known}",
+                )
             wanted[key] = Path(out_dir) / domain / f"{polarity}.review"
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download.", dir=out_dir) as tmp:
@@ -203,4 +227,3 @@ def download_reviews(out_dir: str | os.PathLike, domains: Sequence[str],
     for path in wanted.values():
         log.info("verified %s", path)
     return list(wanted.values())
-

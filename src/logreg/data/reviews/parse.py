@@ -32,9 +32,9 @@ import pyarrow.parquet as pq
 from bs4 import BeautifulSoup
 from tqdm import tqdm
 
+from logreg.data.reviews.records import FIELDS, RawReview, scan_reviews
 from logreg.errors import DataError
 from logreg.fileio import atomic_path
-from logreg.data.reviews.records import FIELDS, RawReview, scan_reviews
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,14 @@ def label_from_path(path: str | os.PathLike) -> int:
     for polarity, label in LABELS.items():
         if name == f"{polarity}.review":
             return label
-    raise DataError("cannot tell the label from the file name: expected positive.review "
-                    "or negative.review", where=path)
+    raise DataError(
+        "cannot tell the label from the file name: expected positive.review or negative.review",
+        where=path,
+    )
 
 
 def _decode_values(raw: RawReview) -> dict[str, str]:
-    markup = "".join(f"<{name}>{raw.values[name].replace('<', '&lt;')}</{name}>"
-                     for name in FIELDS)
+    markup = "".join(f"<{name}>{raw.values[name].replace('<', '&lt;')}</{name}>" for name in FIELDS)
     soup = BeautifulSoup(markup, "lxml")
     return {name: soup.find(name).get_text().strip() for name in FIELDS}
 
@@ -65,22 +66,27 @@ def _check_review(values: dict[str, str], raw: RawReview, where: str) -> float:
     """Check the values a model relies on; return the rating as a float."""
     for name in ("unique_id", "review_text", "rating"):
         if not values[name]:
-            raise DataError(f"<{name}> of the review starting at line {raw.line} is empty; "
-                            "every review needs a unique_id, a rating and a text",
-                            where=where, line=raw.value_lines[name])
+            raise DataError(
+                f"<{name}> of the review starting at line {raw.line} is empty; "
+                "every review needs a unique_id, a rating and a text",
+                where=where,
+                line=raw.value_lines[name],
+            )
     try:
         rating = float(values["rating"])
     except ValueError:
         rating = math.nan
     if not 1.0 <= rating <= 5.0:
-        raise DataError(f"rating {values['rating']!r} of the review starting at line "
-                        f"{raw.line} is not a number from 1 to 5",
-                        where=where, line=raw.value_lines["rating"])
+        raise DataError(
+            f"rating {values['rating']!r} of the review starting at line "
+            f"{raw.line} is not a number from 1 to 5",
+            where=where,
+            line=raw.value_lines["rating"],
+        )
     return rating
 
 
-def parse_review_file(path: str | os.PathLike,
-                      digest=None) -> Iterator[dict[str, object]]:
+def parse_review_file(path: str | os.PathLike, digest=None) -> Iterator[dict[str, object]]:
     """Yield the reviews of one ``.review`` file as dicts of decoded values.
 
     Parameters
@@ -107,14 +113,22 @@ def parse_review_file(path: str | os.PathLike,
     if not Path(path).is_file():
         folder = Path(path).parent
         hint = "" if folder.is_dir() else f" (the folder {folder} does not exist either)"
-        raise DataError(f"review file not found{hint}; expected <reviews_dir>/<domain>/"
-                        "positive.review and negative.review", where=where)
+        raise DataError(
+            f"review file not found{hint}; expected <reviews_dir>/<domain>/"
+            "positive.review and negative.review",
+            where=where,
+        )
     with open(path, "rb") as stream:
         for raw in scan_reviews(stream, where, digest):
             values = _decode_values(raw)
             rating = _check_review(values, raw, where)
-            yield {**values, "rating": rating, "label": label, "source_file": where,
-                   "line": raw.line}
+            yield {
+                **values,
+                "rating": rating,
+                "label": label,
+                "source_file": where,
+                "line": raw.line,
+            }
 
 
 def parse_reviews(paths: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -144,14 +158,23 @@ def parse_reviews(paths: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, dic
         digest = hashlib.sha256()
         n_before = len(rows)
         reviews = parse_review_file(path, digest)
-        for row in tqdm(reviews, desc=Path(path).name, unit=" reviews", leave=False,
-                        disable=not sys.stderr.isatty()):
+        for row in tqdm(
+            reviews,
+            desc=Path(path).name,
+            unit=" reviews",
+            leave=False,
+            disable=not sys.stderr.isatty(),
+        ):
             uid = row["unique_id"]
             if uid in first_seen:
                 other, other_line = first_seen[uid]
-                raise DataError(f"unique_id {uid!r} was already used by the review at "
-                                f"{other}:{other_line}; unique_ids must be unique within "
-                                "a domain", where=row["source_file"], line=row["line"])
+                raise DataError(
+                    f"unique_id {uid!r} was already used by the review at "
+                    f"{other}:{other_line}; unique_ids must be unique within "
+                    "a domain",
+                    where=row["source_file"],
+                    line=row["line"],
+                )
             first_seen[uid] = (row["source_file"], row["line"])
             rows.append(row)
         sources[os.fspath(path)] = digest.hexdigest()
@@ -160,17 +183,22 @@ def parse_reviews(paths: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, dic
     missing = [name for name, label in LABELS.items() if label not in set(table["label"])]
     if missing:
         names = [os.fspath(p) for p in paths]
-        raise DataError(f"no {' or '.join(missing)} reviews among {names}; a domain needs "
-                        "both positive.review and negative.review")
+        raise DataError(
+            f"no {' or '.join(missing)} reviews among {names}; a domain needs "
+            "both positive.review and negative.review"
+        )
     return table.astype({"rating": "float64", "label": "int64", "line": "int64"}), sources
 
 
-def write_reviews_table(table: pd.DataFrame, sources: dict[str, str],
-                        path: str | os.PathLike) -> None:
+def write_reviews_table(
+    table: pd.DataFrame, sources: dict[str, str], path: str | os.PathLike
+) -> None:
     """Write ``table`` to Parquet atomically, with ``sources`` in the schema metadata."""
     arrow = pa.Table.from_pandas(table, preserve_index=False)
-    metadata = {**(arrow.schema.metadata or {}),
-                _SOURCES_KEY: json.dumps(sources, sort_keys=True).encode("utf-8")}
+    metadata = {
+        **(arrow.schema.metadata or {}),
+        _SOURCES_KEY: json.dumps(sources, sort_keys=True).encode("utf-8"),
+    }
     with atomic_path(path) as tmp:
         pq.write_table(arrow.replace_schema_metadata(metadata), tmp)
 
@@ -186,6 +214,9 @@ def read_reviews_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str,
     metadata = arrow.schema.metadata or {}
     missing = [c for c in COLUMNS if c not in arrow.column_names]
     if _SOURCES_KEY not in metadata or missing:
-        raise DataError("not a reviews table written by `python -m logreg.data.reviews parse` "
-                        f"(missing columns {missing} or source checksums)", where=path)
+        raise DataError(
+            "not a reviews table written by `python -m logreg.data.reviews parse` "
+            f"(missing columns {missing} or source checksums)",
+            where=path,
+        )
     return arrow.to_pandas(), json.loads(metadata[_SOURCES_KEY])

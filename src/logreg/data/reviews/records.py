@@ -28,11 +28,26 @@ from typing import Any, BinaryIO
 
 from logreg.errors import DataError
 
-FIELDS = ("unique_id", "asin", "product_name", "product_type", "helpful", "rating",
-          "title", "date", "reviewer", "reviewer_location", "review_text")
+FIELDS = (
+    "unique_id",
+    "asin",
+    "product_name",
+    "product_type",
+    "helpful",
+    "rating",
+    "title",
+    "date",
+    "reviewer",
+    "reviewer_location",
+    "review_text",
+)
 # Lines that are structure wherever they appear, even where a value line is expected.
-_STRUCTURE = {"<review>", "</review>", *(f"<{name}>" for name in FIELDS),
-              *(f"</{name}>" for name in FIELDS)}
+_STRUCTURE = {
+    "<review>",
+    "</review>",
+    *(f"<{name}>" for name in FIELDS),
+    *(f"</{name}>" for name in FIELDS),
+}
 
 
 @dataclass
@@ -62,23 +77,34 @@ def _snippet(text: str, width: int = 40) -> str:
 def _decode(raw: bytes, where: str, lineno: int) -> str:
     nul = raw.find(b"\x00")
     if nul >= 0:
-        raise DataError(f"binary data (a NUL byte at column {nul + 1}); "
-                        "expected a UTF-8 text file of <review> elements",
-                        where=where, line=lineno)
+        raise DataError(
+            f"binary data (a NUL byte at column {nul + 1}); "
+            "expected a UTF-8 text file of <review> elements",
+            where=where,
+            line=lineno,
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
-                        "cannot be decoded; review files must be UTF-8 (re-encode it, "
-                        "e.g. with iconv -f latin1 -t utf-8)", where=where, line=lineno) from exc
+        raise DataError(
+            f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
+            "cannot be decoded; review files must be UTF-8 (re-encode it, "
+            "e.g. with iconv -f latin1 -t utf-8)",
+            where=where,
+            line=lineno,
+        ) from exc
     if lineno == 1:
         text = text.removeprefix("\ufeff")
     # Markup declarations are refused outright, so an entity definition (a "billion
     # laughs" bomb included) can never reach a parser that might expand it.
     if "<!" in text:
-        raise DataError(f"markup declaration {_snippet(text[text.index('<!'):])} is not "
-                        "allowed: a review file is a bare sequence of <review> elements "
-                        "(no DOCTYPE, ENTITY or comments)", where=where, line=lineno)
+        raise DataError(
+            f"markup declaration {_snippet(text[text.index('<!') :])} is not "
+            "allowed: a review file is a bare sequence of <review> elements "
+            "(no DOCTYPE, ENTITY or comments)",
+            where=where,
+            line=lineno,
+        )
     return text.rstrip("\r\n")
 
 
@@ -87,20 +113,23 @@ def _cut(raw: bytes) -> str:
     return "" if raw.endswith(b"\n") else " (the file ends in this line: truncated?)"
 
 
-def _unexpected(review: RawReview, found: str, raw: bytes, where: str,
-                lineno: int) -> DataError:
+def _unexpected(review: RawReview, found: str, raw: bytes, where: str, lineno: int) -> DataError:
     """The error for a line that is not the next tag of ``review``."""
     done = len(review.values)
     if done < len(FIELDS):
         want = f"<{FIELDS[done]}> (field {done + 1} of {len(FIELDS)})"
     else:
         want = f"</review> after the {len(FIELDS)} fields"
-    return DataError(f"expected {want} of the review starting at line {review.line}, "
-                     f"found {found}{_cut(raw)}", where=where, line=lineno)
+    return DataError(
+        f"expected {want} of the review starting at line {review.line}, found {found}{_cut(raw)}",
+        where=where,
+        line=lineno,
+    )
 
 
-def scan_reviews(stream: BinaryIO, where: str | os.PathLike,
-                 digest: Any = None) -> Iterator[RawReview]:
+def scan_reviews(
+    stream: BinaryIO, where: str | os.PathLike, digest: Any = None
+) -> Iterator[RawReview]:
     """Yield the reviews of an open binary ``.review`` file, checking its layout.
 
     Parameters
@@ -136,17 +165,23 @@ def scan_reviews(stream: BinaryIO, where: str | os.PathLike,
                 review.values[current] = "\n".join(value)
                 current, value = None, []
             elif tag in _STRUCTURE:
-                raise DataError(f"expected </{current}> to close the <{current}> of line "
-                                f"{review.value_lines[current]} before {tag}",
-                                where=where, line=lineno)
+                raise DataError(
+                    f"expected </{current}> to close the <{current}> of line "
+                    f"{review.value_lines[current]} before {tag}",
+                    where=where,
+                    line=lineno,
+                )
             else:
                 value.append(text)
         elif review is None:
             if tag == "<review>":
                 review = RawReview(line=lineno)
             elif tag:
-                raise DataError(f"expected <review>, found {_snippet(text)}{_cut(raw)}",
-                                where=where, line=lineno)
+                raise DataError(
+                    f"expected <review>, found {_snippet(text)}{_cut(raw)}",
+                    where=where,
+                    line=lineno,
+                )
         elif tag == "</review>" and len(review.values) == len(FIELDS):
             n_reviews += 1
             yield review
@@ -159,8 +194,15 @@ def scan_reviews(stream: BinaryIO, where: str | os.PathLike,
             raise _unexpected(review, found, raw, where, lineno)
     if review is not None:
         open_tag = f"</{current}> and </review>" if current else "</review>"
-        raise DataError(f"file ends inside the review starting at line {review.line} "
-                        f"(truncated?): expected {open_tag}", where=where, line=lineno)
+        raise DataError(
+            f"file ends inside the review starting at line {review.line} "
+            f"(truncated?): expected {open_tag}",
+            where=where,
+            line=lineno,
+        )
     if n_reviews == 0:
-        raise DataError("empty file: expected a sequence of <review> elements",
-                        where=where, line=None if lineno == 0 else lineno)
+        raise DataError(
+            "empty file: expected a sequence of <review> elements",
+            where=where,
+            line=None if lineno == 0 else lineno,
+        )

@@ -22,8 +22,9 @@ from logreg.fileio import atomic_path
 SPLIT_NAMES = ("train", "val", "test")
 
 
-def stratified_split(labels: np.ndarray, test_fraction: float, val_fraction: float,
-                     rng: np.random.Generator) -> np.ndarray:
+def stratified_split(
+    labels: np.ndarray, test_fraction: float, val_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
     """Assign each example to ``"train"``, ``"val"`` or ``"test"``, stratified by label.
 
     Parameters
@@ -44,13 +45,18 @@ def stratified_split(labels: np.ndarray, test_fraction: float, val_fraction: flo
     DataError
         When a class is too small to give every split at least one example.
     """
-    for key, value in (("split.test_fraction", test_fraction),
-                       ("split.val_fraction", val_fraction)):
+    for key, value in (
+        ("split.test_fraction", test_fraction),
+        ("split.val_fraction", val_fraction),
+    ):
         if not 0.0 < value < 1.0:
             raise ConfigError(key, f"must be between 0 and 1 (exclusive), got {value}")
     if test_fraction + val_fraction >= 1.0:
-        raise ConfigError("split", f"test_fraction + val_fraction = "
-                          f"{test_fraction + val_fraction:g} leaves no training data")
+        raise ConfigError(
+            "split",
+            f"test_fraction + val_fraction = "
+            f"{test_fraction + val_fraction:g} leaves no training data",
+        )
     labels = np.asarray(labels)
     assignment = np.empty(labels.shape[0], dtype=object)
     for label in np.unique(labels):
@@ -58,22 +64,30 @@ def stratified_split(labels: np.ndarray, test_fraction: float, val_fraction: flo
         n_test = round(test_fraction * len(members))
         n_val = round(val_fraction * len(members))
         if min(n_test, n_val, len(members) - n_test - n_val) < 1:
-            raise DataError(f"class {label} has only {len(members)} reviews: too few for a "
-                            f"train/val/test split with test_fraction={test_fraction} and "
-                            f"val_fraction={val_fraction}")
+            raise DataError(
+                f"class {label} has only {len(members)} reviews: too few for a "
+                f"train/val/test split with test_fraction={test_fraction} and "
+                f"val_fraction={val_fraction}"
+            )
         assignment[members[:n_test]] = "test"
-        assignment[members[n_test:n_test + n_val]] = "val"
-        assignment[members[n_test + n_val:]] = "train"
+        assignment[members[n_test : n_test + n_val]] = "val"
+        assignment[members[n_test + n_val :]] = "train"
     return assignment.astype(str)
 
 
-def split_table(reviews: pd.DataFrame, test_fraction: float, val_fraction: float,
-                seed: int) -> pd.DataFrame:
+def split_table(
+    reviews: pd.DataFrame, test_fraction: float, val_fraction: float, seed: int
+) -> pd.DataFrame:
     """The split of a reviews table: columns ``unique_id``, ``label``, ``split``."""
     rng = np.random.default_rng(seed)
     split = stratified_split(reviews["label"].to_numpy(), test_fraction, val_fraction, rng)
-    return pd.DataFrame({"unique_id": reviews["unique_id"].to_numpy(),
-                         "label": reviews["label"].to_numpy(), "split": split})
+    return pd.DataFrame(
+        {
+            "unique_id": reviews["unique_id"].to_numpy(),
+            "label": reviews["label"].to_numpy(),
+            "split": split,
+        }
+    )
 
 
 def write_split(split: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -97,13 +111,20 @@ def read_split(path: str | os.PathLike, reviews: pd.DataFrame) -> pd.Series:
         split = pd.read_parquet(path)
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read the split: {exc}", where=path) from exc
-    if not {"unique_id", "split"} <= set(split.columns) or \
-            not set(split["split"]).issubset(SPLIT_NAMES):
-        raise DataError(f"expected columns unique_id and split with values {SPLIT_NAMES}",
-                        where=path)
+    if not {"unique_id", "split"} <= set(split.columns) or not set(split["split"]).issubset(
+        SPLIT_NAMES
+    ):
+        raise DataError(
+            f"expected columns unique_id and split with values {SPLIT_NAMES}", where=path
+        )
     mapping = split.set_index("unique_id")["split"]
-    if len(mapping) != len(reviews) or not mapping.index.is_unique or \
-            not reviews["unique_id"].isin(mapping.index).all():
-        raise DataError("the split does not list exactly the reviews of the table; "
-                        "rerun the split stage", where=path)
+    if (
+        len(mapping) != len(reviews)
+        or not mapping.index.is_unique
+        or not reviews["unique_id"].isin(mapping.index).all()
+    ):
+        raise DataError(
+            "the split does not list exactly the reviews of the table; rerun the split stage",
+            where=path,
+        )
     return mapping.loc[reviews["unique_id"]].reset_index(drop=True)

@@ -13,16 +13,23 @@ from pathlib import Path
 
 import pandas as pd
 
-from logreg.errors import ConfigError, DataError
-from logreg.fileio import atomic_dir
 from logreg.data.prepared import SPLITS, PreparedDataset, save_prepared
-from logreg.data.reviews.parse import CLASS_NAMES, parse_reviews, read_reviews_table, \
-    write_reviews_table
+from logreg.data.reviews.parse import (
+    CLASS_NAMES,
+    parse_reviews,
+    read_reviews_table,
+    write_reviews_table,
+)
 from logreg.data.reviews.split import read_split, split_table, write_split
 from logreg.data.reviews.tokenize import Tokenizer, bundled_stopwords
 from logreg.data.reviews.vectorize import Vectorizer
-from logreg.data.reviews.vocabulary import build_vocabulary, read_vocabulary_tsv, \
-    write_vocabulary_tsv
+from logreg.data.reviews.vocabulary import (
+    build_vocabulary,
+    read_vocabulary_tsv,
+    write_vocabulary_tsv,
+)
+from logreg.errors import ConfigError, DataError
+from logreg.fileio import atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +49,13 @@ def parse_stage(review_files: Sequence[str | os.PathLike], out: str | os.PathLik
     log.info("wrote %d reviews (%d positive) to %s", len(table), int(table["label"].sum()), out)
 
 
-def split_stage(reviews_path: str | os.PathLike, out: str | os.PathLike,
-                test_fraction: float, val_fraction: float, seed: int) -> None:
+def split_stage(
+    reviews_path: str | os.PathLike,
+    out: str | os.PathLike,
+    test_fraction: float,
+    val_fraction: float,
+    seed: int,
+) -> None:
     """Write the stratified, seeded split of a reviews table to ``out`` (Parquet)."""
     reviews, _ = read_reviews_table(reviews_path)
     split = split_table(reviews, test_fraction, val_fraction, seed)
@@ -55,26 +67,43 @@ def _train_texts(reviews: pd.DataFrame, split: pd.Series) -> list[str]:
     return document_texts(reviews[(split == "train").to_numpy()])
 
 
-def vocabulary_stage(reviews_path: str | os.PathLike, split_path: str | os.PathLike,
-                     out: str | os.PathLike, stopwords: bool, bigrams: bool,
-                     min_count: int, max_size: int | None) -> None:
+def vocabulary_stage(
+    reviews_path: str | os.PathLike,
+    split_path: str | os.PathLike,
+    out: str | os.PathLike,
+    stopwords: bool,
+    bigrams: bool,
+    min_count: int,
+    max_size: int | None,
+) -> None:
     """Count the terms of the *training* reviews and write the vocabulary TSV to ``out``."""
     reviews, _ = read_reviews_table(reviews_path)
     texts = _train_texts(reviews, read_split(split_path, reviews))
     tokenizer = Tokenizer(bundled_stopwords() if stopwords else (), bigrams)
     vocabulary = build_vocabulary((tokenizer(t) for t in texts), min_count, max_size)
     if len(vocabulary) == 0:
-        raise ConfigError("text.min_count", f"no term occurs in {min_count} or more of the "
-                          f"{len(texts)} training reviews; lower it")
+        raise ConfigError(
+            "text.min_count",
+            f"no term occurs in {min_count} or more of the {len(texts)} training reviews; lower it",
+        )
     write_vocabulary_tsv(vocabulary, out)
-    log.info("vocabulary of %d terms from %d training reviews -> %s", len(vocabulary),
-             len(texts), out)
+    log.info(
+        "vocabulary of %d terms from %d training reviews -> %s", len(vocabulary), len(texts), out
+    )
 
 
-def vectorize_stage(reviews_path: str | os.PathLike, split_path: str | os.PathLike,
-                    vocabulary_path: str | os.PathLike, out_dir: str | os.PathLike,
-                    domain: str, stopwords: bool, bigrams: bool, min_count: int,
-                    max_size: int | None, weighting: str) -> None:
+def vectorize_stage(
+    reviews_path: str | os.PathLike,
+    split_path: str | os.PathLike,
+    vocabulary_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    domain: str,
+    stopwords: bool,
+    bigrams: bool,
+    min_count: int,
+    max_size: int | None,
+    weighting: str,
+) -> None:
     """Write the prepared dataset of a domain (and its ``vectorizer.json``) to ``out_dir``.
 
     The vectorizer's options must be those the vocabulary was built with; a vocabulary
@@ -82,29 +111,50 @@ def vectorize_stage(reviews_path: str | os.PathLike, split_path: str | os.PathLi
     """
     reviews, sources = read_reviews_table(reviews_path)
     split = read_split(split_path, reviews)
-    vectorizer = Vectorizer(stopwords=stopwords, bigrams=bigrams, min_count=min_count,
-                            max_size=max_size, weighting=weighting)
+    vectorizer = Vectorizer(
+        stopwords=stopwords,
+        bigrams=bigrams,
+        min_count=min_count,
+        max_size=max_size,
+        weighting=weighting,
+    )
     # Read outside the try: a malformed file already raises a DataError naming its line.
     vocabulary = read_vocabulary_tsv(vocabulary_path)
     try:
         vectorizer.set_vocabulary(vocabulary, n_documents=int((split == "train").sum()))
     except ValueError as exc:
-        raise DataError(f"{exc}; was the vocabulary built with other text options? "
-                        "Rerun the vocabulary stage", where=vocabulary_path) from exc
+        raise DataError(
+            f"{exc}; was the vocabulary built with other text options? Rerun the vocabulary stage",
+            where=vocabulary_path,
+        ) from exc
     X, y, ids = {}, {}, {}
     for name in SPLITS:
         rows = reviews[(split == name).to_numpy()]
         X[name] = vectorizer.transform(document_texts(rows))
         y[name] = rows["label"].to_numpy(dtype="int64")
         ids[name] = rows["unique_id"].tolist()
-        log.info("%s %s: %d reviews x %d terms, %d non-zeros", domain, name,
-                 X[name].shape[0], X[name].shape[1], X[name].nnz)
+        log.info(
+            "%s %s: %d reviews x %d terms, %d non-zeros",
+            domain,
+            name,
+            X[name].shape[0],
+            X[name].shape[1],
+            X[name].nnz,
+        )
     meta = {
-        "kind": "reviews", "name": domain, "class_names": CLASS_NAMES,
-        "feature_names": vectorizer.feature_names, "weighting": weighting,
+        "kind": "reviews",
+        "name": domain,
+        "class_names": CLASS_NAMES,
+        "feature_names": vectorizer.feature_names,
+        "weighting": weighting,
         "source_files": sources,
-        "text": {"fields": list(TEXT_FIELDS), "stopwords": stopwords, "bigrams": bigrams,
-                 "min_count": min_count, "max_size": max_size},
+        "text": {
+            "fields": list(TEXT_FIELDS),
+            "stopwords": stopwords,
+            "bigrams": bigrams,
+            "min_count": min_count,
+            "max_size": max_size,
+        },
         "row_ids": ids,
     }
     with atomic_dir(out_dir) as tmp:

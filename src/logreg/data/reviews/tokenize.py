@@ -33,8 +33,11 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 def bundled_stopwords() -> frozenset[str]:
     """The bundled English stop-word list (comment lines starting with ``#`` skipped)."""
     text = (resources.files("logreg") / "resources" / "stopwords.txt").read_text("utf-8")
-    return frozenset(line.strip() for line in text.splitlines()
-                     if line.strip() and not line.lstrip().startswith("#"))
+    return frozenset(
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
 
 
 def normalize(text: str) -> str:
@@ -68,8 +71,9 @@ class Tokenizer:
 
     def words(self, text: str) -> list[str]:
         """Unigram tokens of ``text`` after normalization and stop-word removal."""
-        return [token for token in self._regex.findall(normalize(text))
-                if token not in self.stopwords]
+        return [
+            token for token in self._regex.findall(normalize(text)) if token not in self.stopwords
+        ]
 
     def __call__(self, text: str) -> list[str]:
         """All terms of ``text``: unigrams, then bigrams if enabled."""

@@ -31,10 +31,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from logreg.errors import DataError
-from logreg.fileio import write_text_atomic
 from logreg.data.reviews.tokenize import TOKEN_PATTERN, Tokenizer, bundled_stopwords
 from logreg.data.reviews.vocabulary import Vocabulary, build_vocabulary
+from logreg.errors import DataError
+from logreg.fileio import write_text_atomic
 
 WEIGHTINGS = ("counts", "binary", "proportions", "tfidf")
 _FORMAT = "logreg.data.reviews.Vectorizer"
@@ -67,9 +67,15 @@ class Vectorizer:
         Regular expression of a word token.
     """
 
-    def __init__(self, stopwords: bool | Iterable[str] = True, bigrams: bool = False,
-                 min_count: int = 2, max_size: int | None = None,
-                 weighting: str = "tfidf", pattern: str = TOKEN_PATTERN):
+    def __init__(
+        self,
+        stopwords: bool | Iterable[str] = True,
+        bigrams: bool = False,
+        min_count: int = 2,
+        max_size: int | None = None,
+        weighting: str = "tfidf",
+        pattern: str = TOKEN_PATTERN,
+    ):
         if weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
         if stopwords is True:
@@ -97,15 +103,21 @@ class Vectorizer:
         ``bigrams=True``, or a stop word although stop words are dropped.
         """
         if n_documents < int(vocabulary.document_frequency.max(initial=0)):
-            raise ValueError(f"n_documents={n_documents} is smaller than a term's "
-                             "document frequency")
+            raise ValueError(
+                f"n_documents={n_documents} is smaller than a term's document frequency"
+            )
         for token in vocabulary.tokens:
             parts = token.split(" ")
-            if (len(parts) > 1 and not self.tokenizer.bigrams) or len(parts) > 2 or \
-                    any(part in self.tokenizer.stopwords for part in parts):
-                raise ValueError(f"vocabulary term {token!r} cannot come from this "
-                                 f"tokenizer (bigrams={self.tokenizer.bigrams}, "
-                                 f"{len(self.tokenizer.stopwords)} stop words)")
+            if (
+                (len(parts) > 1 and not self.tokenizer.bigrams)
+                or len(parts) > 2
+                or any(part in self.tokenizer.stopwords for part in parts)
+            ):
+                raise ValueError(
+                    f"vocabulary term {token!r} cannot come from this "
+                    f"tokenizer (bigrams={self.tokenizer.bigrams}, "
+                    f"{len(self.tokenizer.stopwords)} stop words)"
+                )
         self.vocabulary = vocabulary
         self.n_documents = int(n_documents)
         self._index = {token: i for i, token in enumerate(vocabulary.tokens)}
@@ -125,8 +137,9 @@ class Vectorizer:
 
     def _fitted(self) -> Vocabulary:
         if self.vocabulary is None:
-            raise RuntimeError("this Vectorizer has no vocabulary yet: call fit() or "
-                               "set_vocabulary() first")
+            raise RuntimeError(
+                "this Vectorizer has no vocabulary yet: call fit() or set_vocabulary() first"
+            )
         return self.vocabulary
 
     # -- transforming --------------------------------------------------------------
@@ -150,9 +163,14 @@ class Vectorizer:
             values.append(row)
             indptr.append(len(indices))
         data = np.concatenate(values) if values else np.zeros(0)
-        return sp.csr_matrix((data.astype(np.float32), np.array(indices, dtype=np.int32),
-                              np.array(indptr, dtype=np.int64)),
-                             shape=(len(indptr) - 1, n_terms))
+        return sp.csr_matrix(
+            (
+                data.astype(np.float32),
+                np.array(indices, dtype=np.int32),
+                np.array(indptr, dtype=np.int64),
+            ),
+            shape=(len(indptr) - 1, n_terms),
+        )
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """:meth:`fit` then :meth:`transform` the same texts."""
@@ -163,13 +181,19 @@ class Vectorizer:
         """Everything needed to rebuild this vectorizer, as JSON-compatible values."""
         vocabulary = self._fitted()
         return {
-            "format": _FORMAT, "version": _VERSION,
-            "tokenizer": {"normalization": "NFKC", "lowercase": True,
-                          "pattern": self.tokenizer.pattern,
-                          "stopwords": sorted(self.tokenizer.stopwords),
-                          "bigrams": self.tokenizer.bigrams},
-            "min_count": self.min_count, "max_size": self.max_size,
-            "weighting": self.weighting, "n_documents": self.n_documents,
+            "format": _FORMAT,
+            "version": _VERSION,
+            "tokenizer": {
+                "normalization": "NFKC",
+                "lowercase": True,
+                "pattern": self.tokenizer.pattern,
+                "stopwords": sorted(self.tokenizer.stopwords),
+                "bigrams": self.tokenizer.bigrams,
+            },
+            "min_count": self.min_count,
+            "max_size": self.max_size,
+            "weighting": self.weighting,
+            "n_documents": self.n_documents,
             "idf": "ln((1 + n_documents) / (1 + document_frequency)) + 1",
             "vocabulary": vocabulary.tokens,
             "document_frequency": vocabulary.document_frequency.tolist(),
@@ -182,13 +206,19 @@ class Vectorizer:
         if state.get("format") != _FORMAT or state.get("version") != _VERSION:
             raise ValueError(f"not a {_FORMAT} version {_VERSION} state")
         tok = state["tokenizer"]
-        vectorizer = cls(stopwords=tok["stopwords"], bigrams=tok["bigrams"],
-                         min_count=state["min_count"], max_size=state["max_size"],
-                         weighting=state["weighting"], pattern=tok["pattern"])
+        vectorizer = cls(
+            stopwords=tok["stopwords"],
+            bigrams=tok["bigrams"],
+            min_count=state["min_count"],
+            max_size=state["max_size"],
+            weighting=state["weighting"],
+            pattern=tok["pattern"],
+        )
         vocabulary = Vocabulary(
             tokens=list(state["vocabulary"]),
             document_frequency=np.array(state["document_frequency"], dtype=np.int64),
-            count=np.array(state["count"], dtype=np.int64))
+            count=np.array(state["count"], dtype=np.int64),
+        )
         return vectorizer.set_vocabulary(vocabulary, state["n_documents"])
 
     def save(self, path: str | os.PathLike) -> None:
@@ -210,9 +240,11 @@ class Vectorizer:
 
     def __repr__(self) -> str:
         size = "unfitted" if self.vocabulary is None else f"{len(self.vocabulary)} terms"
-        return (f"Vectorizer({size}, weighting={self.weighting!r}, "
-                f"bigrams={self.tokenizer.bigrams}, "
-                f"stopwords={len(self.tokenizer.stopwords)})")
+        return (
+            f"Vectorizer({size}, weighting={self.weighting!r}, "
+            f"bigrams={self.tokenizer.bigrams}, "
+            f"stopwords={len(self.tokenizer.stopwords)})"
+        )
 
 
 def _check_text(text: object, position: int) -> str:

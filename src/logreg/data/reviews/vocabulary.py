@@ -52,8 +52,9 @@ class Vocabulary:
         return len(self.tokens)
 
 
-def build_vocabulary(documents: Iterable[list[str]], min_count: int = 1,
-                     max_size: int | None = None) -> Vocabulary:
+def build_vocabulary(
+    documents: Iterable[list[str]], min_count: int = 1, max_size: int | None = None
+) -> Vocabulary:
     """Count the terms of tokenized training documents and keep the frequent ones.
 
     Parameters
@@ -82,17 +83,22 @@ def build_vocabulary(documents: Iterable[list[str]], min_count: int = 1,
     kept = [t for t, df in document_frequency.items() if df >= min_count]
     kept.sort(key=lambda t: (-document_frequency[t], -count[t], t))
     kept = kept[:max_size]
-    return Vocabulary(tokens=kept,
-                      document_frequency=np.array([document_frequency[t] for t in kept],
-                                                  dtype=np.int64),
-                      count=np.array([count[t] for t in kept], dtype=np.int64))
+    return Vocabulary(
+        tokens=kept,
+        document_frequency=np.array([document_frequency[t] for t in kept], dtype=np.int64),
+        count=np.array([count[t] for t in kept], dtype=np.int64),
+    )
 
 
 def write_vocabulary_tsv(vocabulary: Vocabulary, path: str | os.PathLike) -> None:
     """Write ``vocabulary`` as a TSV file (atomically)."""
     lines = ["\t".join(TSV_HEADER)]
-    lines += [f"{token}\t{i}\t{df}\t{n}" for i, (token, df, n) in enumerate(
-        zip(vocabulary.tokens, vocabulary.document_frequency, vocabulary.count))]
+    lines += [
+        f"{token}\t{i}\t{df}\t{n}"
+        for i, (token, df, n) in enumerate(
+            zip(vocabulary.tokens, vocabulary.document_frequency, vocabulary.count)
+        )
+    ]
     write_text_atomic(path, "\n".join(lines) + "\n")
 
 
@@ -112,27 +118,42 @@ def read_vocabulary_tsv(path: str | os.PathLike) -> Vocabulary:
     rows = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
     header = next(rows, None)
     if header is None or tuple(header) != TSV_HEADER:
-        raise DataError(f"expected the header {' '.join(TSV_HEADER)} (tab-separated), "
-                        f"found {header}", where=path, line=1)
+        raise DataError(
+            f"expected the header {' '.join(TSV_HEADER)} (tab-separated), found {header}",
+            where=path,
+            line=1,
+        )
     tokens, dfs, counts = [], [], []
     for lineno, row in enumerate(rows, start=2):
         if len(row) != len(TSV_HEADER):
-            raise DataError(f"expected {len(TSV_HEADER)} tab-separated fields, found "
-                            f"{len(row)}", where=path, line=lineno)
+            raise DataError(
+                f"expected {len(TSV_HEADER)} tab-separated fields, found {len(row)}",
+                where=path,
+                line=lineno,
+            )
         token, index, df, n = row
         try:
             index, df, n = int(index), int(df), int(n)
         except ValueError as exc:
-            raise DataError(f"index, document_frequency and count must be integers: {exc}",
-                            where=path, line=lineno) from exc
+            raise DataError(
+                f"index, document_frequency and count must be integers: {exc}",
+                where=path,
+                line=lineno,
+            ) from exc
         if index != len(tokens) or not token or df < 1 or n < df:
-            raise DataError(f"expected term number {len(tokens)} with a non-empty token and "
-                            f"1 <= document_frequency <= count, found {row}",
-                            where=path, line=lineno)
+            raise DataError(
+                f"expected term number {len(tokens)} with a non-empty token and "
+                f"1 <= document_frequency <= count, found {row}",
+                where=path,
+                line=lineno,
+            )
         tokens.append(token)
         dfs.append(df)
         counts.append(n)
     if len(set(tokens)) != len(tokens):
         raise DataError("a token is listed twice", where=path)
-    return Vocabulary(tokens=tokens, document_frequency=np.array(dfs, dtype=np.int64),
-                      count=np.array(counts, dtype=np.int64))
+    return Vocabulary(
+        tokens=tokens,
+        document_frequency=np.array(dfs, dtype=np.int64),
+        count=np.array(counts, dtype=np.int64),
+    )

@@ -31,10 +31,10 @@ in :mod:`logreg.linear.solvers._common`.
 
 from __future__ import annotations
 
-from logreg.linear.solvers.fista import fista
-from logreg.linear.solvers.lbfgs import lbfgs
 from logreg.linear.solvers._common import ConvergenceWarning, objective
+from logreg.linear.solvers.fista import fista
 from logreg.linear.solvers.gradient_descent import LR_SCHEDULES, gd, learning_rate, minibatch, sgd
+from logreg.linear.solvers.lbfgs import lbfgs
 
 SOLVERS = {"gd": gd, "sgd": sgd, "minibatch": minibatch, "lbfgs": lbfgs, "fista": fista}
 """Solver functions by name, as the estimators' ``solver`` parameter spells them."""
@@ -45,6 +45,17 @@ STOCHASTIC_SOLVERS = ("sgd", "minibatch")
 LR_SOLVERS = ("gd", "sgd", "minibatch")
 """Solvers that take ``lr``, ``lr_schedule``, ``decay`` and ``momentum``."""
 
-__all__ = ["ConvergenceWarning", "LR_SCHEDULES", "LR_SOLVERS", "SOLVERS",
-           "STOCHASTIC_SOLVERS", "fista", "gd", "lbfgs", "learning_rate", "minibatch",
-           "objective", "sgd"]
+__all__ = [
+    "ConvergenceWarning",
+    "LR_SCHEDULES",
+    "LR_SOLVERS",
+    "SOLVERS",
+    "STOCHASTIC_SOLVERS",
+    "fista",
+    "gd",
+    "lbfgs",
+    "learning_rate",
+    "minibatch",
+    "objective",
+    "sgd",
+]

@@ -42,10 +42,16 @@ def initial_weights(coef0, intercept0, n_outputs: int, n_features: int):
     coef : ndarray of shape (n_outputs, n_features)
     intercept : ndarray of shape (n_outputs,)
     """
-    coef = (np.zeros((n_outputs, n_features)) if coef0 is None
-            else np.array(coef0, dtype=np.float64).reshape(n_outputs, n_features))
-    intercept = (np.zeros(n_outputs) if intercept0 is None
-                 else np.array(intercept0, dtype=np.float64).reshape(n_outputs))
+    coef = (
+        np.zeros((n_outputs, n_features))
+        if coef0 is None
+        else np.array(coef0, dtype=np.float64).reshape(n_outputs, n_features)
+    )
+    intercept = (
+        np.zeros(n_outputs)
+        if intercept0 is None
+        else np.array(intercept0, dtype=np.float64).reshape(n_outputs)
+    )
     return coef, intercept
 
 
@@ -58,8 +64,7 @@ def smooth_loss_gradient(loss, penalty, coef, intercept, X, Y, sample_weight):
     grad_coef : ndarray of shape (K, n_features)
     grad_intercept : ndarray of shape (K,)
     """
-    value, grad_coef, grad_intercept = loss.loss_gradient(
-        coef, intercept, X, Y, sample_weight)
+    value, grad_coef, grad_intercept = loss.loss_gradient(coef, intercept, X, Y, sample_weight)
     if penalty.l2:
         l2_value, l2_grad = penalty.smooth_value_gradient(coef)
         value += l2_value
@@ -77,8 +82,9 @@ def smooth_value(loss, penalty, coef, intercept, X, Y, sample_weight) -> float:
 
 def objective(loss, penalty, coef, intercept, X, Y, sample_weight) -> float:
     """The whole objective :math:`J(W, b)` (float)."""
-    return (smooth_value(loss, penalty, coef, intercept, X, Y, sample_weight)
-            + penalty.l1_value(coef))
+    return smooth_value(loss, penalty, coef, intercept, X, Y, sample_weight) + penalty.l1_value(
+        coef
+    )
 
 
 def max_abs(*arrays) -> float:
@@ -123,11 +129,13 @@ def check_finite(value: float, solver: str, epoch: int, lr: float | None = None)
     if lr is None:
         raise TrainingDivergedError(
             f"{solver}: the objective became {value} at iteration {epoch}; "
-            "check the input data for extreme values")
+            "check the input data for extreme values"
+        )
     raise TrainingDivergedError(
         f"{solver}: training diverged in epoch {epoch}: the objective became {value} "
         f"with learning rate lr={lr:g}; use a smaller learning rate, "
-        f"e.g. lr={lr / 10:g}")
+        f"e.g. lr={lr / 10:g}"
+    )
 
 
 # A step-size method whose objective ends an epoch this many times above where it started
@@ -145,22 +153,27 @@ def check_diverged(value: float, initial: float, solver: str, epoch: int, lr: fl
         raise TrainingDivergedError(
             f"{solver}: training diverged in epoch {epoch}: the objective grew from "
             f"{initial:.4g} to {value:.4g} with learning rate lr={lr:g}; use a smaller "
-            f"learning rate, e.g. lr={lr / 10:g}")
+            f"learning rate, e.g. lr={lr / 10:g}"
+        )
 
 
 def warn_not_converged(solver: str, n_iter: int, detail: str) -> None:
     """Issue the :class:`ConvergenceWarning` of a solver stopped by ``max_iter``."""
-    message = (f"{solver} did not converge in max_iter={n_iter} iterations ({detail}); "
-               "increase max_iter, loosen tol, or scale the features")
+    message = (
+        f"{solver} did not converge in max_iter={n_iter} iterations ({detail}); "
+        "increase max_iter, loosen tol, or scale the features"
+    )
     log.debug(message)
     warnings.warn(message, ConvergenceWarning, stacklevel=3)
 
 
 def warn_stalled(solver: str, n_iter: int, detail: str) -> None:
     """Issue the :class:`ConvergenceWarning` of a solver that could not progress."""
-    message = (f"{solver} stopped after {n_iter} iterations without meeting tol "
-               f"({detail}); the objective could not be decreased further, usually "
-               "the limit of floating-point precision: loosen tol or scale the features")
+    message = (
+        f"{solver} stopped after {n_iter} iterations without meeting tol "
+        f"({detail}); the objective could not be decreased further, usually "
+        "the limit of floating-point precision: loosen tol or scale the features"
+    )
     log.debug(message)
     warnings.warn(message, ConvergenceWarning, stacklevel=3)
 
@@ -174,5 +187,6 @@ def record_iteration(history: dict, bar, value: float) -> None:
 
 def progress_bar(total: int, verbose: int, solver: str):
     """A tqdm bar over epochs, shown when ``verbose >= 1`` and stderr is a terminal."""
-    return tqdm(total=total, desc=solver, unit="epoch",
-                disable=True if verbose < 1 else None, leave=False)
+    return tqdm(
+        total=total, desc=solver, unit="epoch", disable=True if verbose < 1 else None, leave=False
+    )

@@ -12,26 +12,35 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.sparse as sp
 
 from logreg.linear.solvers._common import (
-    blas_threads,
     check_finite,
     initial_weights,
     inner,
-    limit_blas_threads,
     max_abs,
     progress_bar,
     record_iteration,
     smooth_loss_gradient,
     smooth_value,
     warn_not_converged,
-    warn_stalled,
 )
 
 
-def fista(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=None,
-          max_iter=100, tol=1e-4, callback=None, verbose=0, lipschitz0=1.0):
+def fista(
+    loss,
+    penalty,
+    X,
+    Y,
+    sample_weight=None,
+    *,
+    coef0=None,
+    intercept0=None,
+    max_iter=100,
+    tol=1e-4,
+    callback=None,
+    verbose=0,
+    lipschitz0=1.0,
+):
     """Minimize ``f + l1 ||W||_1`` with FISTA, backtracking and restarts.
 
     Parameters
@@ -54,24 +63,30 @@ def fista(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=Non
     history = {"loss": []}
     converged = stopped = False
     iteration = 0
-    with np.errstate(over="ignore", invalid="ignore"), \
-            progress_bar(max_iter, verbose, "fista") as bar:
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        progress_bar(max_iter, verbose, "fista") as bar,
+    ):
         f_y, grad_coef, grad_intercept = smooth_loss_gradient(
-            loss, penalty, y_coef, y_intercept, *args)
+            loss, penalty, y_coef, y_intercept, *args
+        )
         reference = max_abs(grad_coef, grad_intercept)
         for iteration in range(1, max_iter + 1):
             trial = lipschitz * 0.9 if iteration > 1 else lipschitz
             for _ in range(200):
                 step = 1.0 / trial
                 new_coef = penalty.prox(y_coef - step * grad_coef, step)
-                new_intercept = (y_intercept - step * grad_intercept if fit_intercept
-                                 else y_intercept)
+                new_intercept = (
+                    y_intercept - step * grad_intercept if fit_intercept else y_intercept
+                )
                 d_coef, d_intercept = new_coef - y_coef, new_intercept - y_intercept
                 f_new = smooth_value(loss, penalty, new_coef, new_intercept, *args)
-                upper = (f_y + inner(grad_coef, d_coef)
-                         + inner(grad_intercept, d_intercept)
-                         + 0.5 * trial * (inner(d_coef, d_coef)
-                                          + inner(d_intercept, d_intercept)))
+                upper = (
+                    f_y
+                    + inner(grad_coef, d_coef)
+                    + inner(grad_intercept, d_intercept)
+                    + 0.5 * trial * (inner(d_coef, d_coef) + inner(d_intercept, d_intercept))
+                )
                 # The slack absorbs rounding once steps are at machine precision.
                 if f_new <= upper + 16 * np.finfo(float).eps * abs(f_y):
                     break
@@ -82,8 +97,10 @@ def fista(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=Non
             mapping = trial * max_abs(d_coef, d_intercept)
             # Gradient-based restart: the step turned against the momentum direction.
             # (Unlike comparing objective values, rounding noise cannot trigger it.)
-            if (inner(y_coef - new_coef, new_coef - coef)
-                    + inner(y_intercept - new_intercept, new_intercept - intercept)) > 0:
+            if (
+                inner(y_coef - new_coef, new_coef - coef)
+                + inner(y_intercept - new_intercept, new_intercept - intercept)
+            ) > 0:
                 t = 1.0
             t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * ratio * t * t))
             beta = (t - 1.0) / t_next
@@ -98,8 +115,12 @@ def fista(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=Non
                 converged = True
                 break
             f_y, grad_coef, grad_intercept = smooth_loss_gradient(
-                loss, penalty, y_coef, y_intercept, *args)
+                loss, penalty, y_coef, y_intercept, *args
+            )
     if not (converged or stopped):
-        warn_not_converged("fista", max_iter, f"largest proximal gradient entry "
-                           f"{mapping:.3g} > tol * {reference:.3g}")
+        warn_not_converged(
+            "fista",
+            max_iter,
+            f"largest proximal gradient entry {mapping:.3g} > tol * {reference:.3g}",
+        )
     return coef, intercept, iteration, history

@@ -49,7 +49,7 @@ def learning_rate(lr: float, schedule: str, decay: float, epoch: int) -> float:
     if schedule == "invscaling":
         return lr / (1.0 + decay * epoch)
     if schedule == "exponential":
-        return lr * decay ** epoch
+        return lr * decay**epoch
     raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
 
 
@@ -74,9 +74,24 @@ class _Stepper:
         self.intercept[...] = new_intercept
 
 
-def gd(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=None,
-       lr=0.1, lr_schedule="constant", decay=0.9, momentum=0.0, max_iter=100,
-       tol=1e-4, callback=None, verbose=0):
+def gd(
+    loss,
+    penalty,
+    X,
+    Y,
+    sample_weight=None,
+    *,
+    coef0=None,
+    intercept0=None,
+    lr=0.1,
+    lr_schedule="constant",
+    decay=0.9,
+    momentum=0.0,
+    max_iter=100,
+    tol=1e-4,
+    callback=None,
+    verbose=0,
+):
     """Full-batch (proximal) gradient descent; one epoch is one step.
 
     Parameters
@@ -117,17 +132,18 @@ def gd(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=None,
     epoch = 0
     # Overflow in a diverging run is reported by check_finite with the learning rate,
     # so numpy's own warnings would only repeat it less clearly.
-    with np.errstate(over="ignore", invalid="ignore"), \
-            progress_bar(max_iter, verbose, "gd") as bar:
+    with np.errstate(over="ignore", invalid="ignore"), progress_bar(max_iter, verbose, "gd") as bar:
         f, grad_coef, grad_intercept = smooth_loss_gradient(
-            loss, penalty, coef, intercept, X, Y, sample_weight)
+            loss, penalty, coef, intercept, X, Y, sample_weight
+        )
         reference = max_abs(grad_coef, grad_intercept)
         initial = f + penalty.l1_value(coef)
         for epoch in range(1, max_iter + 1):
             eta = learning_rate(lr, lr_schedule, decay, epoch - 1)
             stepper.step(grad_coef, grad_intercept, eta)
             f, grad_coef, grad_intercept = smooth_loss_gradient(
-                loss, penalty, coef, intercept, X, Y, sample_weight)
+                loss, penalty, coef, intercept, X, Y, sample_weight
+            )
             value = f + penalty.l1_value(coef)
             check_diverged(value, initial, "gd", epoch, lr)
             record_iteration(history, bar, value)
@@ -139,16 +155,37 @@ def gd(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=None,
                 converged = True
                 break
     if not (converged or stopped):
-        warn_not_converged("gd", max_iter, "largest proximal gradient entry "
-                           f"{max_abs(prox_grad, grad_intercept):.3g} > tol * "
-                           f"{reference:.3g}")
+        warn_not_converged(
+            "gd",
+            max_iter,
+            "largest proximal gradient entry "
+            f"{max_abs(prox_grad, grad_intercept):.3g} > tol * "
+            f"{reference:.3g}",
+        )
     return coef, intercept, epoch, history
 
 
-def minibatch(loss, penalty, X, Y, sample_weight=None, *, rng, batch_size=32,
-              coef0=None, intercept0=None, lr=0.1, lr_schedule="constant", decay=0.9,
-              momentum=0.0, max_iter=100, tol=1e-4, callback=None, verbose=0,
-              solver_name="minibatch"):
+def minibatch(
+    loss,
+    penalty,
+    X,
+    Y,
+    sample_weight=None,
+    *,
+    rng,
+    batch_size=32,
+    coef0=None,
+    intercept0=None,
+    lr=0.1,
+    lr_schedule="constant",
+    decay=0.9,
+    momentum=0.0,
+    max_iter=100,
+    tol=1e-4,
+    callback=None,
+    verbose=0,
+    solver_name="minibatch",
+):
     """Mini-batch (proximal) SGD, samples reshuffled every epoch.
 
     Parameters are those of :func:`gd`, plus:
@@ -169,8 +206,10 @@ def minibatch(loss, penalty, X, Y, sample_weight=None, *, rng, batch_size=32,
     history = {"loss": []}
     converged = stopped = False
     epoch = 0
-    with np.errstate(over="ignore", invalid="ignore"), \
-            progress_bar(max_iter, verbose, solver_name) as bar:
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        progress_bar(max_iter, verbose, solver_name) as bar,
+    ):
         previous = initial = objective(loss, penalty, coef, intercept, X, Y, sample_weight)
         for epoch in range(1, max_iter + 1):
             eta = learning_rate(lr, lr_schedule, decay, epoch - 1)
@@ -179,10 +218,16 @@ def minibatch(loss, penalty, X, Y, sample_weight=None, *, rng, batch_size=32,
             # them costs milliseconds per product when the cores are busy.
             with limit_blas_threads(1):
                 for start in range(0, n_samples, batch_size):
-                    index = order[start:start + batch_size]
+                    index = order[start : start + batch_size]
                     batch_loss, grad_coef, grad_intercept = smooth_loss_gradient(
-                        loss, penalty, coef, intercept, X[index], Y[index],
-                        None if sample_weight is None else sample_weight[index])
+                        loss,
+                        penalty,
+                        coef,
+                        intercept,
+                        X[index],
+                        Y[index],
+                        None if sample_weight is None else sample_weight[index],
+                    )
                     # Checked per step: a divergence is reported in the epoch it happens.
                     check_finite(batch_loss, solver_name, epoch, lr)
                     stepper.step(grad_coef, grad_intercept, eta)
@@ -199,8 +244,11 @@ def minibatch(loss, penalty, X, Y, sample_weight=None, *, rng, batch_size=32,
             relative_change = change / abs(previous) if previous else float("inf")
             previous = value
     if not (converged or stopped):
-        warn_not_converged(solver_name, max_iter, "last relative change of the "
-                           f"objective {relative_change:.3g} > tol={tol:g}")
+        warn_not_converged(
+            solver_name,
+            max_iter,
+            f"last relative change of the objective {relative_change:.3g} > tol={tol:g}",
+        )
     return coef, intercept, epoch, history
 
 
@@ -209,5 +257,6 @@ def sgd(loss, penalty, X, Y, sample_weight=None, *, rng, **kwargs):
 
     Takes the arguments of :func:`minibatch` except ``batch_size``.
     """
-    return minibatch(loss, penalty, X, Y, sample_weight, rng=rng, batch_size=1,
-                     solver_name="sgd", **kwargs)
+    return minibatch(
+        loss, penalty, X, Y, sample_weight, rng=rng, batch_size=1, solver_name="sgd", **kwargs
+    )

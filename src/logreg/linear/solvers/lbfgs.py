@@ -15,20 +15,30 @@ from logreg.linear.solvers._common import (
     blas_threads,
     check_finite,
     initial_weights,
-    inner,
     limit_blas_threads,
     max_abs,
     progress_bar,
     record_iteration,
     smooth_loss_gradient,
-    smooth_value,
     warn_not_converged,
     warn_stalled,
 )
 
 
-def lbfgs(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=None,
-          max_iter=100, tol=1e-4, callback=None, verbose=0):
+def lbfgs(
+    loss,
+    penalty,
+    X,
+    Y,
+    sample_weight=None,
+    *,
+    coef0=None,
+    intercept0=None,
+    max_iter=100,
+    tol=1e-4,
+    callback=None,
+    verbose=0,
+):
     """Minimize the smooth objective with L-BFGS.
 
     Parameters
@@ -66,7 +76,8 @@ def lbfgs(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=Non
     def value_and_gradient(x):
         c, b = unpack(x)
         f, grad_coef, grad_intercept = smooth_loss_gradient(
-            loss, penalty, c, b, X, Y, sample_weight)
+            loss, penalty, c, b, X, Y, sample_weight
+        )
         if fit_intercept:
             return f, np.concatenate([grad_coef.ravel(), grad_intercept])
         return f, grad_coef.ravel()
@@ -92,6 +103,7 @@ def lbfgs(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=Non
     history = {"loss": []}
     stopped = [False]
     with progress_bar(max_iter, verbose, "lbfgs") as bar:
+
         def on_iteration(intermediate_result):
             iteration = len(history["loss"]) + 1
             value = float(intermediate_result.fun)
@@ -109,16 +121,27 @@ def lbfgs(loss, penalty, X, Y, sample_weight=None, *, coef0=None, intercept0=Non
         # L-BFGS-B alone then takes 10 to 100 times as long as the loss: one thread.
         with limit_blas_threads(1):
             result = scipy.optimize.minimize(
-                fun, x0, jac=True, method="L-BFGS-B", callback=on_iteration,
-                options={"maxiter": max_iter, "maxls": 50, "gtol": tol * reference,
-                         # Stop on the gradient, not on tiny objective changes:
-                         # the same choice as scikit-learn's lbfgs.
-                         "ftol": 64 * np.finfo(float).eps})
+                fun,
+                x0,
+                jac=True,
+                method="L-BFGS-B",
+                callback=on_iteration,
+                options={
+                    "maxiter": max_iter,
+                    "maxls": 50,
+                    "gtol": tol * reference,
+                    # Stop on the gradient, not on tiny objective changes:
+                    # the same choice as scikit-learn's lbfgs.
+                    "ftol": 64 * np.finfo(float).eps,
+                },
+            )
     coef, intercept = unpack(np.asarray(result.x, dtype=np.float64))
     check_finite(float(result.fun), "lbfgs", result.nit)
     if not stopped[0] and result.status != 0:
-        detail = (f"largest gradient entry {max_abs(result.jac):.3g} > tol * "
-                  f"{reference:.3g}; scipy: {result.message}")
+        detail = (
+            f"largest gradient entry {max_abs(result.jac):.3g} > tol * "
+            f"{reference:.3g}; scipy: {result.message}"
+        )
         if result.status == 1:
             warn_not_converged("lbfgs", max_iter, detail)
         else:
