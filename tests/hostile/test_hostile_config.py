@@ -49,45 +49,45 @@ TRAIN_CASES = [
         "a negative L1 strength",
         ["optimizer=fista", "penalty=l1", "penalty.l1=-0.5"],
         2,
-        r"error: config key 'penalty\.l1': got -0\.5, expected a value >= 0",
+        r"error: config key 'penalty\.l1': l1 must be >= 0, got -0\.5",
     ),
     (
         "a negative L2 strength",
         ["penalty.l2=-1"],
         2,
-        r"error: config key 'penalty\.l2': got -1\.0, expected a value >= 0",
+        r"error: config key 'penalty\.l2': l2 must be >= 0, got -1\.0",
     ),
     (
         "a learning rate of 0",
         ["optimizer=gd", "optimizer.lr=0"],
         2,
-        r"error: config key 'optimizer\.lr': got 0\.0, expected a value > 0",
+        r"error: config key 'optimizer\.lr': lr must be > 0, got 0\.0",
     ),
     (
         "a negative learning rate",
         ["optimizer=sgd", "optimizer.lr=-0.1"],
         2,
-        r"error: config key 'optimizer\.lr': got -0\.1, expected a value > 0",
+        r"error: config key 'optimizer\.lr': lr must be > 0, got -0\.1",
     ),
     (
         "a batch size of 0",
         ["optimizer=minibatch", "optimizer.batch_size=0"],
         2,
-        r"error: config key 'optimizer\.batch_size': got 0, expected an integer >= 1",
+        r"error: config key 'optimizer\.batch_size': batch_size must be an integer >= 1, got 0",
     ),
     (
         "an unknown solver",
         ["optimizer.solver=newton"],
         2,
-        r"error: config key 'optimizer\.solver': got 'newton', expected one of auto, lbfgs, "
-        r"fista, gd, sgd, minibatch",
+        r"error: config key 'optimizer\.solver': solver must be one of auto, gd, sgd, "
+        r"minibatch, lbfgs, fista, got 'newton'",
     ),
     (
         "L1 with a solver that cannot do it",
         ["optimizer=lbfgs", "penalty=l1", "penalty.l1=0.1"],
         2,
-        r"error: config key 'optimizer\.solver': 'lbfgs' cannot handle an L1 penalty "
-        r"\(penalty\.l1=0\.1\); use optimizer=fista, gd, sgd or minibatch",
+        r"error: config key 'optimizer\.solver': solver='lbfgs' cannot handle an L1 penalty "
+        r"\(l1=0\.1\); use one of gd, sgd, minibatch, fista",
     ),
     (
         "a domain that was never prepared",

@@ -34,8 +34,8 @@ def _blobs(n=150, d=4, n_classes=3, seed=0, labels=None):
         ({"solver": "newton"}, r"solver must be one of .* got 'newton'"),
         (
             {"solver": "lbfgs", "l1": 0.1},
-            r"solver='lbfgs' cannot handle an L1 penalty \(l1=0.1\); use 'fista', 'gd', "
-            r"'sgd' or 'minibatch'",
+            r"solver='lbfgs' cannot handle an L1 penalty \(l1=0.1\); use one of gd, sgd, "
+            r"minibatch, fista",
         ),
         ({"lr": 0}, r"lr must be > 0, got 0"),
         ({"lr_schedule": "cosine"}, r"lr_schedule must be one of .* got 'cosine'"),

@@ -8,7 +8,8 @@ that a type cannot express are checked by :func:`check_config`, which raises a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,14 +18,19 @@ from omegaconf import MISSING, DictConfig
 
 from logreg.data.faces.normalize import FEATURES
 from logreg.errors import ConfigError
+from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
+from logreg.linear.exceptions import InvalidParameterError
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 
 DATASET_KINDS = ("reviews", "faces", "gaussian_clouds")
-MODELS = ("logistic", "softmax")
-SOLVERS = ("auto", "lbfgs", "fista", "gd", "sgd", "minibatch")
-LR_SCHEDULES = ("constant", "invscaling", "exponential")
+ESTIMATORS = {"logistic": LogisticRegression, "softmax": SoftmaxRegression}
 THRESHOLDS = ("val_f1", "fixed")
+# The estimator owns its hyperparameters: the config's defaults are its defaults.
+_ESTIMATOR_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(LogisticRegression.__init__).parameters.items()
+}
 
 
 @dataclass
@@ -56,8 +62,8 @@ class DatasetConfig:
 @dataclass
 class ModelConfig:
     name: str = "logistic"
-    fit_intercept: bool = True
-    class_weight: Optional[str] = None
+    fit_intercept: bool = _ESTIMATOR_DEFAULTS["fit_intercept"]
+    class_weight: Optional[str] = _ESTIMATOR_DEFAULTS["class_weight"]
     # Binary only: "val_f1" picks the threshold maximizing F1 on the validation split;
     # "fixed" uses threshold_value (0.5 is the course's choice).
     threshold: str = "val_f1"
@@ -66,22 +72,26 @@ class ModelConfig:
 
 @dataclass
 class OptimizerConfig:
-    solver: str = "auto"
-    lr: float = 0.1
-    lr_schedule: str = "constant"
-    decay: float = 0.01
-    momentum: float = 0.0
-    batch_size: int = 32
-    max_iter: int = 500
-    tol: float = 1e-6
-    early_stopping: bool = False
-    patience: int = 5
+    """The estimator's solver parameters, under the same names and defaults."""
+
+    solver: str = _ESTIMATOR_DEFAULTS["solver"]
+    lr: float = _ESTIMATOR_DEFAULTS["lr"]
+    lr_schedule: str = _ESTIMATOR_DEFAULTS["lr_schedule"]
+    decay: float = _ESTIMATOR_DEFAULTS["decay"]
+    momentum: float = _ESTIMATOR_DEFAULTS["momentum"]
+    batch_size: int = _ESTIMATOR_DEFAULTS["batch_size"]
+    max_iter: int = _ESTIMATOR_DEFAULTS["max_iter"]
+    tol: float = _ESTIMATOR_DEFAULTS["tol"]
+    early_stopping: bool = _ESTIMATOR_DEFAULTS["early_stopping"]
+    patience: int = _ESTIMATOR_DEFAULTS["patience"]
 
 
 @dataclass
 class PenaltyConfig:
-    l1: float = 0.0
-    l2: float = 0.0
+    """The estimator's penalty strengths ``l1`` and ``l2``."""
+
+    l1: float = _ESTIMATOR_DEFAULTS["l1"]
+    l2: float = _ESTIMATOR_DEFAULTS["l2"]
 
 
 def penalty_name(penalty: PenaltyConfig | DictConfig) -> str:
@@ -126,10 +136,13 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
 
 
-def _choice(cfg: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
-    value = cfg_get(cfg, key)
-    if value not in allowed:
-        raise ConfigError(key, f"got {value!r}, expected one of {', '.join(allowed)}")
+# Estimator parameter -> the config key that sets it: the one mapping between the two.
+PARAMETER_KEYS = {
+    **{f.name: f"penalty.{f.name}" for f in fields(PenaltyConfig)},
+    **{f.name: f"optimizer.{f.name}" for f in fields(OptimizerConfig)},
+    "fit_intercept": "model.fit_intercept",
+    "class_weight": "model.class_weight",
+}
 
 
 def cfg_get(cfg: DictConfig, dotted: str) -> Any:
@@ -139,8 +152,26 @@ def cfg_get(cfg: DictConfig, dotted: str) -> Any:
     return node
 
 
+def _choice(cfg: DictConfig, key: str, allowed) -> None:
+    value = cfg_get(cfg, key)
+    if value not in allowed:
+        raise ConfigError(key, f"got {value!r}, expected one of {', '.join(allowed)}")
+
+
+def build_estimator(cfg: DictConfig, *, verbose: int = 0):
+    """The estimator ``cfg`` describes, with the run's seed; its parameters unchecked."""
+    _choice(cfg, "model.name", tuple(ESTIMATORS))
+    params = {name: cfg_get(cfg, key) for name, key in PARAMETER_KEYS.items()}
+    return ESTIMATORS[cfg.model.name](**params, random_state=cfg.seed, verbose=verbose)
+
+
+def config_error(exc: InvalidParameterError) -> ConfigError:
+    """The estimator's own message, naming the config key that set the parameter."""
+    return ConfigError(PARAMETER_KEYS.get(exc.param, exc.param), str(exc))
+
+
 def check_config(cfg: DictConfig) -> None:
-    """Check value ranges and combinations that types cannot express.
+    """Check what types cannot express; the estimator checks its own parameters.
 
     Raises
     ------
@@ -148,33 +179,11 @@ def check_config(cfg: DictConfig) -> None:
         Naming the offending key, its value and what was expected.
     """
     _choice(cfg, "dataset.kind", DATASET_KINDS)
-    _choice(cfg, "model.name", MODELS)
-    _choice(cfg, "optimizer.solver", SOLVERS)
-    _choice(cfg, "optimizer.lr_schedule", LR_SCHEDULES)
     _choice(cfg, "model.threshold", THRESHOLDS)
-    if cfg.model.class_weight not in (None, "balanced"):
-        raise ConfigError(
-            "model.class_weight", f"got {cfg.model.class_weight!r}, expected null or 'balanced'"
-        )
-    for key in ("penalty.l1", "penalty.l2"):
-        if cfg_get(cfg, key) < 0:
-            raise ConfigError(key, f"got {cfg_get(cfg, key)}, expected a value >= 0")
-    for key in ("optimizer.lr", "optimizer.tol"):
-        if cfg_get(cfg, key) <= 0:
-            raise ConfigError(key, f"got {cfg_get(cfg, key)}, expected a value > 0")
-    for key in ("optimizer.batch_size", "optimizer.max_iter", "optimizer.patience"):
-        if cfg_get(cfg, key) < 1:
-            raise ConfigError(key, f"got {cfg_get(cfg, key)}, expected an integer >= 1")
-    if not 0 <= cfg.optimizer.momentum < 1:
-        raise ConfigError(
-            "optimizer.momentum", f"got {cfg.optimizer.momentum}, expected 0 <= momentum < 1"
-        )
-    if cfg.optimizer.solver == "lbfgs" and cfg.penalty.l1 > 0:
-        raise ConfigError(
-            "optimizer.solver",
-            f"'lbfgs' cannot handle an L1 penalty (penalty.l1={cfg.penalty.l1}); "
-            "use optimizer=fista, gd, sgd or minibatch",
-        )
+    try:
+        build_estimator(cfg).validate_params()
+    except InvalidParameterError as exc:
+        raise config_error(exc) from None
     if cfg.dataset.kind == "faces":
         _choice(cfg, "dataset.features", FEATURES)  # folders results/faces/<features>
     if cfg.dataset.kind != "gaussian_clouds" and not cfg.dataset.path:

@@ -20,43 +20,22 @@ from omegaconf import DictConfig, OmegaConf
 from logreg.data.loading import load_dataset
 from logreg.errors import ConfigError
 from logreg.experiment import evaluation, tracking
-from logreg.experiment.config import check_config, penalty_name
+from logreg.experiment.config import build_estimator, check_config, config_error, penalty_name
 from logreg.fileio import write_text_atomic
-from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
+from logreg.linear.exceptions import InvalidParameterError
 from logreg.provenance import git_state, package_versions
 from logreg.serving import pyfunc_model
 
 log = logging.getLogger(__name__)
 
 
-def build_estimator(cfg: DictConfig, n_classes: int, progress: bool):
-    """The estimator the config asks for, with the run's seed."""
+def _check_n_classes(cfg: DictConfig, n_classes: int) -> None:
     if cfg.model.name == "logistic" and n_classes != 2:
         raise ConfigError(
             "model",
             f"'logistic' is binary but the dataset has {n_classes} "
             "classes; use model=softmax or dataset.classes=[a,b]",
         )
-    estimator_class = LogisticRegression if cfg.model.name == "logistic" else SoftmaxRegression
-    opt = cfg.optimizer
-    return estimator_class(
-        l1=cfg.penalty.l1,
-        l2=cfg.penalty.l2,
-        solver=opt.solver,
-        lr=opt.lr,
-        lr_schedule=opt.lr_schedule,
-        decay=opt.decay,
-        momentum=opt.momentum,
-        batch_size=opt.batch_size,
-        max_iter=opt.max_iter,
-        tol=opt.tol,
-        early_stopping=opt.early_stopping,
-        patience=opt.patience,
-        class_weight=cfg.model.class_weight,
-        fit_intercept=cfg.model.fit_intercept,
-        random_state=cfg.seed,
-        verbose=int(progress),
-    )
 
 
 def _flatten(cfg: DictConfig) -> dict[str, object]:
@@ -183,15 +162,10 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
     (output_dir / "metrics.json").unlink(missing_ok=True)
     rng = np.random.default_rng(cfg.seed)
     dataset = load_dataset(cfg.dataset, rng)
-    n_train = dataset.X["train"].shape[0]
-    if cfg.optimizer.solver == "minibatch" and cfg.optimizer.batch_size > n_train:
-        raise ConfigError(
-            "optimizer.batch_size",
-            f"got {cfg.optimizer.batch_size}, larger than the {n_train} training examples",
-        )
     class_names = dataset.class_names
+    _check_n_classes(cfg, len(class_names))
     progress = sys.stderr.isatty() if cfg.progress is None else bool(cfg.progress)
-    estimator = build_estimator(cfg, len(class_names), progress)
+    estimator = build_estimator(cfg, verbose=int(progress))
     tracker = _start_tracker(cfg, dataset.meta)
     error: BaseException | None = None
     try:
@@ -208,11 +182,14 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 len(class_names),
             )
             started = time.perf_counter()
-            estimator.fit(
-                dataset.X["train"],
-                dataset.y["train"],
-                eval_set=(dataset.X["val"], dataset.y["val"]),
-            )
+            try:
+                estimator.fit(
+                    dataset.X["train"],
+                    dataset.y["train"],
+                    eval_set=(dataset.X["val"], dataset.y["val"]),
+                )
+            except InvalidParameterError as exc:  # e.g. a batch larger than the data
+                raise config_error(exc) from None
             fit_seconds = time.perf_counter() - started
             result = evaluation.evaluate(estimator, dataset, cfg, output_dir)
             row = {

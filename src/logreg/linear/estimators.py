@@ -32,9 +32,19 @@ import sys
 
 import numpy as np
 
+from logreg.linear.exceptions import InvalidParameterError
 from logreg.linear.loss import make_loss, one_hot
 from logreg.linear.penalties import ElasticNet
-from logreg.linear.solvers import LR_SCHEDULES, LR_SOLVERS, SOLVERS, ConvergenceWarning
+from logreg.linear.solvers import (
+    LR_SCHEDULES,
+    LR_SOLVERS,
+    SMOOTH_ONLY_SOLVERS,
+    SOLVER_NAMES,
+    SOLVERS,
+    STOCHASTIC_SOLVERS,
+    ConvergenceWarning,
+    resolve_solver,
+)
 from logreg.linear.solvers._common import objective
 from logreg.linear.validation import (
     check_features,
@@ -48,7 +58,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ConvergenceWarning", "LogisticRegression", "SoftmaxRegression"]
 
-SOLVER_NAMES = ("auto", "lbfgs", "fista", "gd", "sgd", "minibatch")
 VALIDATION_FRACTION = 0.1
 """Share of each class held out for early stopping when no ``eval_set`` is given."""
 
@@ -185,59 +194,82 @@ class _LinearClassifier:
         )
 
     # -- fitting --------------------------------------------------------------------
-    def _validate_params(self):
+    def validate_params(self):
+        """Check the constructor parameters (``fit`` calls this first).
+
+        Raises
+        ------
+        InvalidParameterError
+            A ``ValueError`` whose ``param`` names the offending parameter.
+        """
         for name in ("l1", "l2"):
             value = getattr(self, name)
             if not _is_real(value) or not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value!r}")
+                raise InvalidParameterError(name, f"{name} must be >= 0, got {value!r}")
         if self.solver not in SOLVER_NAMES:
-            raise ValueError(f"solver must be one of {SOLVER_NAMES}, got {self.solver!r}")
-        if self.solver == "lbfgs" and self.l1 > 0:
-            raise ValueError(
-                f"solver='lbfgs' cannot handle an L1 penalty (l1={self.l1}); "
-                "use 'fista', 'gd', 'sgd' or 'minibatch'"
+            raise InvalidParameterError(
+                "solver", f"solver must be one of {', '.join(SOLVER_NAMES)}, got {self.solver!r}"
+            )
+        if self.solver in SMOOTH_ONLY_SOLVERS and self.l1 > 0:
+            others = [name for name in SOLVERS if name not in SMOOTH_ONLY_SOLVERS]
+            raise InvalidParameterError(
+                "solver",
+                f"solver={self.solver!r} cannot handle an L1 penalty (l1={self.l1}); "
+                f"use one of {', '.join(others)}",
             )
         if not _is_real(self.lr) or not np.isfinite(self.lr) or self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+            raise InvalidParameterError("lr", f"lr must be > 0, got {self.lr!r}")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+            raise InvalidParameterError(
+                "lr_schedule",
+                f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}",
+            )
         if not _is_real(self.decay) or not np.isfinite(self.decay) or self.decay < 0:
-            raise ValueError(f"decay must be >= 0, got {self.decay!r}")
+            raise InvalidParameterError("decay", f"decay must be >= 0, got {self.decay!r}")
         if self.lr_schedule == "exponential" and not 0 < self.decay <= 1:
-            raise ValueError(
-                f"decay must be in (0, 1] for lr_schedule='exponential', got {self.decay!r}"
+            raise InvalidParameterError(
+                "decay",
+                f"decay must be in (0, 1] for lr_schedule='exponential', got {self.decay!r}",
             )
         if not _is_real(self.momentum) or not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+            raise InvalidParameterError(
+                "momentum", f"momentum must be in [0, 1), got {self.momentum!r}"
+            )
         for name in ("batch_size", "max_iter", "patience"):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+                raise InvalidParameterError(name, f"{name} must be an integer >= 1, got {value!r}")
         if not _is_real(self.tol) or not self.tol >= 0:
-            raise ValueError(f"tol must be >= 0, got {self.tol!r}")
+            raise InvalidParameterError("tol", f"tol must be >= 0, got {self.tol!r}")
         for name in ("early_stopping", "fit_intercept"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+                raise InvalidParameterError(
+                    name, f"{name} must be True or False, got {getattr(self, name)!r}"
+                )
         if not (
             self.class_weight is None
             or self.class_weight == "balanced"
             or isinstance(self.class_weight, dict)
         ):
-            raise ValueError(
+            raise InvalidParameterError(
+                "class_weight",
                 "class_weight must be None, 'balanced' or a dict "
-                f"{{label: weight}}, got {self.class_weight!r}"
+                f"{{label: weight}}, got {self.class_weight!r}",
             )
         if not (
             self.random_state is None
             or isinstance(self.random_state, np.random.Generator)
             or (_is_int(self.random_state) and self.random_state >= 0)
         ):
-            raise ValueError(
+            raise InvalidParameterError(
+                "random_state",
                 "random_state must be None, an integer >= 0 or a "
-                f"numpy.random.Generator, got {self.random_state!r}"
+                f"numpy.random.Generator, got {self.random_state!r}",
             )
         if not _is_int(self.verbose) or self.verbose < 0:
-            raise ValueError(f"verbose must be an integer >= 0, got {self.verbose!r}")
+            raise InvalidParameterError(
+                "verbose", f"verbose must be an integer >= 0, got {self.verbose!r}"
+            )
 
     def _check_classes(self, classes):
         if classes.size < 2:
@@ -351,7 +383,7 @@ class _LinearClassifier:
         -------
         self
         """
-        self._validate_params()
+        self.validate_params()
         X = check_features(X, estimator=type(self).__name__)
         classes, y_index = check_labels(y, X.shape[0])
         self._check_classes(classes)
@@ -364,11 +396,12 @@ class _LinearClassifier:
         X_train, y_train, sw_train, validation = self._split_validation(
             X, y_index, sample_weight, eval_set, classes, rng
         )
-        solver = self.solver if self.solver != "auto" else ("lbfgs" if self.l1 == 0 else "fista")
+        solver = resolve_solver(self.solver, self.l1)
         if solver == "minibatch" and self.batch_size > X_train.shape[0]:
-            raise ValueError(
+            raise InvalidParameterError(
+                "batch_size",
                 f"batch_size={self.batch_size} is larger than the number of "
-                f"training samples ({X_train.shape[0]})"
+                f"training samples ({X_train.shape[0]})",
             )
         scale = self._sample_scale(classes, y_train, sw_train)
 
@@ -404,7 +437,7 @@ class _LinearClassifier:
                 decay=float(self.decay),
                 momentum=float(self.momentum),
             )
-        if solver in ("sgd", "minibatch"):
+        if solver in STOCHASTIC_SOLVERS:
             kwargs["rng"] = rng
         if solver == "minibatch":
             kwargs["batch_size"] = self.batch_size

@@ -39,6 +39,12 @@ from logreg.linear.solvers.lbfgs import lbfgs
 SOLVERS = {"gd": gd, "sgd": sgd, "minibatch": minibatch, "lbfgs": lbfgs, "fista": fista}
 """Solver functions by name, as the estimators' ``solver`` parameter spells them."""
 
+SOLVER_NAMES = ("auto", *SOLVERS)
+"""Every value the estimators' ``solver`` parameter takes: ``auto`` picks by penalty."""
+
+SMOOTH_ONLY_SOLVERS = ("lbfgs",)
+"""Solvers of the smooth objective only: they cannot take an L1 penalty."""
+
 STOCHASTIC_SOLVERS = ("sgd", "minibatch")
 """Solvers that take ``rng`` (and ``minibatch`` also ``batch_size``)."""
 
@@ -49,7 +55,9 @@ __all__ = [
     "ConvergenceWarning",
     "LR_SCHEDULES",
     "LR_SOLVERS",
+    "SMOOTH_ONLY_SOLVERS",
     "SOLVERS",
+    "SOLVER_NAMES",
     "STOCHASTIC_SOLVERS",
     "fista",
     "gd",
@@ -57,5 +65,13 @@ __all__ = [
     "learning_rate",
     "minibatch",
     "objective",
+    "resolve_solver",
     "sgd",
 ]
+
+
+def resolve_solver(solver: str, l1: float) -> str:
+    """The solver ``solver`` stands for: ``auto`` is L-BFGS without L1, FISTA with it."""
+    if solver != "auto":
+        return solver
+    return "lbfgs" if l1 == 0 else "fista"
