@@ -13,6 +13,8 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from logreg.linear.model_selection import stratified_partition
+
 
 class DataConversionWarning(UserWarning):
     """The input had to be reshaped or converted (e.g. a column-vector ``y``)."""
@@ -207,13 +209,5 @@ def stratified_holdout(y_index, fraction: float, rng: np.random.Generator):
     -------
     train_index, val_index : sorted ndarrays of int
     """
-    val = []
-    for k in range(int(y_index.max()) + 1):
-        members = np.flatnonzero(y_index == k)
-        if members.size >= 2:
-            n_val = max(1, int(round(fraction * members.size)))
-            val.append(rng.permutation(members)[:n_val])
-    val_index = np.sort(np.concatenate(val)) if val else np.array([], dtype=np.intp)
-    train_mask = np.ones(y_index.shape[0], dtype=bool)
-    train_mask[val_index] = False
-    return np.flatnonzero(train_mask), val_index
+    val = stratified_partition(y_index, [fraction], rng) == 0
+    return np.flatnonzero(~val), np.flatnonzero(val)

@@ -29,6 +29,7 @@ from logreg.data.faces.normalize import fit_and_normalize, normalize, save_stats
 from logreg.data.prepared import SPLITS, PreparedDataset, save_prepared
 from logreg.errors import DataError
 from logreg.fileio import atomic_dir
+from logreg.linear.model_selection import stratified_partition
 
 log = logging.getLogger(__name__)
 _LOGGED_EXAMPLES = 10
@@ -57,16 +58,8 @@ def stratified_split(
     A class of at least two examples gives at least one to each side. Both index
     arrays are sorted, so the original order is kept within each part.
     """
-    held_out = []
-    for label in range(len(CLASS_NAMES)):
-        members = np.flatnonzero(labels == label)
-        n_out = int(round(fraction * members.size))
-        if members.size >= 2:
-            n_out = min(max(n_out, 1), members.size - 1)
-        held_out.append(rng.permutation(members)[:n_out])
-    held_out = np.sort(np.concatenate(held_out))
-    kept = np.setdiff1d(np.arange(labels.size), held_out, assume_unique=True)
-    return kept, held_out
+    held_out = stratified_partition(labels, [fraction], rng) == 0
+    return np.flatnonzero(~held_out), np.flatnonzero(held_out)
 
 
 def _from_csv(path: Path, skip_bad_rows: bool) -> RawFaces:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from logreg.errors import ConfigError, DataError
 from logreg.fileio import atomic_path
+from logreg.linear.model_selection import stratified_partition
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -58,21 +59,16 @@ def stratified_split(
             f"{test_fraction + val_fraction:g} leaves no training data",
         )
     labels = np.asarray(labels)
-    assignment = np.empty(labels.shape[0], dtype=object)
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        n_test = round(test_fraction * len(members))
-        n_val = round(val_fraction * len(members))
-        if min(n_test, n_val, len(members) - n_test - n_val) < 1:
+    for label, n_members in zip(*np.unique(labels, return_counts=True)):
+        n_test, n_val = round(test_fraction * n_members), round(val_fraction * n_members)
+        if min(n_test, n_val, n_members - n_test - n_val) < 1:
             raise DataError(
-                f"class {label} has only {len(members)} reviews: too few for a "
+                f"class {label} has only {n_members} reviews: too few for a "
                 f"train/val/test split with test_fraction={test_fraction} and "
                 f"val_fraction={val_fraction}"
             )
-        assignment[members[:n_test]] = "test"
-        assignment[members[n_test : n_test + n_val]] = "val"
-        assignment[members[n_test + n_val :]] = "train"
-    return assignment.astype(str)
+    parts = stratified_partition(labels, [test_fraction, val_fraction], rng)
+    return np.array(["test", "val", "train"])[parts]
 
 
 def split_table(
