@@ -47,4 +47,5 @@ lock:
 	mv requirements.lock.new requirements.lock
 
 clean:
-	rm -rf results/* data/demo
+	find results -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
+	rm -rf data/demo

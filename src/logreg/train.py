@@ -9,7 +9,9 @@ A thin entry point: the run itself is :func:`logreg.experiment.run.train`.
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -17,7 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from logreg.errors import UserError
-from logreg.experiment.config import CONF_DIR, register_configs
+from logreg.experiment.config import CONF_DIR, default_run_name, register_configs
 from logreg.experiment.run import train
 from logreg.experiment.sweep import read_parent_run_id
 from logreg.linear.exceptions import TrainingDivergedError
@@ -26,21 +28,39 @@ log = logging.getLogger("logreg.train")
 
 register_configs()
 
+HYDRA_FILES = {".hydra", "train.log"}
+
+
+def _remove_if_only_hydra_files(output_dir: Path, results_dir: Path) -> None:
+    """A run that failed before any work leaves no folder: Hydra made it (and wrote its
+    own files) before the config could be checked. A folder with anything else stays."""
+    if output_dir.is_dir() and {p.name for p in output_dir.iterdir()} <= HYDRA_FILES:
+        logging.shutdown()  # release train.log
+        shutil.rmtree(output_dir, ignore_errors=True)
+        root, parent = results_dir.resolve(), output_dir.resolve().parent
+        while root in parent.parents and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg: DictConfig) -> float:
     """Hydra entry point; returns the validation loss for sweepers that minimize it."""
     hydra_cfg = HydraConfig.get()
+    if cfg.tracking.get("run_name", "missing") is None:
+        cfg.tracking.run_name = default_run_name(cfg, hydra_cfg.job.override_dirname)
     if hydra_cfg.mode == RunMode.MULTIRUN:
         # A sweep job: a child of the sweep's parent MLflow run (see logreg.experiment.sweep).
         cfg.tracking.parent_run_id = read_parent_run_id(hydra_cfg.sweep.dir)
         cfg.source = f"sweep:{hydra_cfg.sweep.dir}:{hydra_cfg.job.num}"
+    output_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        row = train(cfg, hydra_cfg.runtime.output_dir)
+        row = train(cfg, output_dir)
     except (UserError, TrainingDivergedError) as exc:
         # Bad input or settings the user can fix: one line, no traceback.
         log.error("%s", exc)
         print(f"error: {exc}", file=sys.stderr)
+        _remove_if_only_hydra_files(output_dir, Path(cfg.paths.results_dir))
         sys.exit(2)
     except KeyboardInterrupt as exc:
         print(f"interrupted: {exc or 'Ctrl-C'}; the MLflow run is marked KILLED", file=sys.stderr)

@@ -34,9 +34,9 @@ def test_gaussian_clouds_run_writes_outputs_and_tracks_everything(tmp_path, monk
     for name in (
         "model.npz",
         "history.csv",
-        "learning_curves.png",
-        "roc.png",
-        "confusion_matrix.png",
+        "figures/learning_curves.png",
+        "figures/roc.png",
+        "figures/confusion_matrix.png",
         "confusion_matrix.csv",
         "config.yaml",
         "weights.csv",
@@ -58,7 +58,7 @@ def test_gaussian_clouds_run_writes_outputs_and_tracks_everything(tmp_path, monk
         np.loadtxt(tmp_path / "run" / "history.csv", delimiter=",", skiprows=1, ndmin=2)
     )
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"model.npz", "metrics.json", "roc.png"} - artifacts == {"metrics.json"}
+    assert {"model.npz", "metrics.json", "figures"} - artifacts == {"metrics.json"}
     # Artifacts live beside the sqlite store, never in ./mlruns of the current folder.
     assert not list(workdir.iterdir())
     assert (tmp_path / "artifacts").is_dir()

@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from snakemake.utils import validate
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-WORKFLOW_CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+WORKFLOW_CONFIG = yaml.safe_load((REPO / "conf" / "workflow" / "config.yaml").read_text())
 
 # (what, overrides, exit status, the message: a regular expression)
 TRAIN_CASES = [
@@ -93,8 +93,8 @@ TRAIN_CASES = [
         "a domain that was never prepared",
         ["experiment=reviews", "dataset.domain=books"],
         2,
-        r"error: results/reviews/books/prepared: not a prepared dataset \(no meta\.json\); "
-        r"run the workflow's data stage first",
+        r"error: results/data/reviews/demo/books/prepared: not a prepared dataset "
+        r"\(no meta\.json\); run the workflow's data stage first",
     ),
 ]
 
@@ -194,10 +194,11 @@ def _snakemake_error(result) -> str:
         r"\n(?:        .*\n)+",
         r"  ValueError: .*",
         r"workflow config key .*",
+        r"ValueError in file .*\n(.*)",  # raised while the workflow is read (common.smk)
     ):
         found = re.search(pattern, output)
         if found:
-            text = found.group(0)
+            text = found.group(0) if found.lastindex is None else "ValueError: " + found[1]
             if "affected files:\n" in text:  # listed in a set's order: sort them
                 head, files = text.split("affected files:\n")
                 text = head + "affected files:\n" + "\n".join(sorted(files.splitlines()))
@@ -229,27 +230,31 @@ def _snakemake_error(result) -> str:
         ),
         (
             "a reviews_dir that does not exist",
-            [
-                "results/reviews/dom/reviews.parquet",
-                "--config",
-                "reviews_dir=nowhere",
-                'review_domains=["dom"]',
-            ],
-            "Missing input files for rule parse_reviews:\n"
-            "output: results/reviews/dom/reviews.parquet\nwildcards: domain=dom\naffected files:\n"
-            "nowhere/dom/negative.review\nnowhere/dom/positive.review",
+            ["--config", "reviews_dir=nowhere", 'review_domains=["dom"]'],
+            "workflow config key reviews_dir: review files not found: "
+            "nowhere/dom/positive.review, nowhere/dom/negative.review",
         ),
         (
             "a domain folder without negative.review",
-            [
-                "results/reviews/dom/reviews.parquet",
-                "--config",
-                "reviews_dir=data",
-                'review_domains=["dom"]',
-            ],
-            "Missing input files for rule parse_reviews:\n"
-            "output: results/reviews/dom/reviews.parquet\nwildcards: domain=dom\naffected files:\n"
-            "data/dom/negative.review",
+            ["--config", "reviews_dir=data", 'review_domains=["dom"]'],
+            "workflow config key reviews_dir: review files not found: data/dom/negative.review",
+        ),
+        (
+            "review_domains=auto on a folder without domains",
+            ["--config", "reviews_dir=nowhere", "review_domains=auto"],
+            "workflow config key review_domains: auto found no <domain>/positive.review "
+            "and negative.review under reviews_dir nowhere",
+        ),
+        (
+            "a FER2013 file that does not exist",
+            ["--config", "fer2013_path=nowhere/fer2013.csv"],
+            "workflow config key fer2013_path: not found: nowhere/fer2013.csv",
+        ),
+        (
+            "a source name that claims the demo for other data",
+            ["--config", "reviews_dir=data", 'review_domains=["dom"]', "reviews_name=demo"],
+            "workflow config key reviews_name: 'demo' is reserved for the bundled demo data, "
+            "and data is other data",
         ),
         (
             "an experiment whose overrides do not compose",
@@ -318,8 +323,10 @@ def hostile_workdir(tmp_path):
         yaml.safe_dump(
             {
                 "reviews_dir": HOSTILE,
+                "reviews_name": "hostile",
                 "review_domains": ["dom"],
                 "fer2013_path": f"{HOSTILE}/fer.csv",
+                "fer2013_name": "hostile",
                 "experiments": [
                     {
                         "name": "clouds",
@@ -338,9 +345,9 @@ def hostile_workdir(tmp_path):
 def test_config_values_reach_the_shell_quoted(hostile_workdir):
     result = snakemake(
         hostile_workdir,
-        "results/reviews/dom/reviews.parquet",
-        "results/faces/hog",
-        "results/runs/clouds/metrics.json",
+        "results/data/reviews/hostile/dom/reviews.parquet",
+        "results/data/faces/hostile/hog",
+        "results/runs/clouds/generated/metrics.json",
         "-n",
         "-p",
         "--configfile",
@@ -364,8 +371,11 @@ def test_config_values_reach_the_shell_quoted(hostile_workdir):
 @pytest.mark.slow
 def test_a_hostile_reviews_dir_is_parsed_not_executed(hostile_workdir):
     result = snakemake(
-        hostile_workdir, "results/reviews/dom/reviews.parquet", "--configfile", "hostile.yaml"
+        hostile_workdir,
+        "results/data/reviews/hostile/dom/reviews.parquet",
+        "--configfile",
+        "hostile.yaml",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (hostile_workdir / "results/reviews/dom/reviews.parquet").is_file()
+    assert (hostile_workdir / "results/data/reviews/hostile/dom/reviews.parquet").is_file()
     assert not (hostile_workdir / "PWNED").exists()

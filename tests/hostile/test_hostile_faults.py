@@ -117,7 +117,8 @@ def _kill_while_fitting(process: subprocess.Popen, log: Path, sig: int) -> int:
 
 
 def _run_dir(results: Path) -> Path:
-    (folder,) = (results / "runs" / "gaussian_clouds").iterdir()
+    """The one command-line run folder under ``results`` (named by its overrides)."""
+    (folder,) = {log.parent for log in (results / "cli-runs").rglob("train.log")}
     return folder
 
 
@@ -208,7 +209,7 @@ def test_a_store_failing_at_the_end_keeps_the_trained_model(tmp_path, store, mon
         "MlflowClient.log_artifacts raises)",
         "python -m logreg.train experiment=gaussian_clouds tracking.retries=1",
         message.replace(store, "sqlite:///results/mlflow.db").replace(
-            str(tmp_path / "run"), "results/runs/gaussian_clouds"
+            str(tmp_path / "run"), "results/cli-runs/gaussian_clouds/generated"
         ),
     )
 

@@ -3,6 +3,7 @@
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,17 @@ def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
     }
 
 
+WORKFLOW_CONFIG = yaml.safe_load((REPO / "conf" / "workflow" / "config.yaml").read_text())
+DEMO_RUNS = [
+    ("reviews", "demo/electronics"),
+    ("reviews", "demo/kitchen_&_housewares"),
+    ("faces_softmax", "demo"),
+    ("faces_softmax_pixels", "demo"),
+    ("faces_happy_vs_sad", "demo"),
+    ("gaussian_clouds", "generated"),
+]
+
+
 @pytest.fixture(scope="module")
 def workflow_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
@@ -53,13 +65,16 @@ def workflow_run(tmp_path_factory):
     return workdir
 
 
+def demo_summary(workdir: Path) -> pd.DataFrame:
+    return pd.read_csv(workdir / "results" / "summary" / "demo.csv", keep_default_na=False)
+
+
 @pytest.mark.slow
-def test_demo_run_trains_and_tracks_every_experiment(workflow_run):
-    summary = pd.read_csv(workflow_run / "results" / "summary.csv")
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    assert list(summary["experiment"]) == [e["name"] for e in config["experiments"]]
+def test_demo_run_trains_every_experiment_on_every_dataset_it_names(workflow_run):
+    summary = demo_summary(workflow_run)
+    assert list(zip(summary["experiment"], summary["dataset"])) == DEMO_RUNS
+    assert set(summary["data_source"]) == {"demo", "generated"}
     for column in (
-        "dataset",
         "model",
         "penalty",
         "l1",
@@ -70,18 +85,49 @@ def test_demo_run_trains_and_tracks_every_experiment(workflow_run):
         "test_auc",
         "mlflow_run_id",
     ):
-        assert summary[column].notna().all(), column
+        assert (summary[column].astype(str) != "").all(), column
     # The demo data is learnable: every model is far above chance on its test split.
-    by_name = summary.set_index("experiment")
-    assert (by_name.loc[["reviews_electronics", "reviews_kitchen"], "test_accuracy"] > 0.7).all()
-    assert by_name.loc["faces_softmax", "test_accuracy"] > 0.4  # 7 classes
-    client = MlflowClient(tracking_uri=f"sqlite:///{workflow_run}/results/mlflow.db")
-    for run_id in summary["mlflow_run_id"]:
-        run = client.get_run(run_id)
-        assert run.info.status == "FINISHED"
-        assert run.data.tags["source"].startswith("snakemake:train:")
-    top = pd.read_csv(workflow_run / "results" / "runs" / "reviews_kitchen" / "top_words.csv")
+    by_run = summary.set_index(["experiment", "dataset"])
+    assert (by_run.loc["reviews", "test_accuracy"] > 0.7).all()
+    assert by_run.loc[("faces_softmax", "demo"), "test_accuracy"] > 0.4  # 7 classes
+    top = pd.read_csv(workflow_run / "results/runs/reviews/demo/kitchen_&_housewares/top_words.csv")
     assert len(top) == 50
+
+
+@pytest.mark.slow
+def test_runs_can_be_told_apart_in_mlflow(workflow_run):
+    summary = demo_summary(workflow_run)
+    client = MlflowClient(tracking_uri=f"sqlite:///{workflow_run}/results/mlflow.db")
+    runs = [client.get_run(run_id) for run_id in summary["mlflow_run_id"]]
+    names = [run.info.run_name for run in runs]
+    assert names == [f"{e} {d}" for e, d in DEMO_RUNS]  # unique, and say what and on what
+    for run, (experiment, dataset) in zip(runs, DEMO_RUNS):
+        tags, params = run.data.tags, run.data.params
+        assert run.info.status == "FINISHED"
+        assert tags["source"] == f"snakemake:train:{experiment}/{dataset}"
+        assert tags["data.source"] == dataset.split("/")[0]
+        assert tags["mlflow.source.name"] == "python -m logreg.train"
+        # MLflow's dataset API fills the runs table's Dataset column.
+        (dataset_input,) = run.inputs.dataset_inputs
+        assert dataset_input.dataset.name == dataset
+        if experiment != "gaussian_clouds":
+            assert any(key.startswith("data_sha256.") for key in tags)
+            assert len(dataset_input.dataset.digest) == 8
+        # Only the parameters that apply: no Gaussian-cloud means on a review run, no
+        # learning rate for L-BFGS.
+        assert ("dataset.mean0" in params) == (experiment == "gaussian_clouds")
+        assert "optimizer.lr" not in params
+    # One MLflow experiment per task, each a model-training experiment.
+    experiments = {client.get_experiment(run.info.experiment_id).name for run in runs}
+    assert experiments == {
+        "reviews_sentiment",
+        "fer2013_emotions",
+        "fer2013_happy_vs_sad",
+        "gaussian_clouds",
+    }
+    for run in runs:
+        tags = client.get_experiment(run.info.experiment_id).tags
+        assert tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 @pytest.mark.slow
@@ -90,18 +136,98 @@ def test_rerun_does_nothing_and_one_changed_parameter_reruns_one_training(workfl
     assert again.returncode == 0, again.stderr
     assert "Nothing to be done" in again.stdout + again.stderr
 
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["experiments"][0]["overrides"].append("penalty.l2=0.01")
+    config = yaml.safe_load((REPO / "conf" / "workflow" / "config.yaml").read_text())
+    config["experiments"][2]["overrides"].append("penalty.l2=0.01")  # faces_softmax
     changed = workflow_run / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
     plan = snakemake(workflow_run, "-n", "--configfile", str(changed))
     assert plan.returncode == 0, plan.stderr
-    assert planned_jobs(plan) == {"train": 1, "report_figures": 1, "summary": 1, "all": 1}
+    assert planned_jobs(plan) == {"train": 1, "summary": 1, "all": 1}
+
+
+@pytest.mark.slow
+def test_other_data_runs_beside_the_demo_and_overwrites_nothing(workflow_run):
+    """New review domains with one option; their results and summary beside the demo's."""
+    before = demo_summary(workflow_run)
+    other = workflow_run / "other_reviews"
+    for demo_domain, domain in (("electronics", "books"), ("kitchen_&_housewares", "dvd")):
+        shutil.copytree(workflow_run / "data/demo/sorted_data_acl" / demo_domain, other / domain)
+    result = snakemake(workflow_run, "--config", f"reviews_dir={other}", "review_domains=auto")
+    assert result.returncode == 0, result.stderr[-4000:]
+    source = re.search(r"results/data/reviews/(other_reviews-[0-9a-f]{6})/", result.stderr)[1]
+    summary = pd.read_csv(workflow_run / "results" / "summary" / f"demo+{source}.csv")
+    reviews = summary[summary["experiment"] == "reviews"]
+    assert list(reviews["dataset"]) == [f"{source}/books", f"{source}/dvd"]
+    assert set(reviews["data_source"]) == {source}
+    # Only the new data was trained on: the face runs of the demo were reused.
+    assert "faces_softmax" not in re.findall(r"wildcards: experiment=(\w+)", result.stderr)
+    # The demo's results are intact, and the demo workflow still has nothing to do.
+    pd.testing.assert_frame_equal(demo_summary(workflow_run), before)
+    again = snakemake(workflow_run, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_a_missing_data_path_fails_at_start_up_whatever_results_exist(workflow_run):
+    result = snakemake(workflow_run, "-n", "--config", "reviews_dir=/nonexistent")
+    assert result.returncode == 1
+    assert (
+        "workflow config key reviews_dir: review files not found: "
+        "/nonexistent/electronics/positive.review" in result.stdout + result.stderr
+    )
+
+
+@pytest.mark.slow
+def test_the_tracking_store_follows_results_dir(workflow_run):
+    result = snakemake(workflow_run, "-n", "-p", "--config", "results_dir=elsewhere")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "sqlite:///elsewhere/mlflow.db" in result.stdout
+    assert "sqlite:///results/mlflow.db" not in result.stdout
+
+
+@pytest.mark.slow
+def test_command_line_runs_of_two_presets_do_not_collide(workflow_run):
+    """Command-line runs get folders (and MLflow names) of their own, apart from the
+    workflow's; a config error leaves no folder behind."""
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
+
+    def train(*overrides):
+        return subprocess.run(
+            [sys.executable, "-m", "logreg.train", *overrides],
+            cwd=workflow_run,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+
+    for preset in ("faces_softmax", "faces_softmax_pixels"):
+        result = train(f"experiment={preset}", "optimizer.max_iter=5")
+        assert result.returncode == 0, result.stderr[-3000:]
+    cli_runs = workflow_run / "results" / "cli-runs"
+    assert (cli_runs / "faces_softmax/demo/optimizer.max_iter=5/metrics.json").is_file()
+    assert (cli_runs / "faces_softmax_pixels/demo/optimizer.max_iter=5/metrics.json").is_file()
+    client = MlflowClient(tracking_uri=f"sqlite:///{workflow_run}/results/mlflow.db")
+    names = {
+        run.info.run_name
+        for run in client.search_runs(
+            [client.get_experiment_by_name("fer2013_emotions").experiment_id]
+        )
+    }
+    assert {
+        "faces_softmax demo optimizer.max_iter=5",
+        "faces_softmax_pixels demo optimizer.max_iter=5",
+    } <= names
+
+    bad = train("experiment=reviews", "penalty.l2=-1")
+    assert bad.returncode == 2
+    assert "config key 'penalty.l2'" in bad.stderr
+    assert not (cli_runs / "reviews").exists()
 
 
 @pytest.mark.slow
 def test_logged_models_predict_from_raw_input_in_a_fresh_process(workflow_run):
-    summary = pd.read_csv(workflow_run / "results" / "summary.csv").set_index("experiment")
+    summary = demo_summary(workflow_run).set_index(["experiment", "dataset"])
     uri = f"sqlite:///{workflow_run}/results/mlflow.db"
     face = " ".join(["128"] * 2304)
     script = (
@@ -123,8 +249,8 @@ def test_logged_models_predict_from_raw_input_in_a_fresh_process(workflow_run):
             sys.executable,
             "-c",
             script,
-            summary.loc["reviews_electronics", "model_uri"],
-            summary.loc["faces_softmax", "model_uri"],
+            summary.loc[("reviews", "demo/electronics"), "model_uri"],
+            summary.loc[("faces_softmax", "demo"), "model_uri"],
         ],
         capture_output=True,
         text=True,
@@ -150,8 +276,8 @@ def test_logged_models_predict_from_raw_input_in_a_fresh_process(workflow_run):
         [
             sys.executable,
             "-m",
-            "logreg.serving.predict",
-            summary.loc["reviews_kitchen", "mlflow_run_id"],
+            "logreg.predict",
+            summary.loc[("reviews", "demo/kitchen_&_housewares"), "mlflow_run_id"],
             "--tracking-uri",
             uri,
             "excellent, love it",
@@ -172,13 +298,13 @@ def test_report_holds_every_runs_figures_and_the_summary(workflow_run):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workflow_run / "results" / "report.html").read_text(errors="replace")
     for name in (
-        "summary.csv",
+        "demo.csv",
         "learning_curves.png",
         "confusion_matrix.png",
         "roc.png",
         "top_words.png",
         "weight_images.png",
         "faces_softmax",
-        "reviews_kitchen",
+        "kitchen_&amp;_housewares",
     ):
         assert name in html, name

@@ -1,41 +1,12 @@
 # FER2013 faces: raw CSV / CSV.gz / image folders -> validated, split, featurized,
 # normalized arrays, one prepared folder per feature kind (what dataset.features picks):
 #
-#   demo_faces (default input only) -> prepare_faces -> results/faces/{pixels,hog}
+#   demo_faces (demo source only) -> prepare_faces -> results/data/faces/<source>/{pixels,hog}
 #
 # fer2013_path picks the input; the format is detected from it:
 #   --config fer2013_path=../shared/data/fer2013/fer2013.csv.gz   # Kaggle CSV, gzipped
 #   --config fer2013_path=/data/fer2013      # image folders: <root>/{train,test}/<emotion>/
 # demo_faces only runs when fer2013_path is the demo file (the default).
-
-from logreg.data.faces.hog import HogParams
-
-FACES_RESULTS = f"{RESULTS}/faces"
-DEMO_FER2013 = "data/demo/fer2013.csv"
-# A file or a folder: either is a plain input path (directory() is for outputs only).
-FER2013_SOURCE = config["fer2013_path"]
-try:
-    # The schema checks each number; whether they fit together is checked here, at start-up.
-    HOG = HogParams(**config["faces"]["hog"])
-except ValueError as exc:
-    raise ValueError(f"workflow config key faces.hog: {exc}") from None
-
-
-wildcard_constraints:
-    features="pixels|hog",
-
-
-def get_face_normalization(wildcards):
-    # HOG blocks are contrast-normalized already; their features are only standardized.
-    return "per_pixel" if wildcards.features == "hog" else config["faces"]["normalization"]
-
-
-def get_hog_options(wildcards):
-    # Only the HOG job gets them, so changing faces.hog does not rerun the pixel branch.
-    if wildcards.features != "hog":
-        return []
-    return ["--hog-cell-size", HOG.cell_size, "--hog-orientations", HOG.orientations,
-            "--hog-block-size", HOG.block_size]
 
 
 rule demo_faces:
@@ -63,9 +34,9 @@ rule prepare_faces:
         val_fraction=config["faces"]["val_fraction"],
         seed=config["seed"],
     log:
-        f"{LOGS}/prepare_faces_{{features}}.log",
+        f"{LOGS}/prepare_faces/{FACE_SOURCE}/{{features}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/prepare_faces_{{features}}.tsv"
+        f"{RESULTS}/benchmarks/prepare_faces/{FACE_SOURCE}/{{features}}.tsv"
     shell:
         "{PYTHON:q} -m logreg.data.faces prepare --input {input.source:q}"
         " --out-dir {output.prepared:q} --normalization {params.normalization:q}"

@@ -1,27 +1,16 @@
 # Reviews (Multi-Domain Sentiment Dataset): raw .review files -> prepared sparse vectors.
 #
 #   demo_reviews | download_reviews -> parse_reviews -> split_reviews -> build_vocabulary
-#                                   -> vectorize_reviews -> results/reviews/<domain>/prepared
+#       -> vectorize_reviews -> results/data/reviews/<source>/<domain>/prepared
 #
-# Every step is one `python -m logreg.data.reviews <stage>` call; values reach it only through
-# params and every path is shell-quoted, since domain names may contain '&'.
-# demo_reviews runs only when reviews_dir is the demo folder (the default); the real data:
-#   --config reviews_dir=../shared/data/sentiment/sorted_data_acl
-# download_reviews runs only when asked for: `snakemake --cores 1 download_reviews`, then
-#   --config reviews_dir=data/download/sorted_data_acl (or set that and let it run).
+# Every step is one `python -m logreg.data.reviews <stage>` call; values reach it only
+# through params and every path is shell-quoted, since domain names may contain '&'.
+# <source> names the review folder (common.smk): demo results and real results never
+# share a folder. demo_reviews runs only when reviews_dir is the demo folder (the
+# default); download_reviews only when asked for: `snakemake --cores 1 download_reviews`,
+# then --config reviews_dir=data/download/sorted_data_acl.
 
-REVIEWS_DIR = config["reviews_dir"]
-REVIEWS_RESULTS = f"{RESULTS}/reviews"
-DEMO_REVIEWS_DIR = "data/demo/sorted_data_acl"
-DOWNLOAD_REVIEWS_DIR = "data/download/sorted_data_acl"
 REVIEWS_URL = "https://www.cs.jhu.edu/~mdredze/datasets/sentiment/domain_sentiment_data.tar.gz"
-# The schema's pattern for review_domains; keeps {domain} inside one folder level.
-DOMAIN_PATTERN = "[A-Za-z0-9_&.-]+"
-
-
-def get_reviews_root(wildcards, output):
-    """The folder that holds <domain>/<polarity>.review, from a rule's first output."""
-    return os.path.dirname(os.path.dirname(output[0]))
 
 
 rule demo_reviews:
@@ -34,8 +23,6 @@ rule demo_reviews:
         n_per_file=150,
     log:
         f"{LOGS}/demo_reviews/{{domain}}.log",
-    wildcard_constraints:
-        domain=DOMAIN_PATTERN,
     shell:
         "{PYTHON:q} -m logreg.data.reviews demo --out-dir {params.out_dir:q}"
         " --domains {wildcards.domain:q} --seed {params.seed:q}"
@@ -44,7 +31,7 @@ rule demo_reviews:
 
 rule download_reviews:
     output:
-        expand(
+        reviews=expand(
             f"{DOWNLOAD_REVIEWS_DIR}/{{domain}}/{{polarity}}.review",
             domain=DOMAINS,
             polarity=["positive", "negative"],
@@ -67,11 +54,9 @@ rule parse_reviews:
     output:
         table=f"{REVIEWS_RESULTS}/{{domain}}/reviews.parquet",
     log:
-        f"{LOGS}/parse_reviews/{{domain}}.log",
+        f"{LOGS}/parse_reviews/{REVIEW_SOURCE}/{{domain}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/parse_reviews/{{domain}}.tsv"
-    wildcard_constraints:
-        domain=DOMAIN_PATTERN,
+        f"{RESULTS}/benchmarks/parse_reviews/{REVIEW_SOURCE}/{{domain}}.tsv"
     shell:
         "{PYTHON:q} -m logreg.data.reviews parse {input.positive:q} {input.negative:q}"
         " --out {output.table:q} 2> {log:q}"
@@ -87,9 +72,7 @@ rule split_reviews:
         val_fraction=config["split"]["val_fraction"],
         seed=config["seed"],
     log:
-        f"{LOGS}/split_reviews/{{domain}}.log",
-    wildcard_constraints:
-        domain=DOMAIN_PATTERN,
+        f"{LOGS}/split_reviews/{REVIEW_SOURCE}/{{domain}}.log",
     shell:
         "{PYTHON:q} -m logreg.data.reviews split --reviews {input.table:q} --out {output.split:q}"
         " --test-fraction {params.test_fraction:q} --val-fraction {params.val_fraction:q}"
@@ -108,9 +91,7 @@ rule build_vocabulary:
         min_count=config["text"]["min_count"],
         max_size=config["text"]["max_size"],
     log:
-        f"{LOGS}/build_vocabulary/{{domain}}.log",
-    wildcard_constraints:
-        domain=DOMAIN_PATTERN,
+        f"{LOGS}/build_vocabulary/{REVIEW_SOURCE}/{{domain}}.log",
     shell:
         "{PYTHON:q} -m logreg.data.reviews vocabulary --reviews {input.table:q}"
         " --split {input.split:q} --out {output.vocabulary:q}"
@@ -132,11 +113,9 @@ rule vectorize_reviews:
         max_size=config["text"]["max_size"],
         weighting=config["text"]["weighting"],
     log:
-        f"{LOGS}/vectorize_reviews/{{domain}}.log",
+        f"{LOGS}/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/vectorize_reviews/{{domain}}.tsv"
-    wildcard_constraints:
-        domain=DOMAIN_PATTERN,
+        f"{RESULTS}/benchmarks/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.tsv"
     shell:
         "{PYTHON:q} -m logreg.data.reviews vectorize --reviews {input.table:q}"
         " --split {input.split:q} --vocabulary {input.vocabulary:q}"

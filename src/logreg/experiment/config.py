@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from logreg.data.faces.normalize import FEATURES
 from logreg.errors import ConfigError
@@ -47,7 +47,11 @@ class DatasetConfig:
     """
 
     kind: str = MISSING
-    name: str = MISSING
+    # The MLflow experiment the run belongs to (one per task, e.g. reviews_sentiment).
+    task: str = MISSING
+    # The data source (see logreg.data.sources): demo, generated, or the workflow's name.
+    source: str = "demo"
+    name: str = MISSING  # the dataset id: <source> or <source>/<domain>
     path: Optional[str] = None
     domain: Optional[str] = None
     classes: Optional[list[int]] = None  # keep only these class indices (binary experiments)
@@ -92,6 +96,57 @@ class PenaltyConfig:
 
     l1: float = _ESTIMATOR_DEFAULTS["l1"]
     l2: float = _ESTIMATOR_DEFAULTS["l2"]
+
+
+def default_run_name(cfg: DictConfig, overrides: str = "") -> str:
+    """``<experiment> <dataset>`` and the overrides that make this run differ."""
+    return " ".join(filter(None, [cfg.experiment_name, cfg.dataset.name, overrides]))
+
+
+def applicable_params(cfg: DictConfig) -> dict[str, object]:
+    """The run's parameters as flat ``group.key`` names, only those that apply to it.
+
+    A review run does not log the Gaussian clouds' means, an L-BFGS run no learning
+    rate: the MLflow compare view then shows what differs between runs.
+    """
+    from logreg.linear.solvers import LR_SOLVERS, resolve_solver
+
+    container = OmegaConf.to_container(cfg, resolve=True)
+    kind = cfg.dataset.kind
+    solver = resolve_solver(cfg.optimizer.solver, cfg.penalty.l1)
+    skip = {"paths", "tracking", "progress", "source"}
+    skip |= {
+        f"dataset.{k}" for k in ("n_samples", "mean0", "mean1", "p1") if kind != "gaussian_clouds"
+    }
+    skip |= {"dataset.features", "dataset.classes"} if kind != "faces" else set()
+    skip |= {"dataset.domain"} if kind != "reviews" else set()
+    skip |= {"dataset.path"} if kind == "gaussian_clouds" else set()
+    if solver not in LR_SOLVERS:
+        skip |= {f"optimizer.{k}" for k in ("lr", "lr_schedule", "decay", "momentum")}
+    elif cfg.optimizer.lr_schedule == "constant":
+        skip.add("optimizer.decay")
+    if solver != "minibatch":
+        skip.add("optimizer.batch_size")
+    if not cfg.optimizer.early_stopping:
+        skip.add("optimizer.patience")
+    if cfg.model.name != "logistic":
+        skip |= {"model.threshold", "model.threshold_value"}
+    elif cfg.model.threshold != "fixed":
+        skip.add("model.threshold_value")
+
+    flat: dict[str, object] = {}
+
+    def walk(node: object, prefix: str) -> None:
+        if prefix.rstrip(".") in skip:
+            return
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = node
+
+    walk(container, "")
+    return flat
 
 
 def penalty_name(penalty: PenaltyConfig | DictConfig) -> str:

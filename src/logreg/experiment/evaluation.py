@@ -2,8 +2,9 @@
 
 Written into the run folder (and uploaded to MLflow as artifacts): ``model.npz``
 (weights, intercept, classes, threshold), ``weights.csv`` (one row per feature),
-``history.csv``, ``learning_curves.png``, ``confusion_matrix.{csv,png}``, and per kind
-``top_words.{csv,png}`` + ``roc.png`` (binary) or ``weight_images.png`` (faces).
+``history.csv``, ``confusion_matrix.csv``, ``top_words.csv`` (reviews), and the figures
+in ``figures/``: ``learning_curves.png``, ``confusion_matrix.png``, and per kind
+``top_words.png`` + ``roc.png`` (binary) or ``weight_images.png`` (faces).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from omegaconf import DictConfig
 from logreg.data.prepared import SPLITS, PreparedDataset
 from logreg.experiment import metrics, plots
 from logreg.fileio import atomic_path
+
+FIGURES = "figures"  # the run's pictures, a folder of their own (the workflow's report)
 
 
 @dataclass
@@ -79,6 +82,7 @@ def _write_files(
     n_top_words: int,
 ) -> None:
     class_names = dataset.class_names
+    (output_dir / FIGURES).mkdir(exist_ok=True)
     coef, intercept = np.asarray(estimator.coef_), np.asarray(estimator.intercept_)
     with atomic_path(output_dir / "model.npz") as tmp:
         with open(tmp, "wb") as fh:
@@ -92,7 +96,7 @@ def _write_files(
     history = pd.DataFrame(estimator.history_)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     _write_csv(history, output_dir / "history.csv")
-    plots.learning_curves(estimator.history_, output_dir / "learning_curves.png")
+    plots.learning_curves(estimator.history_, output_dir / FIGURES / "learning_curves.png")
 
     y_test, p_test = dataset.y["test"], proba["test"]
     predicted = (
@@ -105,7 +109,7 @@ def _write_files(
         pd.DataFrame(cm, index=class_names, columns=class_names).rename_axis("true").reset_index(),
         output_dir / "confusion_matrix.csv",
     )
-    plots.confusion(cm, class_names, output_dir / "confusion_matrix.png")
+    plots.confusion(cm, class_names, output_dir / FIGURES / "confusion_matrix.png")
 
     feature_names = dataset.meta.get("feature_names")
     if feature_names is not None:
@@ -115,7 +119,7 @@ def _write_files(
         _write_csv(weights, output_dir / "weights.csv")
     if threshold is not None:
         fpr, tpr, _ = metrics.roc_curve(y_test, p_test[:, 1])
-        plots.roc(fpr, tpr, metrics.roc_auc(y_test, p_test[:, 1]), output_dir / "roc.png")
+        plots.roc(fpr, tpr, metrics.roc_auc(y_test, p_test[:, 1]), output_dir / FIGURES / "roc.png")
         if feature_names is not None and dataset.meta.get("kind") == "reviews":
             _top_words(coef[0], feature_names, output_dir, n=n_top_words)
     if dataset.meta.get("image_shape"):
@@ -124,7 +128,7 @@ def _write_files(
         else:
             titles = class_names
         images, caption = _weight_pictures(coef, dataset.meta)
-        plots.weight_images(images, titles, output_dir / "weight_images.png", caption)
+        plots.weight_images(images, titles, output_dir / FIGURES / "weight_images.png", caption)
 
 
 def _weight_pictures(coef: np.ndarray, meta: dict) -> tuple[np.ndarray, str | None]:
@@ -153,5 +157,5 @@ def _top_words(weights: np.ndarray, feature_names: list[str], output_dir: Path, 
     )
     picked = np.r_[positive, negative]
     plots.top_words(
-        [feature_names[i] for i in picked], weights[picked], output_dir / "top_words.png"
+        [feature_names[i] for i in picked], weights[picked], output_dir / FIGURES / "top_words.png"
     )

@@ -20,7 +20,14 @@ from omegaconf import DictConfig, OmegaConf
 from logreg.data.loading import load_dataset
 from logreg.errors import ConfigError
 from logreg.experiment import evaluation, tracking
-from logreg.experiment.config import build_estimator, check_config, config_error, penalty_name
+from logreg.experiment.config import (
+    applicable_params,
+    build_estimator,
+    check_config,
+    config_error,
+    default_run_name,
+    penalty_name,
+)
 from logreg.fileio import write_text_atomic
 from logreg.linear.exceptions import InvalidParameterError
 from logreg.provenance import git_state, package_versions
@@ -38,40 +45,32 @@ def _check_n_classes(cfg: DictConfig, n_classes: int) -> None:
         )
 
 
-def _flatten(cfg: DictConfig) -> dict[str, object]:
-    flat: dict[str, object] = {}
-
-    def walk(node: object, prefix: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, f"{prefix}{key}.")
-        else:
-            flat[prefix[:-1]] = node
-
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
-    return flat
-
-
 def _start_tracker(cfg: DictConfig, dataset_meta: dict) -> tracking.Tracker | None:
     if not cfg.tracking.enabled:
         return None
+    source_files = dataset_meta.get("source_files", {})
+    git = git_state()
     tags = {
-        **git_state(),
+        **git,
         **{f"version.{k}": v for k, v in package_versions().items()},
-        **{
-            f"data_sha256.{Path(p).name}": h
-            for p, h in dataset_meta.get("source_files", {}).items()
-        },
+        **{f"data_sha256.{Path(p).name}": h for p, h in source_files.items()},
         "source": cfg.source,
         "seed": str(cfg.seed),
+        "experiment": cfg.experiment_name,
         "dataset": cfg.dataset.name,
+        "data.source": cfg.dataset.source,
         "model": cfg.model.name,
         "penalty": penalty_name(cfg.penalty),
+        # The runs table's "Source" column.
+        "mlflow.source.type": "LOCAL",
+        "mlflow.source.name": "python -m logreg.train",
     }
+    if git["git_commit"] != "unknown":
+        tags["mlflow.source.git.commit"] = git["git_commit"]
     return tracking.Tracker(
         cfg.tracking.uri,
         cfg.tracking.experiment,
-        cfg.tracking.run_name,
+        cfg.tracking.run_name or default_run_name(cfg),
         tags,
         retries=cfg.tracking.retries,
         parent_run_id=cfg.tracking.parent_run_id,
@@ -171,7 +170,13 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
     try:
         with _sigterm_as_interrupt():
             if tracker is not None:
-                tracker.log_params(_flatten(cfg))
+                tracker.log_params(applicable_params(cfg))
+                tracker.log_dataset(
+                    cfg.dataset.name,
+                    source=cfg.dataset.path or f"generated from seed {cfg.seed}",
+                    source_hashes=dataset.meta.get("source_files", {}),
+                    profile={split: list(X.shape) for split, X in dataset.X.items()},
+                )
             write_text_atomic(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
             log.info(
                 "fitting %s on %s: %d training examples, %d features, %d classes",
@@ -195,6 +200,8 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
             row = {
                 "experiment": cfg.experiment_name,
                 "dataset": cfg.dataset.name,
+                "data_source": cfg.dataset.source,
+                "task": cfg.dataset.task,
                 "model": cfg.model.name,
                 "penalty": penalty_name(cfg.penalty),
                 "l1": cfg.penalty.l1,

@@ -1,6 +1,6 @@
-"""Collect the runs' ``metrics.json`` files into one table, ``results/summary.csv``.
+"""Collect the runs' ``metrics.json`` files into one table, ``results/summary/<data>.csv``.
 
-python -m logreg.experiment.summary --out results/summary.csv results/runs/*/metrics.json
+python -m logreg.experiment.summary --out results/summary/demo.csv results/runs/*/demo/metrics.json
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from logreg.fileio import atomic_path
 LEADING_COLUMNS = [
     "experiment",
     "dataset",
+    "data_source",
+    "task",
     "model",
     "penalty",
     "l1",

@@ -42,7 +42,7 @@ class MlflowSweepCallback(Callback):
         tracker = Tracker(
             config.tracking.uri,
             config.tracking.experiment,
-            f"sweep {config.experiment_name}",
+            f"sweep {config.experiment_name} {config.dataset.name}",
             {"source": "sweep", "sweep_dir": config.hydra.sweep.dir},
             retries=config.tracking.retries,
         )

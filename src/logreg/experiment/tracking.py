@@ -8,6 +8,8 @@ exponential back-off, then reported as a :class:`TrackingError` naming the URI.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import time
@@ -133,7 +135,12 @@ class Tracker:
         if found is not None:
             return found.experiment_id
         try:
-            return self.client.create_experiment(name, artifact_location=artifact_root(self.uri))
+            # A model-training experiment: the UI opens on its runs, not the GenAI overview.
+            return self.client.create_experiment(
+                name,
+                artifact_location=artifact_root(self.uri),
+                tags={"mlflow.experimentKind": "custom_model_development"},
+            )
         except MlflowException:
             # Another process created it between our lookup and our create.
             found = self.client.get_experiment_by_name(name)
@@ -146,6 +153,36 @@ class Tracker:
         for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
             chunk = items[start : start + MAX_PARAMS_PER_BATCH]
             self.retry(lambda: self.client.log_batch(self.run_id, params=chunk), "log params")
+
+    def log_dataset(
+        self,
+        name: str,
+        *,
+        source: str,
+        source_hashes: Mapping[str, str],
+        profile: Mapping[str, object],
+    ) -> None:
+        """Record the run's data with MLflow's dataset API (the runs table's Dataset column).
+
+        The digest is taken over the sha256 of the raw files the data was prepared from.
+        """
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        digest = hashlib.sha256(
+            "".join(f"{Path(p).name}:{h}\n" for p, h in sorted(source_hashes.items())).encode()
+        ).hexdigest()[:8]
+        dataset = Dataset(
+            name=name,
+            digest=digest,
+            source_type="local",
+            source=json.dumps({"uri": str(source)}),
+            profile=json.dumps(profile),
+        )
+        tags = [InputTag(key="mlflow.data.context", value="training")]
+        self.retry(
+            lambda: self.client.log_inputs(self.run_id, [DatasetInput(dataset, tags)]),
+            "log the dataset",
+        )
 
     def set_tags(self, tags: Mapping[str, object]) -> None:
         items = [RunTag(k, str(v)) for k, v in sorted(tags.items())]
