@@ -1,9 +1,12 @@
 """The whole workflow on the demo data it generates itself, as a user runs it."""
 
+import contextlib
 import io
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +17,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from paths import REPO
+from readme import bash_blocks
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
@@ -308,3 +312,33 @@ def test_report_holds_every_runs_figures_and_the_summary(workflow_run):
         "kitchen_&amp;_housewares",
     ):
         assert name in html, name
+
+
+@pytest.mark.slow
+def test_the_readme_serving_commands_run_as_written(workflow_run, tmp_path):
+    """README's "Serving a model" block, verbatim, in a folder laid out like the clone
+    after `make run`: it serves the model over HTTP and gets predictions back."""
+    (block,) = bash_blocks("Serving a model")
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
+    (tmp_path / "results").symlink_to(workflow_run / "results")
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    process = subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=300)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)  # the model server, if it outlived the block
+    assert process.returncode == 0, err[-3000:]
+    lines = out.splitlines()
+    assert lines[0].startswith("positive\t")  # python -m logreg.predict
+    predictions = json.loads(lines[-1])["predictions"]  # curl against mlflow models serve
+    assert [p["label"] for p in predictions] == ["positive", "negative"]

@@ -1,8 +1,9 @@
-# What every rule file relies on: paths derived from the validated config, the data
+# Shared by every rules file: paths derived from the validated config, the data
 # sources and their names, the planned training runs, and the get_* input helpers.
 
 import os
 import re
+import shlex
 import sys
 
 from logreg.data import sources
@@ -10,8 +11,9 @@ from logreg.data.faces.hog import HogParams
 from logreg.experiment.config import compose
 from logreg.experiment.plan import plan_runs
 
-# The interpreter running Snakemake (the project's venv) runs every step, whatever the PATH.
-PYTHON = sys.executable
+# The interpreter running Snakemake (the project's venv) runs every step, whatever the
+# PATH: its folder goes first on the PATH of every shell command (`python -m logreg...`).
+shell.prefix(f"set -euo pipefail; export PATH={shlex.quote(os.path.dirname(sys.executable))}:\"$PATH\"; ")
 
 # Everything is derived from one root: data stages, runs, logs, reports, the MLflow store.
 RESULTS = config["results_dir"]
@@ -100,13 +102,6 @@ for _key, _problem in _missing_inputs():
 SUMMARY = f"{RESULTS}/summary/" + "+".join(
     sorted({run.source for run in RUNS.values()} - {sources.GENERATED}) or [sources.GENERATED]
 ) + ".csv"
-
-
-wildcard_constraints:
-    domain="[A-Za-z0-9_&.-]+",  # the schema's pattern: one folder level
-    features="pixels|hog",
-    experiment="|".join(map(re.escape, {e for e, _ in RUNS})) or "$^",
-    dataset="|".join(map(re.escape, {d for _, d in RUNS})) or "$^",
 
 
 # --- input helpers --------------------------------------------------------------------

@@ -18,7 +18,7 @@ rule demo_faces:
     log:
         f"{LOGS}/demo_faces.log",
     shell:
-        "{PYTHON:q} -m logreg.data.faces demo --out {output.csv:q}"
+        "python -m logreg.data.faces demo --out {output.csv:q}"
         " --n-rows {params.n_rows:q} --seed {params.seed:q} 2> {log:q}"
 
 
@@ -38,7 +38,7 @@ rule prepare_faces:
     benchmark:
         f"{RESULTS}/benchmarks/prepare_faces/{FACE_SOURCE}/{{features}}.tsv"
     shell:
-        "{PYTHON:q} -m logreg.data.faces prepare --input {input.source:q}"
+        "python -m logreg.data.faces prepare --input {input.source:q}"
         " --out-dir {output.prepared:q} --normalization {params.normalization:q}"
         " --features {wildcards.features:q} {params.hog_options:q}"
         " {params.skip_flag} --val-fraction {params.val_fraction:q}"

@@ -24,7 +24,7 @@ rule demo_reviews:
     log:
         f"{LOGS}/demo_reviews/{{domain}}.log",
     shell:
-        "{PYTHON:q} -m logreg.data.reviews demo --out-dir {params.out_dir:q}"
+        "python -m logreg.data.reviews demo --out-dir {params.out_dir:q}"
         " --domains {wildcards.domain:q} --seed {params.seed:q}"
         " --n-per-file {params.n_per_file:q} 2> {log:q}"
 
@@ -43,7 +43,7 @@ rule download_reviews:
     log:
         f"{LOGS}/download_reviews.log",
     shell:
-        "{PYTHON:q} -m logreg.data.reviews download --url {params.url:q}"
+        "python -m logreg.data.reviews download --url {params.url:q}"
         " --out-dir {params.out_dir:q} --domains {params.domains:q} 2> {log:q}"
 
 
@@ -58,7 +58,7 @@ rule parse_reviews:
     benchmark:
         f"{RESULTS}/benchmarks/parse_reviews/{REVIEW_SOURCE}/{{domain}}.tsv"
     shell:
-        "{PYTHON:q} -m logreg.data.reviews parse {input.positive:q} {input.negative:q}"
+        "python -m logreg.data.reviews parse {input.positive:q} {input.negative:q}"
         " --out {output.table:q} 2> {log:q}"
 
 
@@ -74,7 +74,7 @@ rule split_reviews:
     log:
         f"{LOGS}/split_reviews/{REVIEW_SOURCE}/{{domain}}.log",
     shell:
-        "{PYTHON:q} -m logreg.data.reviews split --reviews {input.table:q} --out {output.split:q}"
+        "python -m logreg.data.reviews split --reviews {input.table:q} --out {output.split:q}"
         " --test-fraction {params.test_fraction:q} --val-fraction {params.val_fraction:q}"
         " --seed {params.seed:q} 2> {log:q}"
 
@@ -93,7 +93,7 @@ rule build_vocabulary:
     log:
         f"{LOGS}/build_vocabulary/{REVIEW_SOURCE}/{{domain}}.log",
     shell:
-        "{PYTHON:q} -m logreg.data.reviews vocabulary --reviews {input.table:q}"
+        "python -m logreg.data.reviews vocabulary --reviews {input.table:q}"
         " --split {input.split:q} --out {output.vocabulary:q}"
         " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
         " --min-count {params.min_count:q} --max-size {params.max_size:q} 2> {log:q}"
@@ -117,7 +117,7 @@ rule vectorize_reviews:
     benchmark:
         f"{RESULTS}/benchmarks/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.tsv"
     shell:
-        "{PYTHON:q} -m logreg.data.reviews vectorize --reviews {input.table:q}"
+        "python -m logreg.data.reviews vectorize --reviews {input.table:q}"
         " --split {input.split:q} --vocabulary {input.vocabulary:q}"
         " --out-dir {output.prepared:q} --domain {wildcards.domain:q}"
         " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"

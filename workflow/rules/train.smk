@@ -13,7 +13,7 @@ rule tracking_store:
     log:
         f"{LOGS}/tracking_store.log",
     shell:
-        "{PYTHON:q} -m logreg.experiment.tracking --init {params.uri:q}"
+        "python -m logreg.experiment.tracking --init {params.uri:q}"
         " --marker {output.ready:q} 2> {log:q}"
 
 
@@ -38,7 +38,7 @@ rule train:
     benchmark:
         f"{RESULTS}/benchmarks/train/{{experiment}}/{{dataset}}.tsv"
     shell:
-        "{PYTHON:q} -m logreg.train {params.overrides:q} {params.run_dir:q}"
+        "python -m logreg.train {params.overrides:q} {params.run_dir:q}"
         " hydra.output_subdir=.hydra > {log:q} 2>&1"
 
 
@@ -50,5 +50,5 @@ rule summary:
     log:
         f"{LOGS}/summary.log",
     shell:
-        "{PYTHON:q} -m logreg.experiment.summary --out {output.summary:q}"
+        "python -m logreg.experiment.summary --out {output.summary:q}"
         " {input.metrics:q} 2> {log:q}"

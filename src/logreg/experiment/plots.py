@@ -34,7 +34,8 @@ def learning_curves(history: dict[str, list[float]], path: str | os.PathLike) ->
         if history.get(key):
             ax_acc.plot(epochs, history[key], label=label)
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
-    ax_acc.legend()
+    if ax_acc.lines:  # no validation set: no accuracy curves to label
+        ax_acc.legend()
     _save(fig, path)
 
 

@@ -1,7 +1,8 @@
 """Predict with a tracked model from the command line.
 
-    python -m logreg.predict <run-id | model URI> "Great sound, easy to set up."
-    python -m logreg.predict <run-id> --tracking-uri sqlite:///results/mlflow.db "0 12 ..."
+    python -m logreg.predict results/runs/reviews/demo/electronics "Great sound, easy to set up."
+    python -m logreg.predict <run-id | model URI> --tracking-uri sqlite:///x/mlflow.db "0 12 ..."
+    python -m logreg.predict results/runs/faces_softmax/demo --print-model-uri
 
 Each argument is one input: review text for review models, a FER2013 pixel string for
 face models. Prints one line per input: the label and the class probabilities.
@@ -10,13 +11,31 @@ face models. Prints one line per input: the label and the class probabilities.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from logreg.cli import run_cli
 from logreg.errors import UserError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+DEFAULT_TRACKING_URI = "sqlite:///results/mlflow.db"
+
+
+def read_run_folder(folder: Path) -> tuple[str, str]:
+    """``(model URI, tracking URI)`` of the run whose folder (``metrics.json``,
+    ``config.yaml``) is ``folder``."""
+    import yaml
+
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise UserError(f"not a finished run folder: {exc}", where=folder) from exc
+    if not metrics.get("model_uri"):
+        raise UserError("the run logged no model (it ran with tracking=none)", where=folder)
+    return metrics["model_uri"], config["tracking"]["uri"]
 
 
 def resolve_model_uri(ref: str, tracking_uri: str) -> str:
@@ -43,20 +62,40 @@ def main(argv: Sequence[str] | None = None) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", help="an MLflow run id or a model URI (models:/..., runs:/...)")
-    parser.add_argument("inputs", nargs="+", help="review texts or FER2013 pixel strings")
+    parser.add_argument(
+        "model",
+        help="a run folder (results/runs/...), an MLflow run id or a model URI (models:/...)",
+    )
+    parser.add_argument("inputs", nargs="*", help="review texts or FER2013 pixel strings")
     parser.add_argument(
         "--tracking-uri",
-        default="sqlite:///results/mlflow.db",
-        help="the tracking store holding the run (default: %(default)s)",
+        default=None,
+        help="the tracking store holding the run (default: the run folder's, "
+        "else sqlite:///results/mlflow.db)",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--print-model-uri",
+        action="store_true",
+        help="print the model's URI (for `mlflow models serve -m`) and exit",
+    )
+    # Intermixed: inputs may come after options (argparse stops a '*' positional there).
+    args = parser.parse_intermixed_args(argv)
+    tracking_uri = args.tracking_uri or DEFAULT_TRACKING_URI
+    if Path(args.model).is_dir():
+        uri, folder_tracking_uri = read_run_folder(Path(args.model))
+        tracking_uri = args.tracking_uri or folder_tracking_uri
+    else:
+        uri = resolve_model_uri(args.model, tracking_uri)
+    if args.print_model_uri:
+        print(uri)
+        return
+    if not args.inputs:
+        parser.error("give at least one input to predict")
 
     import mlflow
     import pandas as pd
 
-    mlflow.set_tracking_uri(args.tracking_uri)
-    uri = resolve_model_uri(args.model, args.tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
     model = mlflow.pyfunc.load_model(uri)
     columns = [c.name for c in model.metadata.get_input_schema().inputs]
     if len(columns) != 1:
