@@ -38,6 +38,7 @@ lint: $(STAMP)
 # and one worker: 2 processes, ready in ~10 s (the defaults start 10 processes, ~25 s on 2
 # busy cores). tests/test_ui.py runs this target (with STAMP= BIN=<its venv>/bin).
 ui: $(STAMP)
+	@echo "MLflow UI: http://127.0.0.1:$(PORT)/#/experiments?workflowType=machine_learning"
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --host 127.0.0.1 --port $(PORT) \
 		--workers 1 --backend-store-uri $(STORE)
 

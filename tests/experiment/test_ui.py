@@ -7,12 +7,14 @@ experiment tag ``mlflow.sharedViewState.<key>`` holding the view state as JSON) 
 selects metric and parameter columns, and opens it with ``?viewStateShareKey=<key>``.
 """
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -121,9 +123,9 @@ def make_store(uri: str) -> str:
     return experiment_id
 
 
-def test_make_ui_shows_the_runs_with_their_metrics(tmp_path):
-    store = f"sqlite:///{tmp_path}/mlflow.db"
-    experiment_id = make_store(store)
+@contextlib.contextmanager
+def make_ui(store: str, tmp_path: Path):
+    """`make ui` on ``store``; yields the UI's base URL, stops the server at the end."""
     port, log = free_port(), tmp_path / "ui.log"
     # The Makefile's own recipe; STAMP= skips the venv check (this venv runs the test).
     command = [
@@ -148,18 +150,78 @@ def test_make_ui_shows_the_runs_with_their_metrics(tmp_path):
         )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", server, log, timeout=45)
-        url = (
-            f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
-            f"?viewStateShareKey={SHARE_KEY}"
-        )
-        wanted = [*RUNS, *(str(v) for v in RUNS.values()), "test_accuracy", "2 matching runs"]
-        text = ""
-        for attempt in range(3):  # a slow first render may miss the runs request
-            text = page_text(chromium(url, tmp_path / f"profile{attempt}", "--dump-dom"))
-            if all(w in text for w in wanted):
-                break
-        missing = [w for w in wanted if w not in text]
-        assert not missing, f"the experiment page lacks {missing}; it shows: {text[:3000]}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop(server)
     assert server.poll() is not None
+
+
+def rendered_text(url: str, tmp_path: Path, wanted: list[str]) -> str:
+    text = ""
+    for attempt in range(3):  # a slow first render may miss the runs request
+        profile = tmp_path / f"profile{abs(hash(url))}-{attempt}"
+        text = page_text(chromium(url, profile, "--dump-dom"))
+        if all(w in text for w in wanted):
+            break
+    missing = [w for w in wanted if w not in text]
+    assert not missing, f"{url} lacks {missing}; it shows: {text[:3000]}"
+    return text
+
+
+def test_make_ui_shows_the_runs_with_their_metrics(tmp_path):
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    experiment_id = make_store(store)
+    with make_ui(store, tmp_path) as base:
+        url = f"{base}/#/experiments/{experiment_id}/runs?viewStateShareKey={SHARE_KEY}"
+        wanted = [*RUNS, *(str(v) for v in RUNS.values()), "test_accuracy", "2 matching runs"]
+        rendered_text(url, tmp_path, wanted)
+
+
+def test_a_sweep_opens_on_its_runs_and_compares_the_swept_parameter_with_accuracy(tmp_path):
+    """A real sweep through `python -m logreg.train -m`: the experiment opens on its
+    training runs, named by what differs, with their dataset; the compare view plots the
+    swept parameter against test accuracy."""
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    sweep = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "logreg.train",
+            "-m",
+            "experiment=gaussian_clouds",
+            "dataset.n_samples=400",
+            "penalty.l2=0.001,0.1",
+            f"tracking.uri={store}",
+            f"paths.results_dir={tmp_path}/results",
+            "progress=false",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"),
+    )
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("gaussian_clouds")
+    children = [
+        run.info.run_id
+        for run in client.search_runs([experiment.experiment_id])
+        if "mlflow.parentRunId" in run.data.tags
+    ]
+    assert len(children) == 2
+    with make_ui(store, tmp_path) as base:
+        runs = rendered_text(
+            f"{base}/#/experiments/{experiment.experiment_id}?workflowType=machine_learning",
+            tmp_path,
+            ["Runs", "sweep gaussian_clouds generated", "Dataset", "Source"],
+        )
+        assert "Token Usage" not in runs  # the training runs, not the GenAI overview
+        compare = (
+            f"{base}/#/compare-runs?runs={quote(json.dumps(children))}"
+            f"&experiments={quote(json.dumps([experiment.experiment_id]))}"
+        )
+        text = rendered_text(compare, tmp_path, ["Parallel Coordinates Plot", "penalty.l2"])
+        # The plot's default selection: the parameter that differs, the leading metric.
+        selection = text.split("Parameters:")[1].split("Clear All")[0]
+        assert "penalty.l2" in selection and "test_accuracy" in selection, selection

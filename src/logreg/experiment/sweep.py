@@ -43,7 +43,15 @@ class MlflowSweepCallback(Callback):
             config.tracking.uri,
             config.tracking.experiment,
             f"sweep {config.experiment_name} {config.dataset.name}",
-            {"source": "sweep", "sweep_dir": config.hydra.sweep.dir},
+            {
+                "source": "sweep",
+                "sweep_dir": config.hydra.sweep.dir,
+                "experiment": config.experiment_name,
+                "dataset": config.dataset.name,
+                "data.source": config.dataset.source,
+                "mlflow.source.type": "LOCAL",
+                "mlflow.source.name": "python -m logreg.train -m",
+            },
             retries=config.tracking.retries,
         )
         tracker.log_params(
