@@ -20,10 +20,11 @@ pytestmark = [
 
 def test_default_softmax_experiment_reaches_039_on_private_test(tmp_path):
     # The workflow's data stage and training run, minus MLflow: the same preset, seed, data.
-    prepare_faces(REAL_FER, tmp_path / "faces" / "hog", features="hog", seed=2013)
+    prepare_faces(REAL_FER, tmp_path / "data/faces/real/hog", features="hog", seed=2013)
     cfg = compose(
         [
             "experiment=faces_softmax",
+            "dataset.source=real",
             f"paths.results_dir={tmp_path}",
             "tracking=none",
             "progress=false",
