@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
+from commands import SNAKEMAKE, run, snakemake  # noqa: F401  (re-exported to the tests)
 from paths import REPO
 
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 ERRORS_MD = REPO / "docs" / "errors.md"
 WRITE = os.environ.get("LOGREG_WRITE_ERRORS_MD") == "1"
 SECTIONS = (
@@ -93,33 +91,6 @@ def leftovers(folder: Path) -> list[str]:
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")
         if p.name.endswith((".tmp", ".old", ".partial")) or ".tmp" in p.name
-    )
-
-
-def run(
-    args: list[str], cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    """Run ``python -m ...`` or snakemake as a user would, in ``cwd``."""
-    full_env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})}
-    return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
-    )
-
-
-def snakemake(workdir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return run(
-        [
-            str(SNAKEMAKE),
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(workdir),
-            "--cores",
-            "2",
-            *args,
-        ],
-        cwd=workdir,
-        timeout=timeout,
     )
 
 

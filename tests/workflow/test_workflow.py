@@ -16,30 +16,9 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from commands import snakemake
 from paths import REPO
 from readme import bash_blocks
-
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
-    return subprocess.run(
-        [
-            str(SNAKEMAKE),
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(workdir),
-            "--cores",
-            "2",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
