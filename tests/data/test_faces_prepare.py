@@ -265,7 +265,7 @@ def test_hog_with_another_normalization_exits_2_naming_the_option(
         )
     assert info.value.code == 2
     assert (
-        f"error: --normalization {method}: HOG features take per_pixel" in capsys.readouterr().err
+        f"error: --normalization {method}: hog features take per_pixel" in capsys.readouterr().err
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fer2013.csv"]
 

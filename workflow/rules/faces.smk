@@ -1,14 +1,16 @@
 # FER2013 faces: raw CSV / CSV.gz / image folders -> validated, split, featurized,
 # normalized arrays, one prepared folder per feature kind (what dataset.features picks):
 #
-#   demo_faces (default input only) -> prepare_faces -> results/faces/{pixels,hog}
+#   demo_faces (default input only) -> prepare_faces -> results/faces/{pixels,hog,kmeans,hog+kmeans}
 #
 # fer2013_path picks the input; the format is detected from it:
 #   --config fer2013_path=../shared/data/fer2013/fer2013.csv.gz   # Kaggle CSV, gzipped
 #   --config fer2013_path=/data/fer2013      # image folders: <root>/{train,test}/<emotion>/
 # demo_faces only runs when fer2013_path is the demo file (the default).
 
+from logreg.data.faces.features import FEATURES, feature_parts, normalization_for
 from logreg.data.faces.hog import HogParams
+from logreg.data.faces.kmeans import KmeansParams
 
 FACES_RESULTS = f"{RESULTS}/faces"
 DEMO_FER2013 = "data/demo/fer2013.csv"
@@ -19,23 +21,34 @@ try:
     HOG = HogParams(**config["faces"]["hog"])
 except ValueError as exc:
     raise ValueError(f"workflow config key faces.hog: {exc}") from None
+try:
+    KMEANS = KmeansParams(**config["faces"]["kmeans"])
+except ValueError as exc:
+    # The message starts with the parameter's name: faces.kmeans.<name>.
+    raise ValueError(f"workflow config key faces.kmeans.{exc}") from None
 
 
 wildcard_constraints:
-    features="pixels|hog",
+    features="|".join(map(re.escape, FEATURES)),
 
 
 def get_face_normalization(wildcards):
-    # HOG blocks are contrast-normalized already; their features are only standardized.
-    return "per_pixel" if wildcards.features == "hog" else config["faces"]["normalization"]
+    # One table says which features take which normalization (logreg.data.faces.features).
+    return normalization_for(wildcards.features, config["faces"]["normalization"])
 
 
-def get_hog_options(wildcards):
-    # Only the HOG job gets them, so changing faces.hog does not rerun the pixel branch.
-    if wildcards.features != "hog":
-        return []
-    return ["--hog-cell-size", HOG.cell_size, "--hog-orientations", HOG.orientations,
-            "--hog-block-size", HOG.block_size]
+def get_feature_options(wildcards):
+    # Only the jobs of those features get them, so changing faces.hog does not rerun the
+    # k-means branch, nor faces.kmeans the HOG one.
+    parts = feature_parts(wildcards.features)
+    options = []
+    if "hog" in parts:
+        options += ["--hog-cell-size", HOG.cell_size, "--hog-orientations", HOG.orientations,
+                    "--hog-block-size", HOG.block_size]
+    if "kmeans" in parts:
+        for name, value in KMEANS.to_dict().items():
+            options += [f"--kmeans-{name.replace('_', '-')}", value]
+    return options
 
 
 rule demo_faces:
@@ -58,10 +71,11 @@ rule prepare_faces:
         prepared=directory(f"{FACES_RESULTS}/{{features}}"),
     params:
         normalization=get_face_normalization,
-        hog_options=get_hog_options,
+        feature_options=get_feature_options,
         skip_flag="--skip-bad-rows" if config["faces"]["skip_bad_rows"] else "",
         val_fraction=config["faces"]["val_fraction"],
         seed=config["seed"],
+    threads: 2  # k-means features: one encoding thread per core
     log:
         f"{LOGS}/prepare_faces_{{features}}.log",
     benchmark:
@@ -69,6 +83,6 @@ rule prepare_faces:
     shell:
         "{PYTHON:q} -m logreg.data.faces prepare --input {input.source:q}"
         " --out-dir {output.prepared:q} --normalization {params.normalization:q}"
-        " --features {wildcards.features:q} {params.hog_options:q}"
+        " --features {wildcards.features:q} {params.feature_options:q}"
         " {params.skip_flag} --val-fraction {params.val_fraction:q}"
         " --seed {params.seed:q} 2> {log:q}"
