@@ -15,7 +15,7 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from logreg.data.faces.normalize import FEATURES
+from logreg.data.faces.features import FEATURES
 from logreg.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
@@ -45,7 +45,7 @@ class DatasetConfig:
     path: Optional[str] = None
     domain: Optional[str] = None
     classes: Optional[list[int]] = None  # keep only these class indices (binary experiments)
-    # faces: "pixels" or "hog", the prepared folder <results_dir>/faces/<features>
+    # faces: pixels, hog, kmeans or hog+kmeans: the prepared folder <results_dir>/faces/<features>
     features: Optional[str] = None
     n_samples: int = 2000  # gaussian_clouds: per split (train); val/test get half each
     mean0: list[float] = field(default_factory=lambda: [-2.0, -2.0])
