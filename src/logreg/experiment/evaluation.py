@@ -68,6 +68,8 @@ def evaluate(estimator, dataset: PreparedDataset, cfg: DictConfig, output_dir: P
     coef = np.asarray(estimator.coef_)
     out["nonzero_weights"] = int(np.count_nonzero(coef))
     out["weight_sparsity"] = float(1 - np.count_nonzero(coef) / coef.size)
+    if "feature_seconds" in dataset.meta:  # faces: the data stage's feature pass
+        out["feature_seconds"] = float(dataset.meta["feature_seconds"])
     _write_files(estimator, dataset, proba, threshold, output_dir, cfg.tracking.top_words)
     mosaic = Path(cfg.dataset.get("path") or ".") / "kmeans_centroids.png"
     if dataset.meta.get("kmeans") and mosaic.is_file():
