@@ -72,6 +72,7 @@ def _steps(n_centroids: int, n_images: int = 200) -> dict:
     from threadpoolctl import threadpool_limits
 
     from logreg.data.faces.kmeans import (
+        _POSITIONS_PER_BLOCK,
         KmeansParams,
         _Encoder,
         _normalize_patches,
@@ -98,24 +99,26 @@ def _steps(n_centroids: int, n_images: int = 200) -> dict:
         n_positions, d = patches.shape[1:]
         augmented = np.empty((n_positions, d + 2), np.float32)
         augmented[:, d + 1] = 1.0
-        z = np.empty((n_positions, n_centroids), np.float32)
+        block = _POSITIONS_PER_BLOCK
+        buffer = np.empty((block, n_centroids), np.float32)
         for i in range(n_images):
             w = augmented[:, :d]
             timed(
                 "whiten (GEMM 1849x36x36)", lambda: np.matmul(patches[i], encoder.whitening, out=w)
             )
             timed("|w|^2", lambda: np.einsum("ij,ij->i", w, w, out=augmented[:, d]))
-            timed(
-                f"distances (GEMM 1849x38x{n_centroids})",
-                lambda: np.matmul(augmented, encoder.distance_matrix, out=z),
-            )
-            timed("clip at 0 + sqrt", lambda: np.sqrt(np.maximum(z, 0, out=z), out=z))
-            mean = timed("mean over centroids", lambda: z.mean(axis=1, keepdims=True))
-            timed("min(z, mean)", lambda: np.minimum(z, mean, out=z))
-            timed(
-                "pool (GEMM 4x1849x K, twice)",
-                lambda: (encoder.pooling @ z, encoder.pooling @ mean),
-            )
+            for start in range(0, n_positions, block):
+                stop = min(start + block, n_positions)
+                z = buffer[: stop - start]
+                timed(
+                    f"distances (GEMM {block}x38x{n_centroids} per block)",
+                    lambda: np.matmul(augmented[start:stop], encoder.distance_matrix, out=z),
+                )
+                timed("clip at 0 + sqrt", lambda: np.sqrt(np.maximum(z, 0, out=z), out=z))
+                mean = timed("mean over centroids", lambda: z.mean(axis=1, keepdims=True))
+                timed("min(z, mean)", lambda: np.minimum(z, mean, out=z))
+                pooling = encoder.pooling[:, start:stop]
+                timed("pool (GEMM 4 x block x K, twice)", lambda: (pooling @ z, pooling @ mean))
     return {name: seconds / n_images for name, seconds in totals.items()}
 
 
