@@ -28,8 +28,10 @@ possible), and the square root of each sum is the feature. Features are ordered
 The encoding is a matrix product (positions x centroids) per image, of a fixed shape, so
 one image gives the same bits whether it is encoded alone (a served model) or among
 35,887 (the data stage). Images are encoded by ``n_threads`` threads, each with
-single-threaded BLAS (numpy releases the GIL), in float32; nothing larger than one
-image's (positions x centroids) activations exists per thread.
+single-threaded BLAS (numpy releases the GIL), in float32, 256 patch positions at a time:
+the (positions x centroids) activations never exist beyond one block of 256 x 800
+(0.8 MB, within a core's L2 cache) per thread, and are pooled at once. Memory is the
+output plus ~20 MB per thread.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from logreg.data.faces.fer_format import IMAGE_SHAPE
 _CONTRAST_REGULARIZER = 10.0  # Coates & Ng: var + 10 for grey levels 0..255
 _IMAGES_PER_TASK = 64  # unit of work of a thread: small, so the two threads stay balanced
 _POSITIONS_PER_BLOCK = 256  # 256 x 800 float32 distances: 0.8 MB
-_FIT_CHUNK = 8192  # patches per distance block while fitting (8192 x K float64)
+_FIT_CHUNK = 8192  # patches per distance block while fitting (8192 x K float32)
 
 
 @dataclass(frozen=True)
