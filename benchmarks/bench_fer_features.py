@@ -35,6 +35,7 @@ def _pass(path: str, threads: int, n_centroids: int) -> dict:
     from threadpoolctl import threadpool_info
 
     from logreg.data.faces.kmeans import KmeansParams, fit_kmeans, kmeans_features
+    from logreg.data.faces.normalize import _mean_std
     from logreg.data.faces.prepare import load_fer2013
 
     started = time.perf_counter()
@@ -48,10 +49,9 @@ def _pass(path: str, threads: int, n_centroids: int) -> dict:
     encoded = time.perf_counter()
     encode_cpu = time.process_time() - cpu
     n_train = raw.pixels["train"].shape[0]
-    mean = features[:n_train].mean(axis=0, dtype=np.float64).astype(np.float32)
-    std = features[:n_train].std(axis=0, dtype=np.float64).astype(np.float32)
+    mean, std = _mean_std(features[:n_train])  # the data stage's chunked statistics
     features -= mean
-    features /= np.where(std > 0, std, 1)
+    features /= std
     done = time.perf_counter()
     return {
         "images": int(pixels.shape[0]),
