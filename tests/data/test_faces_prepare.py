@@ -265,7 +265,7 @@ def test_hog_with_another_normalization_exits_2_naming_the_option(
         )
     assert info.value.code == 2
     assert (
-        f"error: --normalization {method}: HOG features take per_pixel" in capsys.readouterr().err
+        f"error: --normalization {method}: hog features take per_pixel" in capsys.readouterr().err
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fer2013.csv"]
 
@@ -306,3 +306,51 @@ def test_bad_hog_layout_exits_2_naming_the_options_before_reading(
         assert err.startswith("error: HOG ") and option in err
         assert "missing.csv" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fer2013.csv"]
+
+
+def test_kmeans_options_reach_the_prepared_dataset_with_its_centroid_picture(tmp_path, fer_csv):
+    path, _, _ = fer_csv
+    out = tmp_path / "prepared"
+    options = {"patch-size": "8", "n-centroids": "10", "whitening-epsilon": "0.5"}
+    options.update({"pool-grid": "3", "stride": "2", "n-patches": "500", "n-iter": "3"})
+    options["seed"] = "4"
+    argv = ["prepare", "--input", str(path), "--out-dir", str(out), "--seed", "1"]
+    argv += ["--features", "hog+kmeans"]
+    for name, value in options.items():
+        argv += [f"--kmeans-{name}", value]
+    run_cli(main, argv)
+    prepared = load_prepared(out)
+    expected = {"patch_size": 8, "n_centroids": 10, "whitening_epsilon": 0.5, "pool_grid": 3}
+    expected.update({"stride": 2, "n_patches": 500, "n_iter": 3, "seed": 4})
+    assert prepared.meta["kmeans"] == expected
+    assert (
+        prepared.meta["features"] == "hog+kmeans" and prepared.meta["normalization"] == "per_pixel"
+    )
+    assert prepared.X["train"].shape == (12, 1764 + 9 * 10)
+    stats = load_stats(out / "normalization.npz")
+    assert stats.kmeans.params.to_dict() == expected
+    assert (out / "kmeans_centroids.png").read_bytes().startswith(b"\x89PNG")
+    # a raw CSV row through the saved statistics, as a served model does it
+    line = path.read_text().splitlines()[1 + 17]  # header, then test row 1
+    image = parse_pixel_string(line.split(",")[1])
+    np.testing.assert_array_equal(normalize(image, stats), prepared.X["test"][1:2])
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--kmeans-patch-size", "49", "patch_size 49 is larger than the 48x48 image"),
+        ("--kmeans-pool-grid", "44", "pool_grid 44 is finer than the 43 patch positions"),
+        ("--kmeans-whitening-epsilon", "0", "whitening_epsilon must be a positive number"),
+    ],
+)
+def test_bad_kmeans_layout_exits_2_naming_the_options_before_reading(
+    tmp_path, capsys, option, value, message
+):
+    argv = ["prepare", "--input", str(tmp_path / "missing.csv"), "--out-dir", str(tmp_path / "p")]
+    argv += ["--features", "kmeans", option, value, "--seed", "1"]
+    with pytest.raises(SystemExit) as info:
+        run_cli(main, argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and option in err and "missing.csv" not in err

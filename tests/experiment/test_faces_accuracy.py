@@ -18,9 +18,11 @@ pytestmark = [
 ]
 
 
-def test_default_softmax_experiment_reaches_039_on_private_test(tmp_path):
-    # The workflow's data stage and training run, minus MLflow: the same preset, seed, data.
-    prepare_faces(REAL_FER, tmp_path / "data/faces/real/hog", features="hog", seed=2013)
+def test_default_softmax_experiment_reaches_054_on_private_test(tmp_path):
+    # The workflow's data stage and training run, minus MLflow: the same preset, seed, data
+    # and k-means parameters (conf/workflow/config.yaml faces.kmeans are KmeansParams' defaults).
+    # One prepared folder, one fit: ~2 min for the features, ~2 min for the fit on 2 cores.
+    prepare_faces(REAL_FER, tmp_path / "data/faces/real/kmeans", features="kmeans", seed=2013)
     cfg = compose(
         [
             "experiment=faces_softmax",
@@ -31,8 +33,31 @@ def test_default_softmax_experiment_reaches_039_on_private_test(tmp_path):
             "seed=2013",
         ]
     )
+    assert cfg.dataset.features == "kmeans"
+    row = train(cfg, tmp_path / "run")
+    # Measured: 0.540 (PublicTest 0.531); HOG features reach 0.462, pixels 0.385 (README,
+    # the feature ladder). Issue #14's target of 0.55 is not reached by this preset yet.
+    assert row["test_accuracy"] >= 0.535
+    assert row["val_accuracy"] >= 0.525  # not a lucky test split: PublicTest agrees
+    # The run's pictures: per-class region weights, and the centroids of the data stage.
+    assert (tmp_path / "run" / "figures" / "weight_images.png").is_file()
+    assert (tmp_path / "run" / "figures" / "kmeans_centroids.png").is_file()
+
+
+def test_hog_softmax_experiment_reaches_045_on_private_test(tmp_path):
+    prepare_faces(REAL_FER, tmp_path / "data/faces/real/hog", features="hog", seed=2013)
+    cfg = compose(
+        [
+            "experiment=faces_softmax_hog",
+            "dataset.source=real",
+            f"paths.results_dir={tmp_path}",
+            "tracking=none",
+            "progress=false",
+            "seed=2013",
+        ]
+    )
     assert cfg.dataset.features == "hog"
     row = train(cfg, tmp_path / "run")
     # Always answering Happy gets 0.245, softmax on standardized pixels 0.385.
-    assert row["test_accuracy"] >= 0.39
-    assert row["val_accuracy"] >= 0.39  # not a lucky test split: PublicTest agrees
+    assert row["test_accuracy"] >= 0.45
+    assert row["val_accuracy"] >= 0.45  # not a lucky test split: PublicTest agrees

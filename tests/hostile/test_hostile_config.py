@@ -267,13 +267,20 @@ def _snakemake_error(result) -> str:
             ["--configfile", "bad_features.yaml"],
             "ValueError: experiment 'faces' in the workflow config: its overrides "
             "['experiment=faces_softmax', 'dataset.features=edges'] give an invalid value: "
-            "config key 'dataset.features': got 'edges', expected one of pixels, hog",
+            "config key 'dataset.features': got 'edges', expected one of pixels, hog, kmeans, "
+            "hog+kmeans",
         ),
         (
             "a HOG layout whose blocks do not fit",
             ["--configfile", "bad_hog.yaml"],
             "workflow config key faces.hog: HOG block_size 3 is larger than the 2 cells across "
             "the image",
+        ),
+        (
+            "a k-means pooling grid finer than the patch positions",
+            ["--configfile", "bad_kmeans.yaml"],
+            "workflow config key faces.kmeans.pool_grid 42 is finer than the 41 patch positions "
+            "across the image (patch_size 8, stride 1)",
         ),
     ],
 )
@@ -297,6 +304,9 @@ def test_bad_workflow_config_fails_before_any_job(tmp_path, what, args, expected
     )
     (tmp_path / "bad_hog.yaml").write_text(
         yaml.safe_dump({"faces": {"hog": {"cell_size": 24, "block_size": 3}}})
+    )
+    (tmp_path / "bad_kmeans.yaml").write_text(
+        yaml.safe_dump({"faces": {"kmeans": {"patch_size": 8, "pool_grid": 42}}})
     )
     result = snakemake(tmp_path, "-n", *args)
     assert result.returncode == 1

@@ -10,17 +10,24 @@ import pytest
 
 from logreg.data.faces import load_stats, normalize
 from logreg.data.faces.demo import write_demo_csv
-from logreg.data.faces.prepare import prepare_faces
+from logreg.data.faces.kmeans import KmeansParams
+from logreg.data.faces.prepare import load_fer2013, prepare_faces
 from logreg.errors import DataError
 from logreg.serving.pyfunc_model import LinearClassifierModel, model_inputs
 
+# A small dictionary keeps the fixture fast; the encoding is the same code at any size.
+SMALL_KMEANS = KmeansParams(n_centroids=40, n_patches=4000, n_iter=3, seed=7)
 
-@pytest.fixture(scope="module", params=["pixels", "hog"])
+
+@pytest.fixture(scope="module", params=["pixels", "hog", "kmeans", "hog+kmeans"])
 def served(request, tmp_path_factory):
     """A prepared demo dataset of one feature kind and a served model on it."""
-    folder = tmp_path_factory.mktemp(request.param)
+    folder = tmp_path_factory.mktemp(request.param.replace("+", "_"))
     write_demo_csv(folder / "fer.csv", 210, seed=3)
-    dataset = prepare_faces(folder / "fer.csv", folder / "prepared", features=request.param, seed=0)
+    kmeans = SMALL_KMEANS if "kmeans" in request.param else None
+    dataset = prepare_faces(
+        folder / "fer.csv", folder / "prepared", features=request.param, kmeans=kmeans, seed=0
+    )
     rng = np.random.default_rng(4)
     coef = rng.normal(size=(7, dataset.X["train"].shape[1]))
     intercept = rng.normal(size=7)
@@ -74,3 +81,16 @@ def test_a_bad_image_is_an_error_naming_its_row(served, bad, message):
     frame = pd.DataFrame({"pixels": [good, bad]})
     with pytest.raises(DataError, match="^" + re.escape(f"input row 1: pixels: {message}")):
         model.predict(context, frame)
+
+
+def test_served_features_are_the_prepared_rows_bit_for_bit(served):
+    # Raw pixel strings of the test split, one request per image and all at once: the
+    # served model's features are the data stage's rows, bit for bit.
+    model, _, folder, *_ = served
+    raw = load_fer2013(folder / "fer.csv").pixels["test"]
+    prepared = np.load(folder / "prepared" / "X_test.npy")
+    strings = [" ".join(map(str, image)) for image in raw]
+    np.testing.assert_array_equal(model._features(pd.DataFrame({"pixels": strings})), prepared)
+    for i in (0, len(strings) - 1):
+        one = model._features(pd.DataFrame({"pixels": strings[i : i + 1]}))
+        np.testing.assert_array_equal(one, prepared[i : i + 1])

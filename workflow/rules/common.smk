@@ -7,7 +7,9 @@ import shlex
 import sys
 
 from logreg.data import sources
+from logreg.data.faces.features import FEATURES, feature_parts, normalization_for
 from logreg.data.faces.hog import HogParams
+from logreg.data.faces.kmeans import KmeansParams
 from logreg.experiment.config import compose
 from logreg.experiment.plan import plan_runs
 
@@ -53,6 +55,11 @@ try:
     HOG = HogParams(**config["faces"]["hog"])
 except ValueError as exc:
     raise ValueError(f"workflow config key faces.hog: {exc}") from None
+try:
+    KMEANS = KmeansParams(**config["faces"]["kmeans"])
+except ValueError as exc:
+    # The message starts with the parameter's name: faces.kmeans.<name>.
+    raise ValueError(f"workflow config key faces.kmeans.{exc}") from None
 
 
 # --- training runs --------------------------------------------------------------------
@@ -126,16 +133,19 @@ def get_reviews_root(wildcards, output):
 
 
 def get_face_normalization(wildcards):
-    # HOG blocks are contrast-normalized already; their features are only standardized.
-    return "per_pixel" if wildcards.features == "hog" else config["faces"]["normalization"]
+    # One table says which features take which normalization (logreg.data.faces.features).
+    return normalization_for(wildcards.features, config["faces"]["normalization"])
 
 
-def get_hog_options(wildcards):
-    # Only the HOG job gets them, so changing faces.hog does not rerun the pixel branch.
-    if wildcards.features != "hog":
-        return []
-    return [
-        "--hog-cell-size", HOG.cell_size,
-        "--hog-orientations", HOG.orientations,
-        "--hog-block-size", HOG.block_size,
-    ]
+def get_feature_options(wildcards):
+    # Only the jobs of those features get them, so changing faces.hog does not rerun the
+    # k-means branch, nor faces.kmeans the HOG one.
+    parts = feature_parts(wildcards.features)
+    options = []
+    if "hog" in parts:
+        options += ["--hog-cell-size", HOG.cell_size, "--hog-orientations", HOG.orientations,
+                    "--hog-block-size", HOG.block_size]
+    if "kmeans" in parts:
+        for name, value in KMEANS.to_dict().items():
+            options += [f"--kmeans-{name.replace('_', '-')}", value]
+    return options

@@ -1,7 +1,8 @@
 # FER2013 faces: raw CSV / CSV.gz / image folders -> validated, split, featurized,
 # normalized arrays, one prepared folder per feature kind (what dataset.features picks):
 #
-#   demo_faces (demo source only) -> prepare_faces -> results/data/faces/<source>/{pixels,hog}
+#   demo_faces (demo source only) -> prepare_faces
+#       -> results/data/faces/<source>/{pixels,hog,kmeans,hog+kmeans}
 #
 # fer2013_path picks the input; the format is detected from it:
 #   --config fer2013_path=../shared/data/fer2013/fer2013.csv.gz   # Kaggle CSV, gzipped
@@ -29,10 +30,11 @@ rule prepare_faces:
         prepared=directory(f"{FACES_RESULTS}/{{features}}"),
     params:
         normalization=get_face_normalization,
-        hog_options=get_hog_options,
+        feature_options=get_feature_options,
         skip_flag="--skip-bad-rows" if config["faces"]["skip_bad_rows"] else "",
         val_fraction=config["faces"]["val_fraction"],
         seed=config["seed"],
+    threads: 2  # k-means features: one encoding thread per core
     log:
         f"{LOGS}/prepare_faces/{FACE_SOURCE}/{{features}}.log",
     benchmark:
@@ -40,6 +42,6 @@ rule prepare_faces:
     shell:
         "python -m logreg.data.faces prepare --input {input.source:q}"
         " --out-dir {output.prepared:q} --normalization {params.normalization:q}"
-        " --features {wildcards.features:q} {params.hog_options:q}"
+        " --features {wildcards.features:q} {params.feature_options:q}"
         " {params.skip_flag} --val-fraction {params.val_fraction:q}"
         " --seed {params.seed:q} 2> {log:q}"

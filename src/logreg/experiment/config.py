@@ -16,7 +16,7 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from logreg.data.faces.normalize import FEATURES
+from logreg.data.faces.features import FEATURES
 from logreg.errors import ConfigError
 from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
 from logreg.linear.exceptions import InvalidParameterError
@@ -55,7 +55,7 @@ class DatasetConfig:
     path: Optional[str] = None
     domain: Optional[str] = None
     classes: Optional[list[int]] = None  # keep only these class indices (binary experiments)
-    # faces: "pixels" or "hog", the prepared folder <results_dir>/faces/<features>
+    # faces: pixels, hog, kmeans or hog+kmeans: the prepared folder <results_dir>/faces/<features>
     features: Optional[str] = None
     n_samples: int = 2000  # gaussian_clouds: per split (train); val/test get half each
     mean0: list[float] = field(default_factory=lambda: [-2.0, -2.0])
@@ -240,7 +240,7 @@ def check_config(cfg: DictConfig) -> None:
     except InvalidParameterError as exc:
         raise config_error(exc) from None
     if cfg.dataset.kind == "faces":
-        _choice(cfg, "dataset.features", FEATURES)  # folders results/faces/<features>
+        _choice(cfg, "dataset.features", FEATURES)  # folders results/data/faces/<source>/<features>
     if cfg.dataset.kind != "gaussian_clouds" and not cfg.dataset.path:
         raise ConfigError("dataset.path", "a prepared dataset folder is required")
     if not 0 < cfg.model.threshold_value < 1:

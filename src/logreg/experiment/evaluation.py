@@ -4,11 +4,13 @@ Written into the run folder (and uploaded to MLflow as artifacts): ``model.npz``
 (weights, intercept, classes, threshold), ``weights.csv`` (one row per feature),
 ``history.csv``, ``confusion_matrix.csv``, ``top_words.csv`` (reviews), and the figures
 in ``figures/``: ``learning_curves.png``, ``confusion_matrix.png``, and per kind
-``top_words.png`` + ``roc.png`` (binary) or ``weight_images.png`` (faces).
+``top_words.png`` + ``roc.png`` (binary) or ``weight_images.png`` (faces; with k-means
+features also ``kmeans_centroids.png``, copied from the prepared folder).
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +71,12 @@ def evaluate(estimator, dataset: PreparedDataset, cfg: DictConfig, output_dir: P
     coef = np.asarray(estimator.coef_)
     out["nonzero_weights"] = int(np.count_nonzero(coef))
     out["weight_sparsity"] = float(1 - np.count_nonzero(coef) / coef.size)
+    if "feature_seconds" in dataset.meta:  # faces: the data stage's feature pass
+        out["feature_seconds"] = float(dataset.meta["feature_seconds"])
     _write_files(estimator, dataset, proba, threshold, output_dir, cfg.tracking.top_words)
+    mosaic = Path(cfg.dataset.get("path") or ".") / "kmeans_centroids.png"
+    if dataset.meta.get("kmeans") and mosaic.is_file():
+        shutil.copyfile(mosaic, output_dir / FIGURES / mosaic.name)  # logged with the run
     return Evaluation(metrics=out, threshold=threshold)
 
 
@@ -132,10 +139,23 @@ def _write_files(
 
 
 def _weight_pictures(coef: np.ndarray, meta: dict) -> tuple[np.ndarray, str | None]:
-    """Each class's weights as a picture: the 48x48 image of pixel weights, or for HOG
-    features one line per cell and orientation (:func:`logreg.data.faces.hog.glyph_image`)."""
-    if meta.get("features", "pixels") == "pixels":
+    """Each class's weights as a picture: the 48x48 image of pixel weights, for HOG
+    features one line per cell and orientation (:func:`logreg.data.faces.hog.glyph_image`),
+    for k-means features (alone or after HOG) the mean weight of each pooling region
+    (:func:`logreg.data.faces.kmeans.region_image`)."""
+    features = meta.get("features", "pixels")
+    if features == "pixels":
         return coef.reshape(coef.shape[0], *meta["image_shape"]), None
+    if "kmeans" in meta:
+        from logreg.data.faces.kmeans import KmeansParams, region_image
+
+        params = KmeansParams(**meta["kmeans"])
+        kmeans_block = coef[:, coef.shape[1] - params.n_features :]  # k-means columns come last
+        return (
+            np.stack([region_image(row, params) for row in kmeans_block]),
+            f"k-means weights ({features}): mean over the {params.n_centroids} centroids "
+            f"of each of the {params.pool_grid}x{params.pool_grid} face regions",
+        )
     from logreg.data.faces.hog import HogParams, glyph_image
 
     params = HogParams(**meta["hog"])

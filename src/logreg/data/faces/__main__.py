@@ -2,9 +2,12 @@
 
     python -m logreg.data.faces demo --out data/demo/fer2013.csv --n-rows 1400 --seed 2013
     python -m logreg.data.faces prepare --input data/demo/fer2013.csv \\
-        --out-dir results/faces/pixels --normalization per_pixel --seed 2013
+        --out-dir results/data/faces/demo/pixels --normalization per_pixel --seed 2013
     python -m logreg.data.faces prepare --input data/demo/fer2013.csv \\
-        --out-dir results/faces/hog --features hog --hog-cell-size 6 --seed 2013
+        --out-dir results/data/faces/demo/hog --features hog --hog-cell-size 6 --seed 2013
+    python -m logreg.data.faces prepare --input data/demo/fer2013.csv \\
+        --out-dir results/data/faces/demo/kmeans --features kmeans --kmeans-n-centroids 800 \\
+        --seed 2013
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from collections.abc import Sequence
 
 from logreg.cli import run_cli
 from logreg.data.faces.demo import MIN_ROWS, write_demo_csv
+from logreg.data.faces.features import FEATURES, feature_parts, fixed_normalization
 from logreg.data.faces.hog import HogParams
-from logreg.data.faces.normalize import FEATURES, METHODS
+from logreg.data.faces.kmeans import KmeansParams
+from logreg.data.faces.normalize import METHODS
 from logreg.data.faces.prepare import prepare_faces
 from logreg.errors import UserError
 
@@ -44,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         "--features",
         choices=FEATURES,
         default="pixels",
-        help="grey levels, or histograms of oriented gradients (HOG)",
+        help="grey levels, histograms of oriented gradients (HOG), k-means patch features, "
+        "or HOG and k-means side by side",
     )
     defaults = HogParams()
     for name in ("cell_size", "orientations", "block_size"):
@@ -53,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
             type=int,
             default=getattr(defaults, name),
             help=f"HOG {name.replace('_', ' ')} (default {getattr(defaults, name)})",
+        )
+    kmeans_defaults = KmeansParams()
+    for name, value in kmeans_defaults.to_dict().items():
+        prep.add_argument(
+            f"--kmeans-{name.replace('_', '-')}",
+            type=type(value),
+            default=value,
+            help=f"k-means {name.replace('_', ' ')} (default {value})",
         )
     prep.add_argument(
         "--skip-bad-rows",
@@ -83,26 +97,35 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if not 0 < args.val_fraction < 1:
         raise UserError(f"--val-fraction: expected a number in (0, 1), got {args.val_fraction}")
-    hog = None
-    if args.features == "hog":
-        # Checked before reading any data: a wrong layout fails in a second.
-        if args.normalization != "per_pixel":
-            raise UserError(
-                f"--normalization {args.normalization}: HOG features take "
-                f"per_pixel (each feature standardized with train statistics)"
-            )
+    # Checked before reading any data: a wrong layout fails in a second.
+    required = fixed_normalization(args.features)
+    if required is not None and args.normalization != required:
+        raise UserError(
+            f"--normalization {args.normalization}: {args.features} features take "
+            f"{required} (each feature standardized with train statistics)"
+        )
+    hog = kmeans = None
+    if "hog" in feature_parts(args.features):
         try:
             hog = HogParams(args.hog_cell_size, args.hog_orientations, args.hog_block_size)
         except ValueError as exc:
             raise UserError(
                 f"{exc} (options --hog-cell-size, --hog-orientations, --hog-block-size)"
             ) from None
+    if "kmeans" in feature_parts(args.features):
+        names = KmeansParams().to_dict()
+        try:
+            kmeans = KmeansParams(**{name: getattr(args, f"kmeans_{name}") for name in names})
+        except ValueError as exc:
+            options = ", ".join(f"--kmeans-{name.replace('_', '-')}" for name in names)
+            raise UserError(f"{exc} (options {options})") from None
     prepare_faces(
         args.input,
         args.out_dir,
         normalization=args.normalization,
         features=args.features,
         hog=hog,
+        kmeans=kmeans,
         skip_bad_rows=args.skip_bad_rows,
         val_fraction=args.val_fraction,
         seed=args.seed,

@@ -3,9 +3,11 @@
 The same :func:`normalize` runs in the data stage and in a served model, so raw
 pixels of a new face are transformed exactly as the training images were.
 
-Features: ``pixels`` (the 2,304 grey levels) or ``hog`` (histograms of oriented
-gradients, :mod:`logreg.data.faces.hog`, computed from the raw grey levels). Normalization
-methods, for a feature vector :math:`x` (raw pixels: :math:`x \\in [0, 255]^{2304}`):
+Features (:mod:`logreg.data.faces.features`): ``pixels`` (the 2,304 grey levels), ``hog``
+(histograms of oriented gradients, :mod:`logreg.data.faces.hog`), ``kmeans`` (pooled
+k-means patch features, :mod:`logreg.data.faces.kmeans`, whose dictionary is learned here
+from the training images) or ``hog+kmeans``, all computed from the raw grey levels.
+Normalization methods, for a feature vector :math:`x` (raw pixels: :math:`x \\in [0, 255]^{2304}`):
 
 * ``scale``: :math:`x / 255` (the course's default);
 * ``per_pixel``: :math:`(x_j - \\mu_j) / \\sigma_j`, with the mean and standard deviation
@@ -14,23 +16,39 @@ methods, for a feature vector :math:`x` (raw pixels: :math:`x \\in [0, 255]^{230
 * ``per_image``: :math:`(x - \\bar x) / s(x)`, each image's own mean and standard
   deviation (:math:`s = 0`, a constant image, is replaced by 1); nothing is fitted.
 
-HOG features are already normalized for contrast block by block; of the three methods
-only ``per_pixel`` (standardize each feature) applies to them.
+Which method applies to which features is :func:`logreg.data.faces.features.normalization_for`:
+every kind but ``pixels`` is standardized (``per_pixel``).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from logreg.data.faces.features import FEATURES, feature_parts, fixed_normalization
 from logreg.data.faces.fer_format import N_PIXELS
 from logreg.data.faces.hog import HogParams, hog_features
+from logreg.data.faces.kmeans import KmeansDictionary, KmeansParams, fit_kmeans, kmeans_features
 from logreg.errors import DataError
 
+log = logging.getLogger(__name__)
+
 METHODS = ("scale", "per_pixel", "per_image")
-FEATURES = ("pixels", "hog")
+__all__ = [
+    "FEATURES",
+    "METHODS",
+    "NormalizationStats",
+    "fit_and_normalize",
+    "fit_normalization",
+    "load_stats",
+    "normalize",
+    "save_stats",
+]
 # Rows per pass: bounds the float64 temporaries to ~40 MB whatever the dataset size.
 _CHUNK_ROWS = 2048
 # Standard deviations below this (in grey levels) mean "constant"; dividing by them
@@ -52,7 +70,9 @@ class NormalizationStats:
     features : str
         One of :data:`FEATURES`.
     hog : HogParams or None
-        The HOG layout when ``features == "hog"``.
+        The HOG layout when the features include ``hog``.
+    kmeans : KmeansDictionary or None
+        The learned dictionary when the features include ``kmeans``.
     """
 
     method: str
@@ -60,10 +80,16 @@ class NormalizationStats:
     std: np.ndarray
     features: str = "pixels"
     hog: HogParams | None = None
+    kmeans: KmeansDictionary | None = None
 
     @property
     def n_features(self) -> int:
-        return self.hog.n_features if self.features == "hog" else N_PIXELS
+        sizes = {"pixels": N_PIXELS}
+        if self.hog is not None:
+            sizes["hog"] = self.hog.n_features
+        if self.kmeans is not None:
+            sizes["kmeans"] = self.kmeans.params.n_features
+        return sum(sizes[part] for part in feature_parts(self.features))
 
 
 def _check_pixels(pixels) -> np.ndarray:
@@ -78,7 +104,11 @@ def _check_pixels(pixels) -> np.ndarray:
 
 
 def fit_normalization(
-    train_pixels, method: str, features: str = "pixels", hog: HogParams | None = None
+    train_pixels,
+    method: str,
+    features: str = "pixels",
+    hog: HogParams | None = None,
+    kmeans: KmeansParams | None = None,
 ) -> NormalizationStats:
     """Compute the statistics of ``method`` from the training images.
 
@@ -87,55 +117,80 @@ def fit_normalization(
     train_pixels : array_like, shape (n_train, 2304)
         Raw grey levels 0..255 of the training split (uint8 or float).
     method : {"scale", "per_pixel", "per_image"}
-    features : {"pixels", "hog"}
+    features : {"pixels", "hog", "kmeans", "hog+kmeans"}
     hog : HogParams, optional
-        The HOG layout (``features="hog"`` only); default :class:`HogParams()`.
+        The HOG layout (features with ``hog`` only); default :class:`HogParams()`.
+    kmeans : KmeansParams, optional
+        The k-means layout and fit (features with ``kmeans`` only); default
+        :class:`KmeansParams()`.
 
     Returns
     -------
     NormalizationStats
     """
-    return _fit(train_pixels, method, features, hog)[0]
+    return _fit(train_pixels, method, features, hog, kmeans)[0]
 
 
 def fit_and_normalize(
-    train_pixels, method: str, features: str = "pixels", hog: HogParams | None = None
+    train_pixels,
+    method: str,
+    features: str = "pixels",
+    hog: HogParams | None = None,
+    kmeans: KmeansParams | None = None,
 ) -> tuple[NormalizationStats, np.ndarray]:
     """:func:`fit_normalization`, then :func:`normalize` of the same training images.
 
-    What the data stage does; HOG features of the training images are computed once
-    (they are most of the cost), not once for the statistics and again to normalize.
+    What the data stage does; HOG and k-means features of the training images are
+    computed once (they are most of the cost), not once for the statistics and again to
+    normalize.
 
     Returns
     -------
     (NormalizationStats, ndarray of float32, shape (n_train, n_features))
     """
-    stats, train_features = _fit(train_pixels, method, features, hog)
+    stats, train_features = _fit(train_pixels, method, features, hog, kmeans)
     if train_features is None:
         return stats, normalize(train_pixels, stats)
     return stats, _standardize(train_features, stats)
 
 
 def _fit(
-    train_pixels, method: str, features: str, hog: HogParams | None
+    train_pixels,
+    method: str,
+    features: str,
+    hog: HogParams | None,
+    kmeans: KmeansParams | None,
 ) -> tuple[NormalizationStats, np.ndarray | None]:
-    """The statistics, and the raw HOG features of the training images (HOG only)."""
+    """The statistics, and the raw features of the training images (all but pixels)."""
     if method not in METHODS:
         raise ValueError(f"normalization must be one of {', '.join(METHODS)}, got {method!r}")
-    if features not in FEATURES:
-        raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
-    if features == "hog":
-        if method != "per_pixel":
+    parts = feature_parts(features)
+    if hog is not None and "hog" not in parts:
+        raise ValueError(f"HOG parameters given, but features is {features!r}")
+    if kmeans is not None and "kmeans" not in parts:
+        raise ValueError(f"k-means parameters given, but features is {features!r}")
+    required = fixed_normalization(features)
+    if required is not None:
+        if method != required:
             raise ValueError(
-                f"HOG features take the per_pixel normalization (each feature "
+                f"{features} features take the {required} normalization (each feature "
                 f"standardized), not {method!r}"
             )
-        hog = hog or HogParams()
-        train_features = hog_features(_check_pixels(train_pixels), hog)
+        train_pixels = _check_pixels(train_pixels)
+        hog = (hog or HogParams()) if "hog" in parts else None
+        dictionary = None
+        if "kmeans" in parts:
+            started = time.perf_counter()
+            dictionary = fit_kmeans(train_pixels, kmeans or KmeansParams())
+            log.info(
+                "k-means dictionary (%d centroids) fitted in %.1f s",
+                dictionary.params.n_centroids,
+                time.perf_counter() - started,
+            )
+        stats = NormalizationStats(method, np.zeros(0), np.zeros(0), features, hog, dictionary)
+        train_features = _raw_features(train_pixels, stats)
         mean, std = _mean_std(train_features)
-        return NormalizationStats(method, mean, std, features, hog), train_features
-    if hog is not None:
-        raise ValueError("HOG parameters given, but features is 'pixels'")
+        return NormalizationStats(method, mean, std, features, hog, dictionary), train_features
     if method == "scale":
         return NormalizationStats(
             method, np.zeros(N_PIXELS, np.float32), np.full(N_PIXELS, 255.0, np.float32)
@@ -179,8 +234,8 @@ def normalize(pixels, stats: NormalizationStats) -> np.ndarray:
     ndarray of float32, shape (n, stats.n_features)
     """
     pixels = _check_pixels(pixels)
-    if stats.features == "hog":
-        return _standardize(hog_features(pixels, stats.hog), stats)
+    if stats.features != "pixels":
+        return _standardize(_raw_features(pixels, stats), stats)
     out = np.empty(pixels.shape, dtype=np.float32)
     for i in range(0, pixels.shape[0], _CHUNK_ROWS):
         chunk, target = pixels[i : i + _CHUNK_ROWS], out[i : i + _CHUNK_ROWS]
@@ -197,6 +252,29 @@ def normalize(pixels, stats: NormalizationStats) -> np.ndarray:
     return out
 
 
+def _raw_features(pixels: np.ndarray, stats: NormalizationStats) -> np.ndarray:
+    """The unnormalized feature blocks of ``stats.features``, side by side (float32)."""
+    out = np.empty((pixels.shape[0], stats.n_features), np.float32)
+    column = 0
+    for part in feature_parts(stats.features):
+        started = time.perf_counter()
+        if part == "hog":
+            width = stats.hog.n_features
+            out[:, column : column + width] = hog_features(pixels, stats.hog)
+        else:
+            width = stats.kmeans.params.n_features
+            kmeans_features(pixels, stats.kmeans, out=out[:, column : column + width])
+        if pixels.shape[0] > 1000:  # the data stage, not a served prediction
+            log.info(
+                "%s features of %d images in %.1f s",
+                part,
+                pixels.shape[0],
+                time.perf_counter() - started,
+            )
+        column += width
+    return out
+
+
 def _standardize(features: np.ndarray, stats: NormalizationStats) -> np.ndarray:
     """(features - mean) / std in place (float32 features)."""
     features -= stats.mean
@@ -205,11 +283,20 @@ def _standardize(features: np.ndarray, stats: NormalizationStats) -> np.ndarray:
 
 
 def save_stats(path: str | os.PathLike, stats: NormalizationStats) -> None:
-    """Write ``stats`` as ``.npz`` (arrays ``method``, ``mean``, ``std``, ``features`` and,
-    for HOG, ``hog`` = [cell_size, orientations, block_size]; no pickles)."""
+    """Write ``stats`` as ``.npz`` (arrays ``method``, ``mean``, ``std``, ``features``; for
+    HOG, ``hog`` = [cell_size, orientations, block_size]; for k-means, ``kmeans_params``
+    (JSON text), ``kmeans_patch_mean``, ``kmeans_whitening`` and ``kmeans_centroids``;
+    no pickles)."""
     extra = {}
-    if stats.features == "hog":
+    if stats.hog is not None:
         extra["hog"] = np.array([stats.hog.cell_size, stats.hog.orientations, stats.hog.block_size])
+    if stats.kmeans is not None:
+        extra.update(
+            kmeans_params=np.array(json.dumps(stats.kmeans.params.to_dict())),
+            kmeans_patch_mean=stats.kmeans.patch_mean,
+            kmeans_whitening=stats.kmeans.whitening,
+            kmeans_centroids=stats.kmeans.centroids,
+        )
     with open(path, "wb") as fh:
         np.savez(
             fh,
@@ -235,15 +322,40 @@ def load_stats(path: str | os.PathLike) -> NormalizationStats:
             mean, std = archive["mean"].astype(np.float32), archive["std"].astype(np.float32)
             # Files written before HOG existed hold pixel statistics.
             features = str(archive["features"]) if "features" in archive else "pixels"
-            hog = HogParams(*(int(v) for v in archive["hog"])) if features == "hog" else None
+            if features not in FEATURES:
+                raise KeyError(f"unknown features {features!r}")
+            parts = feature_parts(features)
+            hog = HogParams(*(int(v) for v in archive["hog"])) if "hog" in parts else None
+            dictionary = _load_dictionary(archive) if "kmeans" in parts else None
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise DataError(f"not a normalization file ({exc})", where=path) from None
-    if features not in FEATURES:
-        raise DataError(f"unknown features {features!r}", where=path)
-    stats = NormalizationStats(method, mean, std, features, hog)
+    stats = NormalizationStats(method, mean, std, features, hog, dictionary)
     expected = 0 if method == "per_image" else stats.n_features
     if method not in METHODS or mean.shape != (expected,) or std.shape != (expected,):
         raise DataError(f"unknown method {method!r} or statistics of the wrong shape", where=path)
     if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
         raise DataError("non-finite mean or non-positive std", where=path)
     return stats
+
+
+def _load_dictionary(archive) -> KmeansDictionary:
+    """The k-means dictionary of a statistics archive, its shapes checked (ValueError)."""
+    params = KmeansParams(**json.loads(str(archive["kmeans_params"])))
+    d = params.patch_size**2
+    dictionary = KmeansDictionary(
+        params,
+        archive["kmeans_patch_mean"].astype(np.float32),
+        archive["kmeans_whitening"].astype(np.float32),
+        archive["kmeans_centroids"].astype(np.float32),
+    )
+    shapes = (
+        dictionary.patch_mean.shape,
+        dictionary.whitening.shape,
+        dictionary.centroids.shape,
+    )
+    if shapes != ((d,), (d, d), (params.n_centroids, d)):
+        raise ValueError(f"k-means arrays of shapes {shapes} do not fit {params}")
+    arrays = (dictionary.patch_mean, dictionary.whitening, dictionary.centroids)
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise ValueError("non-finite k-means arrays")
+    return dictionary

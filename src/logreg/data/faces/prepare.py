@@ -2,11 +2,14 @@
 
 Output (one directory, written atomically, see :mod:`logreg.data.prepared`)::
 
-    X_{train,val,test}.npy    float32 (n, 2304) normalized pixels, or (n, 1764) HOG
+    X_{train,val,test}.npy    float32 (n, 2304) normalized pixels, (n, 1764) HOG,
+                              (n, 3200) k-means or (n, 4964) HOG + k-means features
     y_{train,val,test}.npy    int64 emotion index 0..6
-    meta.json                 kind, class names, image shape, features (and HOG layout),
-                              normalization, sources, skipped rows
-    normalization.npz         features, method, mean, std (see logreg.data.faces.normalize)
+    meta.json                 kind, class names, image shape, features (and HOG and
+                              k-means layouts), normalization, sources, skipped rows
+    normalization.npz         features, method, mean, std, HOG layout, k-means dictionary
+                              (see logreg.data.faces.normalize)
+    kmeans_centroids.png      k-means features only: the centroids, one small patch each
     skipped_rows.json         count, line numbers (or files) and messages of skipped rows
 """
 
@@ -25,6 +28,7 @@ from logreg.data.faces.csv_reader import read_fer_csv
 from logreg.data.faces.fer_format import CLASS_NAMES, IMAGE_SHAPE, USAGE_SPLIT, USAGES
 from logreg.data.faces.folders import is_image_folder_root, read_fer_folders
 from logreg.data.faces.hog import HogParams
+from logreg.data.faces.kmeans import KmeansParams, save_mosaic
 from logreg.data.faces.normalize import fit_and_normalize, normalize, save_stats
 from logreg.data.prepared import SPLITS, PreparedDataset, save_prepared
 from logreg.errors import DataError
@@ -177,6 +181,7 @@ def prepare_faces(
     normalization: str = "per_pixel",
     features: str = "pixels",
     hog: HogParams | None = None,
+    kmeans: KmeansParams | None = None,
     skip_bad_rows: bool = False,
     val_fraction: float = 0.1,
     seed: int = 0,
@@ -191,13 +196,16 @@ def prepare_faces(
     input_path : path-like
         See :func:`load_fer2013`.
     out_dir : path-like
-        The prepared dataset directory (e.g. ``results/faces/hog``).
+        The prepared dataset directory (e.g. ``results/data/faces/demo/hog``).
     normalization : {"scale", "per_pixel", "per_image"}
         ``per_pixel`` only for HOG features.
-    features : {"pixels", "hog"}
-        The grey levels themselves, or their histograms of oriented gradients.
+    features : {"pixels", "hog", "kmeans", "hog+kmeans"}
+        The grey levels themselves, their histograms of oriented gradients, k-means patch
+        features (dictionary learned on the train split), or HOG and k-means side by side.
     hog : HogParams, optional
-        The HOG layout (``features="hog"``); default :class:`HogParams()`.
+        The HOG layout (features with ``hog``); default :class:`HogParams()`.
+    kmeans : KmeansParams, optional
+        The k-means layout and fit (features with ``kmeans``); default :class:`KmeansParams()`.
     skip_bad_rows, val_fraction, seed
         See :func:`load_fer2013`.
 
@@ -217,13 +225,19 @@ def prepare_faces(
         time.perf_counter() - started,
     )
     _report_skipped(raw.skipped, os.fspath(input_path))
-    stats, X_train = fit_and_normalize(raw.pixels["train"], normalization, features, hog)
+    featurized = time.perf_counter()
+    stats, X_train = fit_and_normalize(raw.pixels["train"], normalization, features, hog, kmeans)
     X = {
         split: X_train if split == "train" else normalize(raw.pixels[split], stats)
         for split in SPLITS
     }
+    feature_seconds = time.perf_counter() - featurized
     log.info(
-        "%s features (%d per image), %s normalization", features, stats.n_features, normalization
+        "%s features (%d per image), %s normalization, in %.1f s",
+        features,
+        stats.n_features,
+        normalization,
+        feature_seconds,
     )
     for split in SPLITS:
         counts = np.bincount(raw.labels[split], minlength=len(CLASS_NAMES))
@@ -240,6 +254,8 @@ def prepare_faces(
         "image_shape": list(IMAGE_SHAPE),
         "features": features,
         "normalization": normalization,
+        # Wall time of features + normalization (all splits): runs log it beside fit_seconds.
+        "feature_seconds": round(feature_seconds, 2),
         "source_files": raw.source_files,
         "source_format": raw.source_format,
         "split_sizes": {split: int(raw.labels[split].size) for split in SPLITS},
@@ -255,6 +271,8 @@ def prepare_faces(
             "orientations": stats.hog.orientations,
             "block_size": stats.hog.block_size,
         }
+    if stats.kmeans is not None:
+        meta["kmeans"] = stats.kmeans.params.to_dict()
     if raw.source_format == "image_folders":
         meta.update(val_fraction=val_fraction, seed=seed)
     dataset = PreparedDataset(X=X, y=dict(raw.labels), meta=meta)
@@ -263,6 +281,8 @@ def prepare_faces(
         # then join it, and the whole is swapped in for out_dir at once.
         save_prepared(tmp, dataset)
         save_stats(tmp / "normalization.npz", stats)
+        if stats.kmeans is not None:
+            save_mosaic(tmp / "kmeans_centroids.png", stats.kmeans)
         (tmp / "skipped_rows.json").write_text(
             json.dumps(raw.skipped, indent=2) + "\n", encoding="utf-8"
         )

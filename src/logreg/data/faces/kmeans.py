@@ -1,0 +1,437 @@
+"""Unsupervised patch features of 48x48 faces: k-means on whitened patches (Coates & Ng, 2011).
+
+A linear softmax on these features stays a linear classifier of the features; what it
+gains over HOG (about 8 points on FER2013, README) comes from a dictionary of local
+patterns learned from the training faces themselves.
+
+Fitting, on training images only (:func:`fit_kmeans`):
+
+1. ``n_patches`` random ``p x p`` patches (image and position drawn with
+   ``numpy.random.default_rng(seed)``);
+2. each patch :math:`x \\in \\mathbb{R}^{p^2}` normalized for brightness and contrast,
+   :math:`\\tilde x = (x - \\bar x) / \\sqrt{\\operatorname{var}(x) + 10}` (grey levels 0..255);
+3. ZCA whitening, :math:`W = V (\\Lambda + \\epsilon I)^{-1/2} V^\\top` from the eigen
+   decomposition :math:`V \\Lambda V^\\top` of the patches' covariance, around their mean
+   :math:`m`: :math:`w = (\\tilde x - m) W`;
+4. ``n_iter`` Lloyd iterations of k-means with ``n_centroids`` centroids :math:`c_k`,
+   started from distinct random patches; an empty cluster is re-seeded with the patch
+   farthest from its centroid (then the next farthest, ...), so the result only depends
+   on the seed.
+
+Encoding (:func:`kmeans_features`): every patch position (``stride`` apart) gets the
+"triangle" activations :math:`f_k = \\max(0, \\mu(z) - z_k)`, with :math:`z_k = \\|w - c_k\\|`
+and :math:`\\mu(z)` their mean over :math:`k`; activations are summed over a
+``pool_grid x pool_grid`` grid of regions of the position map (split as evenly as
+possible), and the square root of each sum is the feature. Features are ordered
+(region row, region column, centroid).
+
+The encoding is a matrix product (positions x centroids) per image, of a fixed shape, so
+one image gives the same bits whether it is encoded alone (a served model) or among
+35,887 (the data stage). Images are encoded by ``n_threads`` threads, each with
+single-threaded BLAS (numpy releases the GIL), in float32, 256 patch positions at a time:
+the (positions x centroids) activations never exist beyond one block of 256 x 800
+(0.8 MB, within a core's L2 cache) per thread, and are pooled at once. Memory is the
+output plus ~20 MB per thread.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from threadpoolctl import threadpool_limits
+
+from logreg.data.faces.fer_format import IMAGE_SHAPE
+
+_CONTRAST_REGULARIZER = 10.0  # Coates & Ng: var + 10 for grey levels 0..255
+_IMAGES_PER_TASK = 64  # unit of work of a thread: small, so the two threads stay balanced
+_POSITIONS_PER_BLOCK = 256  # 256 x 800 float32 distances: 0.8 MB
+_FIT_CHUNK = 8192  # patches per distance block while fitting (8192 x K float32)
+
+
+@dataclass(frozen=True)
+class KmeansParams:
+    """The k-means feature layout and how its dictionary is learned.
+
+    The defaults are Coates & Ng's: 6x6 patches at every position, 800 centroids by 10
+    iterations on 100,000 patches, whitening epsilon 0.1, pooled over the four quadrants
+    (3,200 features).
+    """
+
+    patch_size: int = 6
+    n_centroids: int = 800
+    whitening_epsilon: float = 0.1
+    pool_grid: int = 2
+    stride: int = 1
+    n_patches: int = 100_000
+    n_iter: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("patch_size", "n_centroids", "pool_grid", "stride", "n_patches", "n_iter"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        epsilon = self.whitening_epsilon
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+            raise ValueError(f"whitening_epsilon must be a positive number, got {epsilon!r}")
+        side = IMAGE_SHAPE[0]
+        if self.patch_size > side:
+            raise ValueError(f"patch_size {self.patch_size} is larger than the {side}x{side} image")
+        if self.pool_grid > self.n_positions:
+            raise ValueError(
+                f"pool_grid {self.pool_grid} is finer than the {self.n_positions} patch "
+                f"positions across the image (patch_size {self.patch_size}, stride {self.stride})"
+            )
+        if self.n_centroids < 2:
+            raise ValueError(f"n_centroids must be at least 2, got {self.n_centroids}")
+        if self.n_patches < self.n_centroids:
+            raise ValueError(
+                f"n_patches ({self.n_patches}) must be at least n_centroids ({self.n_centroids})"
+            )
+
+    @property
+    def n_positions(self) -> int:
+        """Patch positions along each side of the image."""
+        return (IMAGE_SHAPE[0] - self.patch_size) // self.stride + 1
+
+    @property
+    def n_features(self) -> int:
+        return self.pool_grid**2 * self.n_centroids
+
+    def to_dict(self) -> dict:
+        return {
+            k: (float(v) if k == "whitening_epsilon" else int(v)) for k, v in asdict(self).items()
+        }
+
+
+@dataclass(frozen=True)
+class KmeansDictionary:
+    """A fitted dictionary: what :func:`kmeans_features` needs besides the images.
+
+    Attributes
+    ----------
+    params : KmeansParams
+    patch_mean : ndarray of float32, shape (p*p,)
+        Mean :math:`m` of the normalized training patches.
+    whitening : ndarray of float32, shape (p*p, p*p)
+        The ZCA matrix :math:`W` (symmetric).
+    centroids : ndarray of float32, shape (n_centroids, p*p)
+        In whitened patch space.
+    """
+
+    params: KmeansParams
+    patch_mean: np.ndarray
+    whitening: np.ndarray
+    centroids: np.ndarray
+
+
+def _patch_rows(images: np.ndarray, params: KmeansParams) -> np.ndarray:
+    """(n, 48, 48) float32 -> (n, positions**2, p*p) patches (a copy), row-major positions."""
+    p, s = params.patch_size, params.stride
+    windows = sliding_window_view(images, (p, p), axis=(1, 2))[:, ::s, ::s]
+    return windows.reshape(images.shape[0], -1, p * p)
+
+
+def _normalize_patches(patches: np.ndarray) -> np.ndarray:
+    """Brightness and contrast normalization of each patch (last axis), in place."""
+    patches -= patches.mean(axis=-1, keepdims=True)
+    variance = np.mean(patches * patches, axis=-1, keepdims=True)
+    patches /= np.sqrt(variance + _CONTRAST_REGULARIZER)
+    return patches
+
+
+def _sample_patches(train_pixels: np.ndarray, params: KmeansParams, rng) -> np.ndarray:
+    """``n_patches`` normalized random patches of the training images, float64."""
+    n_images = train_pixels.shape[0]
+    if n_images == 0:
+        raise ValueError("cannot fit k-means features on an empty training split")
+    p, s = params.patch_size, params.stride
+    image = rng.integers(n_images, size=params.n_patches)
+    row = rng.integers(params.n_positions, size=params.n_patches) * s
+    col = rng.integers(params.n_positions, size=params.n_patches) * s
+    images = np.asarray(train_pixels).reshape(-1, *IMAGE_SHAPE)
+    offsets = np.arange(p)
+    patches = images[
+        image[:, None, None],
+        (row[:, None] + offsets)[:, :, None],
+        (col[:, None] + offsets)[:, None],
+    ]
+    return _normalize_patches(patches.reshape(params.n_patches, p * p).astype(np.float64))
+
+
+def zca_whitening(patches: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and ZCA matrix :math:`V (\\Lambda + \\epsilon I)^{-1/2} V^\\top` of ``patches``.
+
+    Parameters
+    ----------
+    patches : ndarray, shape (n, d)
+    epsilon : float
+
+    Returns
+    -------
+    mean : ndarray, shape (d,)
+    whitening : ndarray, shape (d, d)
+        Symmetric; ``(patches - mean) @ whitening`` has covariance
+        :math:`V \\Lambda (\\Lambda + \\epsilon I)^{-1} V^\\top`.
+    """
+    mean = patches.mean(axis=0)
+    centred = patches - mean
+    covariance = centred.T @ centred / patches.shape[0]
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    eigenvalues = np.maximum(eigenvalues, 0.0)  # rounding can make a zero slightly negative
+    whitening = (eigenvectors / np.sqrt(eigenvalues + epsilon)) @ eigenvectors.T
+    return mean, whitening
+
+
+def lloyd_kmeans(
+    points: np.ndarray, n_clusters: int, n_iter: int, rng: np.random.Generator
+) -> np.ndarray:
+    """k-means by Lloyd iterations from ``n_clusters`` distinct random points.
+
+    An empty cluster takes the point farthest from its centroid (the second empty
+    cluster the second farthest, ...): deterministic given ``rng``.
+
+    Parameters
+    ----------
+    points : ndarray of float64, shape (n, d)
+    n_clusters, n_iter : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of float64, shape (n_clusters, d)
+    """
+    n = points.shape[0]
+    if n < n_clusters:
+        raise ValueError(f"cannot find {n_clusters} clusters among {n} points")
+    centroids = points[np.sort(rng.choice(n, size=n_clusters, replace=False))].copy()
+    squared_norms = np.einsum("ij,ij->i", points, points)
+    columns = np.ascontiguousarray(points.T)
+    points32 = points.astype(np.float32)  # the assignment's matrix products, at twice the speed
+    for _ in range(n_iter):
+        label, distance = _assign(points32, squared_norms, centroids)
+        counts = np.bincount(label, minlength=n_clusters)
+        sums = np.stack(
+            [np.bincount(label, weights=column, minlength=n_clusters) for column in columns],
+            axis=1,
+        )
+        nonempty = counts > 0
+        centroids[nonempty] = sums[nonempty] / counts[nonempty, None]
+        empty = np.flatnonzero(~nonempty)
+        if empty.size:
+            farthest = np.argsort(-distance, kind="stable")[: empty.size]
+            centroids[empty] = points[farthest]
+    return centroids
+
+
+def _assign(points, squared_norms, centroids) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid of each point and the squared distance to it."""
+    half_norms = (0.5 * np.einsum("ij,ij->i", centroids, centroids)).astype(np.float32)
+    centroids = centroids.astype(np.float32)
+    label = np.empty(points.shape[0], np.int64)
+    distance = np.empty(points.shape[0])
+    for i in range(0, points.shape[0], _FIT_CHUNK):
+        # argmin_k |x - c_k|^2 = argmin_k (|c_k|^2 / 2 - x.c_k): one matrix product.
+        scores = half_norms - points[i : i + _FIT_CHUNK] @ centroids.T
+        label[i : i + _FIT_CHUNK] = best = scores.argmin(axis=1)
+        picked = scores[np.arange(best.size), best]
+        distance[i : i + _FIT_CHUNK] = np.maximum(squared_norms[i : i + _FIT_CHUNK] + 2 * picked, 0)
+    return label, distance
+
+
+def fit_kmeans(train_pixels, params: KmeansParams = KmeansParams()) -> KmeansDictionary:
+    """Learn the whitening and the centroids from training images.
+
+    Parameters
+    ----------
+    train_pixels : array_like, shape (n_train, 2304)
+        Raw grey levels 0..255 of the training split.
+    params : KmeansParams
+
+    Returns
+    -------
+    KmeansDictionary
+    """
+    rng = np.random.default_rng(params.seed)
+    patches = _sample_patches(np.asarray(train_pixels), params, rng)
+    mean, whitening = zca_whitening(patches, params.whitening_epsilon)
+    whitened = (patches - mean) @ whitening
+    centroids = lloyd_kmeans(whitened, params.n_centroids, params.n_iter, rng)
+    return KmeansDictionary(
+        params,
+        mean.astype(np.float32),
+        whitening.astype(np.float32),
+        centroids.astype(np.float32),
+    )
+
+
+def _pooling_matrix(params: KmeansParams) -> np.ndarray:
+    """(pool_grid**2, positions**2) float32 of 0/1: which region each position sums into."""
+    n, g = params.n_positions, params.pool_grid
+    region = np.concatenate(
+        [np.full(len(part), i) for i, part in enumerate(np.array_split(np.arange(n), g))]
+    )
+    cell = (region[:, None] * g + region[None, :]).ravel()
+    return (cell[None, :] == np.arange(g * g)[:, None]).astype(np.float32)
+
+
+class _Encoder:
+    """The per-image encoding, with the matrices it reuses (float32)."""
+
+    def __init__(self, dictionary: KmeansDictionary) -> None:
+        self.params = dictionary.params
+        centroids = dictionary.centroids
+        d = centroids.shape[1]
+        # Squared distances in one product: [w, |w|^2, 1] @ [[-2 C^T], [1], [|c|^2]].
+        self.distance_matrix = np.empty((d + 2, centroids.shape[0]), np.float32)
+        self.distance_matrix[:d] = -2.0 * centroids.T
+        self.distance_matrix[d] = 1.0
+        self.distance_matrix[d + 1] = np.einsum("ij,ij->i", centroids, centroids)
+        self.patch_mean = dictionary.patch_mean
+        self.whitening = dictionary.whitening
+        self.pooling = _pooling_matrix(self.params)
+
+    def encode(self, pixels: np.ndarray, out: np.ndarray) -> None:
+        """Features of ``pixels`` (m, 2304) into ``out`` (m, n_features), one image at a time."""
+        images = pixels.reshape(-1, *IMAGE_SHAPE).astype(np.float32)
+        patches = _normalize_patches(_patch_rows(images, self.params))
+        patches -= self.patch_mean
+        n_positions, d = patches.shape[1:]
+        augmented = np.empty((n_positions, d + 2), np.float32)
+        augmented[:, d + 1] = 1.0
+        block = np.empty((_POSITIONS_PER_BLOCK, self.distance_matrix.shape[1]), np.float32)
+        pooled = np.empty((self.pooling.shape[0], block.shape[1]), np.float32)
+        for i in range(images.shape[0]):
+            whitened = augmented[:, :d]
+            np.matmul(patches[i], self.whitening, out=whitened)
+            np.einsum("ij,ij->i", whitened, whitened, out=augmented[:, d])
+            pooled[...] = 0.0
+            # Blocks of positions whose distances fit in a core's L2 cache: the
+            # elementwise passes below run from cache, not from memory.
+            for start in range(0, n_positions, _POSITIONS_PER_BLOCK):
+                stop = min(start + _POSITIONS_PER_BLOCK, n_positions)
+                z = block[: stop - start]
+                np.matmul(augmented[start:stop], self.distance_matrix, out=z)
+                np.maximum(z, 0.0, out=z)  # rounding: no sqrt of -1e-7
+                np.sqrt(z, out=z)
+                mean = z.mean(axis=1, keepdims=True)
+                # Triangle max(0, mean - z_k) summed over a region = sum(mean) -
+                # sum(min(z_k, mean)): one pass less than subtracting, then clipping.
+                np.minimum(z, mean, out=z)
+                pooling = self.pooling[:, start:stop]
+                pooled += pooling @ mean
+                pooled -= pooling @ z
+            np.maximum(pooled, 0.0, out=pooled)  # rounding again, where every f_k is 0
+            np.sqrt(pooled, out=pooled)
+            out[i] = pooled.ravel()
+
+
+def kmeans_features(
+    pixels,
+    dictionary: KmeansDictionary,
+    out: np.ndarray | None = None,
+    n_threads: int | None = None,
+) -> np.ndarray:
+    """Pooled triangle k-means features of flattened 48x48 images.
+
+    Parameters
+    ----------
+    pixels : array_like, shape (n, 2304)
+        Grey levels (uint8 or float), row-major 48x48 images.
+    dictionary : KmeansDictionary
+        From :func:`fit_kmeans`.
+    out : ndarray of float32, shape (n, n_features), optional
+        Written in place (e.g. a column block of a wider feature matrix).
+    n_threads : int, optional
+        Threads encoding images in parallel; default: the CPUs this process may use.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, dictionary.params.n_features)
+    """
+    pixels = np.asarray(pixels)
+    n = pixels.shape[0]
+    if out is None:
+        out = np.empty((n, dictionary.params.n_features), np.float32)
+    encoder = _Encoder(dictionary)
+    n_threads = n_threads or len(os.sched_getaffinity(0))
+    starts = range(0, n, _IMAGES_PER_TASK)
+
+    def task(start: int) -> None:
+        stop = start + _IMAGES_PER_TASK
+        encoder.encode(pixels[start:stop], out[start:stop])
+
+    # One BLAS thread per encoding thread: the threads already fill the cores, and the
+    # elementwise passes (numpy, one core each) cost as much as the matrix products.
+    with threadpool_limits(limits=1, user_api="blas"):
+        if n_threads == 1 or n <= _IMAGES_PER_TASK:
+            for start in starts:
+                task(start)
+        else:
+            with ThreadPoolExecutor(n_threads) as pool:
+                list(pool.map(task, starts))
+    return out
+
+
+def centroid_mosaic(dictionary: KmeansDictionary, scale: int = 4, gap: int = 1) -> np.ndarray:
+    """The centroids as a grid of small grey patches, each stretched to its own range.
+
+    Returns
+    -------
+    ndarray of uint8, shape (rows * (p*scale + gap) + gap, cols * (p*scale + gap) + gap)
+    """
+    p = dictionary.params.patch_size
+    centroids = dictionary.centroids.astype(np.float64)
+    k = centroids.shape[0]
+    cols = int(np.ceil(np.sqrt(k)))
+    rows = int(np.ceil(k / cols))
+    low = centroids.min(axis=1, keepdims=True)
+    span = centroids.max(axis=1, keepdims=True) - low
+    scaled = (centroids - low) / np.where(span > 0, span, 1.0)
+    side = p * scale + gap
+    mosaic = np.full((rows * side + gap, cols * side + gap), 255, np.uint8)
+    for index, patch in enumerate(scaled):
+        r, c = divmod(index, cols)
+        tile = np.kron(patch.reshape(p, p), np.ones((scale, scale)))
+        mosaic[gap + r * side : (r + 1) * side, gap + c * side : (c + 1) * side] = np.round(
+            255 * tile
+        ).astype(np.uint8)
+    return mosaic
+
+
+def save_mosaic(path: str | os.PathLike, dictionary: KmeansDictionary) -> None:
+    """Write :func:`centroid_mosaic` as a PNG."""
+    from PIL import Image
+
+    Image.fromarray(centroid_mosaic(dictionary)).save(path, format="PNG")
+
+
+def region_weights(weights: np.ndarray, params: KmeansParams) -> np.ndarray:
+    """Mean weight over the centroids of each pooling region: shape (pool_grid, pool_grid).
+
+    Positive: activity of that region of the face pushes towards the class.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (params.n_features,):
+        raise ValueError(f"expected {params.n_features} k-means weights, got shape {weights.shape}")
+    return weights.reshape(params.pool_grid, params.pool_grid, params.n_centroids).mean(axis=2)
+
+
+def region_image(weights: np.ndarray, params: KmeansParams) -> np.ndarray:
+    """:func:`region_weights` painted over the 48x48 image: each region's patch centres."""
+    grid = region_weights(weights, params)
+    n, g, p, s = params.n_positions, params.pool_grid, params.patch_size, params.stride
+    region = np.concatenate(
+        [np.full(len(part), i) for i, part in enumerate(np.array_split(np.arange(n), g))]
+    )
+    # Pixel -> the region of the nearest patch centre along each axis.
+    centres = np.arange(n) * s + (p - 1) / 2
+    nearest = np.abs(np.arange(IMAGE_SHAPE[0])[:, None] - centres[None, :]).argmin(axis=1)
+    along = region[nearest]
+    return grid[along[:, None], along[None, :]]
