@@ -26,7 +26,11 @@ def _dataset(n_classes: int, rng, **meta) -> PreparedDataset:
 
 def _cfg(threshold="val_f1"):
     return OmegaConf.create(
-        {"model": {"threshold": threshold, "threshold_value": 0.5}, "tracking": {"top_words": 2}}
+        {
+            "dataset": {"path": None},
+            "model": {"threshold": threshold, "threshold_value": 0.5},
+            "tracking": {"top_words": 2},
+        }
     )
 
 
