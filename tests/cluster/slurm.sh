@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# A throw-away single-node SLURM cluster for tests, as plain processes (no systemd):
+#
+#   tests/cluster/slurm.sh up   [DIR]   # munged, slurmctld, slurmd; prints the SLURM_CONF export
+#   tests/cluster/slurm.sh down [DIR]   # cancels every job, stops the daemons, deletes DIR
+#
+# DIR (default $LOGREG_SLURM_DIR or /tmp/logreg-slurm) holds everything: a fresh munge key,
+# slurm.conf, state, spool, logs, pid files and a munge socket. Nothing under /etc is touched,
+# so it can run beside a real installation. Every daemon listens on loopback only, on free
+# ports. Job accounting is off (AccountingStorageType=accounting_storage/none): status comes
+# from squeue, which is what workflow/profiles/slurm and conf/hydra/launcher/submitit_slurm.yaml
+# use. Needs Debian's slurm-wlm and munge (.ci/run installs them) and root (slurmd starts
+# jobs as their submitting user). After `up`, point the SLURM commands at the cluster with
+#   export SLURM_CONF=DIR/slurm.conf
+set -euo pipefail
+
+action=${1:-}
+dir=${2:-${LOGREG_SLURM_DIR:-/tmp/logreg-slurm}}
+node=$(hostname)
+
+die() { echo "slurm.sh: $*" >&2; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+stop_pidfile() {
+    local file=$1 pid
+    [ -f "$file" ] || return 0
+    pid=$(cat "$file")
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+}
+
+down() {
+    [ -d "$dir" ] || return 0
+    if [ -f "$dir/slurm.conf" ] && [ -f "$dir/slurmctld.pid" ]; then
+        SLURM_CONF=$dir/slurm.conf timeout 10 scancel --full --quiet --user "$(id -un)" \
+            2>/dev/null || true
+    fi
+    # slurmd first: it ends the jobs it still runs; munged last, the others need it to stop.
+    stop_pidfile "$dir/slurmd.pid"
+    stop_pidfile "$dir/slurmctld.pid"
+    stop_pidfile "$dir/munged.pid"
+    rm -rf "$dir"
+}
+
+up() {
+    for tool in munged mungekey slurmctld slurmd sinfo sbatch squeue; do
+        command -v "$tool" >/dev/null || die "$tool not found: install Debian's slurm-wlm and munge"
+    done
+    [ "$(id -u)" -eq 0 ] || die "needs root (slurmd runs jobs as their submitting user)"
+    [ ! -e "$dir/slurmctld.pid" ] || die "$dir holds a running cluster; run 'down' first"
+    rm -rf "$dir"
+    mkdir -p "$dir"/{munge,state,spool,log}
+    chmod 700 "$dir" "$dir/munge"
+
+    mungekey --create --keyfile "$dir/munge/munge.key" >/dev/null
+    chmod 400 "$dir/munge/munge.key"
+    munged --force --socket "$dir/munge/munge.socket" --key-file "$dir/munge/munge.key" \
+        --pid-file "$dir/munged.pid" --log-file "$dir/log/munged.log" \
+        --seed-file "$dir/munge/munged.seed"
+
+    local cpus mem_mb
+    cpus=$(nproc)
+    # Half the machine's memory: jobs asking for more than their mem_mb are refused, not run.
+    mem_mb=$(awk '/^MemTotal/ {print int($2 / 1024 / 2)}' /proc/meminfo)
+    cat >"$dir/slurm.conf" <<EOF
+ClusterName=logreg-test
+SlurmctldHost=$node(127.0.0.1)
+SlurmctldPort=$(free_port)
+SlurmdPort=$(free_port)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$dir/munge/munge.socket
+CredType=cred/munge
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/slurmctld.pid
+SlurmdPidFile=$dir/slurmd.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd.log
+PlugStackConfig=$dir/plugstack.conf
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU_Memory
+ReturnToService=2
+MpiDefault=none
+MailProg=/bin/true
+SlurmctldTimeout=30
+SlurmdTimeout=30
+InactiveLimit=0
+KillWait=5
+MinJobAge=300
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
+EOF
+    : >"$dir/plugstack.conf"
+    export SLURM_CONF=$dir/slurm.conf
+    slurmctld -i
+    slurmd -N "$node"
+
+    for _ in $(seq 100); do
+        if [ "$(sinfo --noheader --node "$node" --format %t 2>/dev/null)" = idle ]; then
+            echo "export SLURM_CONF=$dir/slurm.conf"
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "slurm.sh: node $node not idle after 20 s; logs follow" >&2
+    tail -n 20 "$dir"/log/*.log >&2 || true
+    down
+    exit 1
+}
+
+case $action in
+    up) up ;;
+    down) down ;;
+    *) die "usage: $0 up|down [DIR]" ;;
+esac
