@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
@@ -147,6 +148,13 @@ def check_config(cfg: DictConfig) -> None:
     ConfigError
         Naming the offending key, its value and what was expected.
     """
+    if urlsplit(cfg.tracking.uri).password is not None:
+        # The value is not repeated: the config is logged, and this message too.
+        raise ConfigError(
+            "tracking.uri",
+            "holds a password (user:password@host); the config is logged as run params, so "
+            "give them in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead",
+        )
     _choice(cfg, "dataset.kind", DATASET_KINDS)
     _choice(cfg, "model.name", MODELS)
     _choice(cfg, "optimizer.solver", SOLVERS)

@@ -23,7 +23,7 @@ from logreg.experiment import evaluation, tracking
 from logreg.experiment.config import check_config, penalty_name
 from logreg.fileio import write_text_atomic
 from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
-from logreg.provenance import git_state, package_versions
+from logreg.provenance import batch_job, git_state, package_versions
 from logreg.serving import pyfunc_model
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ def _start_tracker(cfg: DictConfig, dataset_meta: dict) -> tracking.Tracker | No
         return None
     tags = {
         **git_state(),
+        **batch_job(),
         **{f"version.{k}": v for k, v in package_versions().items()},
         **{
             f"data_sha256.{Path(p).name}": h
