@@ -10,8 +10,9 @@
 # ports. Job accounting is off (AccountingStorageType=accounting_storage/none): status comes
 # from squeue, which is what workflow/profiles/slurm and conf/hydra/launcher/submitit_slurm.yaml
 # use. Needs Debian's slurm-wlm and munge (.ci/run installs them) and root (slurmd starts
-# jobs as their submitting user). After `up`, point the SLURM commands at the cluster with
-#   export SLURM_CONF=DIR/slurm.conf
+# jobs as their submitting user). `up` prints the line that points the SLURM commands (and
+# the jobs they start) at the cluster:
+#   eval "$(tests/cluster/slurm.sh up)"     # export SLURM_CONF=DIR/slurm.conf PATH=DIR/bin:$PATH
 set -euo pipefail
 
 action=${1:-}
@@ -103,13 +104,21 @@ NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
     : >"$dir/plugstack.conf"
+    # Client commands pinned to this cluster: SLURM_CONF alone is not enough, since
+    # snakemake-executor-plugin-slurm-jobstep drops every SLURM_* variable before its srun.
+    mkdir -p "$dir/bin"
+    for tool in sbatch srun squeue scancel sinfo scontrol sacct; do
+        printf '#!/bin/sh\nSLURM_CONF=%s exec %s "$@"\n' "$dir/slurm.conf" "$(command -v "$tool")" \
+            >"$dir/bin/$tool"
+        chmod 755 "$dir/bin/$tool"
+    done
     export SLURM_CONF=$dir/slurm.conf
     slurmctld -i
     slurmd -N "$node"
 
     for _ in $(seq 100); do
         if [ "$(sinfo --noheader --node "$node" --format %t 2>/dev/null)" = idle ]; then
-            echo "export SLURM_CONF=$dir/slurm.conf"
+            echo "export SLURM_CONF=$dir/slurm.conf PATH=$dir/bin:\$PATH"
             return 0
         fi
         sleep 0.2
