@@ -117,6 +117,7 @@ def test_readme_cluster_commands_give_the_local_results(tmp_path):
     # Not tmp_path: private to root, and PostgreSQL runs as its own user. Short, too, since a
     # unix socket path has at most 107 characters.
     base = Path(tempfile.mkdtemp(prefix="logreg-cl-"))
+    base.chmod(0o711)  # PostgreSQL, run as its own user, reaches its folder inside
     env = dict(
         os.environ,
         PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
