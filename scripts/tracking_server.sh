@@ -57,6 +57,9 @@ default_permission = READ
 database_uri = $AUTH_DATABASE_URI
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 grant_default_workspace_access = false
+# Checking a password costs a PBKDF2 hash (~0.1-0.3 s of CPU): without this cache a job's
+# many requests keep the server busy. One worker, so no other worker's cache goes stale.
+auth_cache_ttl_seconds = 60
 EOF
 export MLFLOW_AUTH_CONFIG_PATH=$folder/basic_auth.ini
 MLFLOW_FLASK_SERVER_SECRET_KEY=${MLFLOW_FLASK_SERVER_SECRET_KEY:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
