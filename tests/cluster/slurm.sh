@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # A throw-away single-node SLURM cluster for tests, as plain processes (no systemd):
 #
-#   tests/cluster/slurm.sh up   [DIR]   # munged, slurmctld, slurmd; prints the SLURM_CONF export
+#   tests/cluster/slurm.sh up   [DIR]   # munged, MariaDB, slurmdbd, slurmctld, slurmd
 #   tests/cluster/slurm.sh down [DIR]   # cancels every job, stops the daemons, deletes DIR
 #
 # DIR (default $LOGREG_SLURM_DIR or /tmp/logreg-slurm) holds everything: a fresh munge key,
-# slurm.conf, state, spool, logs, pid files and a munge socket. Nothing under /etc is touched,
-# so it can run beside a real installation. Every daemon listens on loopback only, on free
-# ports. Job accounting is off (AccountingStorageType=accounting_storage/none): status comes
-# from squeue, which is what workflow/profiles/slurm and conf/hydra/launcher/submitit_slurm.yaml
-# use. Needs Debian's slurm-wlm and munge (.ci/run installs them) and root (slurmd starts
-# jobs as their submitting user). `up` prints the line that points the SLURM commands (and
-# the jobs they start) at the cluster:
+# slurm.conf, slurmdbd.conf, the accounting database, state, spool, logs, pid files and
+# sockets. Nothing under /etc is touched, so it can run beside a real installation. Every
+# daemon listens on loopback only, on free ports. Job accounting is on (slurmdbd on a private
+# MariaDB): submitit reads job states from sacct; the Snakemake profile uses squeue, which
+# also works on clusters without accounting. Needs Debian's slurm-wlm, slurmdbd, munge and
+# mariadb-server (.ci/run installs them) and root (slurmd starts jobs as their submitting
+# user). `up` prints the line that points the SLURM commands (and the jobs they start) at the
+# cluster; in about 10 s:
 #   eval "$(tests/cluster/slurm.sh up)"     # export SLURM_CONF=DIR/slurm.conf PATH=DIR/bin:$PATH
 set -euo pipefail
 
@@ -43,18 +44,20 @@ down() {
     # slurmd first: it ends the jobs it still runs; munged last, the others need it to stop.
     stop_pidfile "$dir/slurmd.pid"
     stop_pidfile "$dir/slurmctld.pid"
+    stop_pidfile "$dir/slurmdbd.pid"
+    stop_pidfile "$dir/mariadb.pid"
     stop_pidfile "$dir/munged.pid"
     rm -rf "$dir"
 }
 
 up() {
-    for tool in munged mungekey slurmctld slurmd sinfo sbatch squeue; do
+    for tool in munged mungekey slurmctld slurmd slurmdbd mariadbd mariadb-install-db sinfo sbatch squeue; do
         command -v "$tool" >/dev/null || die "$tool not found: install Debian's slurm-wlm and munge"
     done
     [ "$(id -u)" -eq 0 ] || die "needs root (slurmd runs jobs as their submitting user)"
     [ ! -e "$dir/slurmctld.pid" ] || die "$dir holds a running cluster; run 'down' first"
     rm -rf "$dir"
-    mkdir -p "$dir"/{munge,state,spool,log}
+    mkdir -p "$dir"/{munge,state,spool,log,mysql}
     chmod 700 "$dir" "$dir/munge"
 
     mungekey --create --keyfile "$dir/munge/munge.key" >/dev/null
@@ -62,6 +65,47 @@ up() {
     munged --force --socket "$dir/munge/munge.socket" --key-file "$dir/munge/munge.key" \
         --pid-file "$dir/munged.pid" --log-file "$dir/log/munged.log" \
         --seed-file "$dir/munge/munged.seed"
+
+    # Job accounting (sacct, which submitit reads job states from): slurmdbd on a private
+    # MariaDB, both on loopback ports, the database password generated here.
+    local db_port dbd_port db_password
+    db_port=$(free_port)
+    dbd_port=$(free_port)
+    db_password=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+    mariadb-install-db --no-defaults --user=root --datadir="$dir/mysql" \
+        --auth-root-authentication-method=socket --skip-test-db >"$dir/log/mariadb-install.log" 2>&1
+    mariadbd --no-defaults --user=root --datadir="$dir/mysql" --socket="$dir/mysql.sock" \
+        --port="$db_port" --bind-address=127.0.0.1 --pid-file="$dir/mariadb.pid" \
+        --log-error="$dir/log/mariadb.log" --innodb-buffer-pool-size=64M </dev/null >/dev/null 2>&1 &
+    for _ in $(seq 150); do
+        mariadb --no-defaults --socket="$dir/mysql.sock" -u root -e 'select 1' >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    mariadb --no-defaults --socket="$dir/mysql.sock" -u root -e "
+        CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '$db_password';
+        GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
+    cat >"$dir/slurmdbd.conf" <<EOF
+AuthType=auth/munge
+AuthInfo=socket=$dir/munge/munge.socket
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort=$dbd_port
+SlurmUser=root
+PidFile=$dir/slurmdbd.pid
+LogFile=$dir/log/slurmdbd.log
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$db_port
+StorageUser=slurm
+StoragePass=$db_password
+StorageLoc=slurm_acct_db
+EOF
+    chmod 600 "$dir/slurmdbd.conf"
+    SLURM_CONF=$dir/slurm.conf slurmdbd  # reads slurmdbd.conf beside SLURM_CONF
+    for _ in $(seq 100); do
+        (echo >"/dev/tcp/127.0.0.1/$dbd_port") 2>/dev/null && break
+        sleep 0.2
+    done
 
     local cpus mem_mb
     cpus=$(nproc)
@@ -86,8 +130,11 @@ SlurmdLogFile=$dir/log/slurmd.log
 PlugStackConfig=$dir/plugstack.conf
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/linux
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=127.0.0.1
+AccountingStoragePort=$dbd_port
+AccountingStoragePass=$dir/munge/munge.socket
 JobCompType=jobcomp/none
 SchedulerType=sched/backfill
 SelectType=select/cons_tres

@@ -28,7 +28,19 @@ from postgres import postgres_bin, postgres_cluster
 from paths import REPO
 from servers import free_port, stop, wait_http
 
-SLURM_TOOLS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "srun")
+SLURM_TOOLS = (
+    "munged",
+    "mungekey",
+    "slurmctld",
+    "slurmd",
+    "slurmdbd",
+    "sbatch",
+    "squeue",
+    "srun",
+    "sacct",
+    "mariadbd",
+    "mariadb-install-db",
+)
 MISSING = [tool for tool in SLURM_TOOLS if shutil.which(tool) is None]
 VENV = Path(sys.prefix)
 STAMP = VENV / (
@@ -45,7 +57,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         bool(MISSING),
-        reason=f"{', '.join(MISSING)} not found: install Debian's slurm-wlm and munge "
+        reason=f"{', '.join(MISSING)} not found: install Debian's slurm-wlm, slurmdbd, munge and "
+        "mariadb-server "
         "(.ci/run does) to run the workflow on a test SLURM cluster",
     ),
     pytest.mark.skipif(
@@ -196,7 +209,7 @@ def test_readme_cluster_commands_give_the_local_results(tmp_path):
                 "sweep through submitit": shell(cmd.SWEEP, work, alice, prelude),
                 "local workflow": shell(cmd.LOCAL_WORKFLOW, local, env),
             }
-            outputs = {what: finish(proc, what, 600) for what, proc in runs.items()}
+            outputs = {what: finish(proc, what, 420) for what, proc in runs.items()}
 
             check_results(work, local, uri, alice, users, outputs)
     finally:
@@ -260,6 +273,7 @@ def check_results(work: Path, local: Path, uri: str, alice: dict, users: dict, o
         for child in children:
             assert child.info.status == "FINISHED"
             assert child.data.tags["slurm.job_id"] not in job_ids
+            assert child.data.tags["slurm.array_task_id"] in ("0", "1")  # a job array
             _no_secret(child, users)
         unpenalized = next(c for c in children if c.data.params["penalty.l2"] == "0.0")
         workflow_twin = client.get_run(cluster.loc["gaussian_clouds", "mlflow_run_id"])
