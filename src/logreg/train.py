@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import warnings
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -26,11 +25,6 @@ from logreg.linear.exceptions import TrainingDivergedError
 log = logging.getLogger("logreg.train")
 
 register_configs()
-# conf/hydra/launcher/submitit_slurm.yaml sets a few keys of the submitit plugin's option of
-# the same name, which Hydra merges onto the plugin's schema: intended, not a migration to do.
-warnings.filterwarnings(
-    "ignore", message=r"\s*'hydra/launcher/submitit_slurm' is validated against ConfigStore"
-)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")

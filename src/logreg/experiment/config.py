@@ -8,6 +8,7 @@ that a type cannot express are checked by :func:`check_config`, which raises a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -125,6 +126,11 @@ class TrainConfig:
 def register_configs() -> None:
     """Register the schema so ``conf/train.yaml`` can put it first in its defaults."""
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+    # conf/hydra/launcher/submitit_slurm.yaml sets a few keys of the submitit plugin's option
+    # of the same name, which Hydra merges onto the plugin's schema: intended, not a migration.
+    warnings.filterwarnings(
+        "ignore", message=r"\s*'hydra/launcher/submitit_slurm' is validated against ConfigStore"
+    )
 
 
 def _choice(cfg: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
