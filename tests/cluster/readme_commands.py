@@ -16,7 +16,7 @@ WORKFLOW = (
 )
 SWEEP = (
     "python -m logreg.train -m experiment=gaussian_clouds penalty=none,l2 "
-    "hydra/launcher=submitit_slurm"
+    'hydra/launcher=submitit_slurm tracking.uri="$MLFLOW_TRACKING_URI"'
 )
 # The same workflow on one machine, for comparison.
 LOCAL_WORKFLOW = "snakemake --cores 2"

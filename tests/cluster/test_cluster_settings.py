@@ -37,13 +37,6 @@ def test_a_tracking_uri_with_a_password_is_refused_without_repeating_it():
     check_config(compose_train(["tracking.uri=postgresql://mlflow@db:5432/mlflow"]))
 
 
-def test_tracking_uri_follows_mlflow_tracking_uri(monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking:5000")
-    assert compose_train([]).tracking.uri == "http://tracking:5000"
-    monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    assert compose_train(["paths.results_dir=/r"]).tracking.uri == "sqlite:////r/mlflow.db"
-
-
 def test_submitit_launcher_config_is_the_plugins_schema_with_our_resources():
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
