@@ -57,3 +57,14 @@ def test_slurm_profile_sets_squeue_status_partition_and_more_memory_for_faces_an
     assert defaults["slurm_partition"]
     for rule in ("prepare_faces", "train"):
         assert per_rule[rule]["mem_mb"] > defaults["mem_mb"]
+
+
+def test_readme_cluster_section_quotes_the_tested_commands_verbatim():
+    import readme_commands as cmd
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    if "## Running on a cluster" not in readme:
+        pytest.skip("README.md has no 'Running on a cluster' section yet")
+    section = readme.split("## Running on a cluster", 1)[1].split("\n## ", 1)[0]
+    for command in (cmd.CLUSTER_UP, cmd.SERVER, cmd.WORKFLOW, cmd.SWEEP, cmd.CLUSTER_DOWN):
+        assert command in section, command
