@@ -52,7 +52,7 @@ down() {
 
 up() {
     for tool in munged mungekey slurmctld slurmd slurmdbd mariadbd mariadb-install-db sinfo sbatch squeue; do
-        command -v "$tool" >/dev/null || die "$tool not found: install Debian's slurm-wlm and munge"
+        command -v "$tool" >/dev/null || die "$tool not found: install Debian's slurm-wlm, slurmdbd, munge, mariadb-server"
     done
     [ "$(id -u)" -eq 0 ] || die "needs root (slurmd runs jobs as their submitting user)"
     [ ! -e "$dir/slurmctld.pid" ] || die "$dir holds a running cluster; run 'down' first"
@@ -177,7 +177,11 @@ EOF
 }
 
 case $action in
-    up) up ;;
+    up)
+        # A failed start stops whatever it had started (pid files) and deletes DIR.
+        set -E
+        trap 'echo "slurm.sh: up failed; stopping what had started" >&2; down' ERR
+        up ;;
     down) down ;;
     *) die "usage: $0 up|down [DIR]" ;;
 esac
