@@ -9,7 +9,7 @@ CORES ?= 2
 STORE ?= sqlite:///results/mlflow.db
 PORT ?= 5000
 
-.PHONY: run test ui lint report lock clean
+.PHONY: run test ui server lint report lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -41,6 +41,13 @@ ui: $(STAMP)
 	@echo "MLflow UI: http://127.0.0.1:$(PORT)/#/experiments?workflowType=machine_learning"
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --host 127.0.0.1 --port $(PORT) \
 		--workers 1 --backend-store-uri $(STORE)
+
+# make server: the shared MLflow tracking server for cluster jobs (PostgreSQL, proxied
+# artifacts, MLflow's basic-auth). Settings (database URIs, artifact folder, admin user) come
+# from the environment or MLFLOW_SERVER_ENV: see scripts/tracking_server.sh.
+# tests/cluster/test_cluster.py runs this target.
+server: $(STAMP)
+	BIN=$(BIN) scripts/tracking_server.sh
 
 lock:
 	$(PYTHON) -m venv /tmp/logreg-lock && /tmp/logreg-lock/bin/pip install --quiet . -r requirements-dev.in

@@ -1,13 +1,24 @@
-"""Where a run came from: code version, package versions, input data hashes."""
+"""Where a run came from: code version, package versions, input data hashes, batch job."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Batch-scheduler variables recorded as run tags when set: which SLURM job ran the run.
+SLURM_TAGS = {
+    "SLURM_JOB_ID": "slurm.job_id",
+    "SLURM_ARRAY_JOB_ID": "slurm.array_job_id",
+    "SLURM_ARRAY_TASK_ID": "slurm.array_task_id",
+    "SLURM_CLUSTER_NAME": "slurm.cluster",
+    "SLURM_JOB_PARTITION": "slurm.partition",
+    "SLURMD_NODENAME": "slurm.node",
+}
 PACKAGES = (
     "numpy",
     "scipy",
@@ -46,3 +57,8 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def batch_job(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Tags naming the SLURM job this process runs in (``slurm.job_id``, ...); {} outside one."""
+    return {tag: environ[name] for name, tag in SLURM_TAGS.items() if environ.get(name)}

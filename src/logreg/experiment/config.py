@@ -9,9 +9,11 @@ that a type cannot express are checked by :func:`check_config`, which raises a
 from __future__ import annotations
 
 import inspect
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -189,6 +191,11 @@ class TrainConfig:
 def register_configs() -> None:
     """Register the schema so ``conf/train.yaml`` can put it first in its defaults."""
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+    # conf/hydra/launcher/submitit_slurm.yaml sets a few keys of the submitit plugin's option
+    # of the same name, which Hydra merges onto the plugin's schema: intended, not a migration.
+    warnings.filterwarnings(
+        "ignore", message=r"\s*'hydra/launcher/submitit_slurm' is validated against ConfigStore"
+    )
 
 
 # Estimator parameter -> the config key that sets it: the one mapping between the two.
@@ -233,6 +240,13 @@ def check_config(cfg: DictConfig) -> None:
     ConfigError
         Naming the offending key, its value and what was expected.
     """
+    if urlsplit(cfg.tracking.uri).password is not None:
+        # The value is not repeated: the config is logged, and this message too.
+        raise ConfigError(
+            "tracking.uri",
+            "holds a password (user:password@host); the config is logged as run params, so "
+            "give them in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead",
+        )
     _choice(cfg, "dataset.kind", DATASET_KINDS)
     _choice(cfg, "model.threshold", THRESHOLDS)
     try:

@@ -30,7 +30,7 @@ from logreg.experiment.config import (
 )
 from logreg.fileio import write_text_atomic
 from logreg.linear.exceptions import InvalidParameterError
-from logreg.provenance import git_state, package_versions
+from logreg.provenance import batch_job, git_state, package_versions
 from logreg.serving import pyfunc_model
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def _start_tracker(cfg: DictConfig, dataset_meta: dict) -> tracking.Tracker | No
     git = git_state()
     tags = {
         **git,
+        **batch_job(),
         **{f"version.{k}": v for k, v in package_versions().items()},
         **{f"data_sha256.{Path(p).name}": h for p, h in source_files.items()},
         "source": cfg.source,
