@@ -36,6 +36,13 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 
 
+# Under a cluster profile these run on the submit host: each takes under a second.
+localrules:
+    all,
+    summary,
+    tracking_store,
+
+
 rule all:
     input:
         summary=SUMMARY,
