@@ -15,7 +15,7 @@ from logreg.linear.exceptions import TrainingDivergedError
 from logreg.linear.solvers._common import progress_bar
 from logreg.linear.validation import NotFittedError
 
-SOLVERS = ["lbfgs", "fista", "gd", "sgd", "minibatch"]
+SOLVERS = ["lbfgs", "fista", "newton_cd", "gd", "sgd", "minibatch"]
 
 
 def _blobs(n=150, d=4, n_classes=3, seed=0, labels=None):
@@ -35,7 +35,7 @@ def _blobs(n=150, d=4, n_classes=3, seed=0, labels=None):
         (
             {"solver": "lbfgs", "l1": 0.1},
             r"solver='lbfgs' cannot handle an L1 penalty \(l1=0.1\); use one of gd, sgd, "
-            r"minibatch, fista",
+            r"minibatch, fista, newton_cd",
         ),
         ({"lr": 0}, r"lr must be > 0, got 0"),
         ({"lr_schedule": "cosine"}, r"lr_schedule must be one of .* got 'cosine'"),
@@ -269,7 +269,7 @@ def test_integer_sample_weights_equal_repeated_samples():
     np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-8)
 
 
-@pytest.mark.parametrize("solver", ["lbfgs", "fista", "gd"])
+@pytest.mark.parametrize("solver", ["lbfgs", "fista", "newton_cd", "gd"])
 def test_sparse_and_dense_inputs_give_the_same_model(solver):
     X, y = _blobs(n=200, d=8)
     X[np.abs(X) < 1.0] = 0.0
@@ -313,7 +313,7 @@ def test_l1_sparsity_grows_with_l1():
         for l1 in [0.0, 0.01, 0.05, 0.2]
     ]
     assert zeros[0] == 0 < zeros[1] <= zeros[2] <= zeros[3]
-    assert SoftmaxRegression(l1=0.05).fit(X, y).solver_ == "fista"
+    assert SoftmaxRegression(l1=0.05).fit(X, y).solver_ == "newton_cd"
 
 
 def test_divergence_error_names_the_learning_rate():

@@ -32,8 +32,9 @@ _NOT_WEIGHT_EQUIVALENT = {
     [
         (LogisticRegression(), {}),
         (SoftmaxRegression(), {}),
-        (LogisticRegression(l1=1e-3), {}),  # fista
-        (SoftmaxRegression(l1=1e-3, l2=1e-3), {}),  # fista, ElasticNet
+        (LogisticRegression(l1=1e-3), {}),  # newton_cd
+        (SoftmaxRegression(l1=1e-3, l2=1e-3), {}),  # newton_cd, ElasticNet
+        (LogisticRegression(l1=1e-3, solver="fista"), {}),
         (LogisticRegression(solver="gd", lr=1.0), {}),
         (SoftmaxRegression(solver="minibatch", lr=0.1, batch_size=8), _NOT_WEIGHT_EQUIVALENT),
     ],

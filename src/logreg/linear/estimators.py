@@ -532,8 +532,11 @@ class LogisticRegression(_LinearClassifier):
     l1, l2 : float, default=0.0
         Penalty strengths :math:`\lambda_1, \lambda_2 \ge 0`; both > 0 is ElasticNet.
         ``l2 = 1 / (C * n_samples)`` matches scikit-learn's ``C`` (unit weights).
-    solver : {"auto", "lbfgs", "fista", "gd", "sgd", "minibatch"}, default="auto"
-        "auto" is "lbfgs" when ``l1 == 0``, else "fista" (both reach the optimum).
+    solver : {"auto", "lbfgs", "newton_cd", "fista", "gd", "sgd", "minibatch"}, \
+default="auto"
+        "auto" is "lbfgs" when ``l1 == 0``, else "newton_cd" (proximal Newton with
+        coordinate descent on working sets); both reach the optimum. "fista" is the
+        accelerated proximal gradient method, a slower reference.
     lr : float, default=0.1
         Learning rate of "gd", "sgd" and "minibatch".
     lr_schedule : {"constant", "invscaling", "exponential"}, default="constant"
@@ -546,10 +549,13 @@ class LogisticRegression(_LinearClassifier):
     batch_size : int, default=32
         Samples per step of "minibatch"; must not exceed the number of samples.
     max_iter : int, default=100
-        Maximum number of epochs (iterations for "lbfgs" and "fista").
+        Maximum number of epochs (iterations for "lbfgs" and "fista", outer Newton
+        iterations for "newton_cd").
     tol : float, default=1e-4
         Relative tolerance: "lbfgs", "fista" and "gd" stop when the largest entry
         of the (proximal) gradient is below ``tol`` times its value at the start;
+        "newton_cd" when the largest optimality (KKT) violation of any weight or
+        intercept is below ``tol`` times the largest gradient entry at zero weights;
         "sgd" and "minibatch" when the objective changed by less than ``tol``
         relative over an epoch. A :class:`ConvergenceWarning` says when
         ``max_iter`` stopped the solver first.

@@ -20,12 +20,15 @@ sgd        proximal SGD, one sample per step                 as gd, plus rng
 minibatch  proximal mini-batch SGD                           as sgd, plus batch_size
 lbfgs      L-BFGS (scipy), smooth penalties only             (none)
 fista      accelerated proximal gradient with backtracking   lipschitz0
+newton_cd  proximal Newton, coordinate descent on working    (none)
+           sets (glmnet/newGLMNET/celer); L1 and ElasticNet
 ========== ================================================ =========================
 
 Randomness (the shuffling of ``sgd`` and ``minibatch``) comes only from the
 ``numpy.random.Generator`` passed as ``rng``. The implementations live in
 :mod:`logreg.linear.solvers.gradient_descent` (gd, sgd, minibatch),
-:mod:`logreg.linear.solvers.lbfgs` and :mod:`logreg.linear.solvers.fista`; the shared pieces
+:mod:`logreg.linear.solvers.lbfgs`, :mod:`logreg.linear.solvers.fista` and
+:mod:`logreg.linear.solvers.newton_cd`; the shared pieces
 in :mod:`logreg.linear.solvers._common`.
 """
 
@@ -35,8 +38,16 @@ from logreg.linear.solvers._common import ConvergenceWarning, objective
 from logreg.linear.solvers.fista import fista
 from logreg.linear.solvers.gradient_descent import LR_SCHEDULES, gd, learning_rate, minibatch, sgd
 from logreg.linear.solvers.lbfgs import lbfgs
+from logreg.linear.solvers.newton_cd import newton_cd
 
-SOLVERS = {"gd": gd, "sgd": sgd, "minibatch": minibatch, "lbfgs": lbfgs, "fista": fista}
+SOLVERS = {
+    "gd": gd,
+    "sgd": sgd,
+    "minibatch": minibatch,
+    "lbfgs": lbfgs,
+    "fista": fista,
+    "newton_cd": newton_cd,
+}
 """Solver functions by name, as the estimators' ``solver`` parameter spells them."""
 
 SOLVER_NAMES = ("auto", *SOLVERS)
@@ -64,6 +75,7 @@ __all__ = [
     "lbfgs",
     "learning_rate",
     "minibatch",
+    "newton_cd",
     "objective",
     "resolve_solver",
     "sgd",
@@ -71,7 +83,8 @@ __all__ = [
 
 
 def resolve_solver(solver: str, l1: float) -> str:
-    """The solver ``solver`` stands for: ``auto`` is L-BFGS without L1, FISTA with it."""
+    """The solver ``solver`` stands for: ``auto`` is L-BFGS without L1, proximal Newton
+    coordinate descent (``newton_cd``) with it."""
     if solver != "auto":
         return solver
-    return "lbfgs" if l1 == 0 else "fista"
+    return "lbfgs" if l1 == 0 else "newton_cd"
