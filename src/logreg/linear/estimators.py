@@ -12,7 +12,7 @@ with :math:`\lambda_1` = ``l1`` and :math:`\lambda_2` = ``l2`` (both > 0 is
 ElasticNet), the intercept unpenalized, and :math:`s_i` = sample weight times class
 weight, normalized to mean 1. :class:`LogisticRegression` uses the sigmoid
 (``W`` of shape ``(1, d)``), which is the softmax of the scores ``(0, w x + b)``.
-Weights start at zero.
+Weights start at zero (at the previous fit's with ``warm_start=True``).
 
 Relation to scikit-learn: its ``LogisticRegression(C=C)`` minimizes
 ``C * sum_i r_i CE_i + ||W||^2 / 2`` with raw weights ``r_i`` (sample weight times
@@ -133,6 +133,7 @@ class _LinearClassifier:
         fit_intercept=True,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         self.l1 = l1
         self.l2 = l2
@@ -150,6 +151,7 @@ class _LinearClassifier:
         self.fit_intercept = fit_intercept
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
 
     # -- scikit-learn estimator protocol -------------------------------------------
     @classmethod
@@ -241,7 +243,7 @@ class _LinearClassifier:
                 raise InvalidParameterError(name, f"{name} must be an integer >= 1, got {value!r}")
         if not _is_real(self.tol) or not self.tol >= 0:
             raise InvalidParameterError("tol", f"tol must be >= 0, got {self.tol!r}")
-        for name in ("early_stopping", "fit_intercept"):
+        for name in ("early_stopping", "fit_intercept", "warm_start"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise InvalidParameterError(
                     name, f"{name} must be True or False, got {getattr(self, name)!r}"
@@ -441,6 +443,7 @@ class _LinearClassifier:
             kwargs["rng"] = rng
         if solver == "minibatch":
             kwargs["batch_size"] = self.batch_size
+        kwargs["coef0"], kwargs["intercept0"] = self._warm_start_weights(loss, X_train.shape[1])
         coef, intercept, n_iter, history = SOLVERS[solver](
             loss, penalty, X_train, Y, scale, **kwargs
         )
@@ -468,6 +471,14 @@ class _LinearClassifier:
             else objective(loss, penalty, coef, intercept, X_train, Y, scale),
         )
         return self
+
+    def _warm_start_weights(self, loss, n_features):
+        """``(coef0, intercept0)``: the previous fit's weights with ``warm_start`` when
+        their shapes fit this one (scikit-learn's rule), else ``(None, None)`` (zeros)."""
+        coef = getattr(self, "coef_", None)
+        if not self.warm_start or coef is None or coef.shape != (loss.n_outputs, n_features):
+            return None, None
+        return coef, self.intercept_ if self.fit_intercept else None
 
     # -- prediction -----------------------------------------------------------------
     def _raw(self, X):
@@ -553,7 +564,8 @@ default="auto"
         iterations for "newton_cd").
     tol : float, default=1e-4
         Relative tolerance: "lbfgs", "fista" and "gd" stop when the largest entry
-        of the (proximal) gradient is below ``tol`` times its value at the start;
+        of the (proximal) gradient is below ``tol`` times the largest gradient entry
+        at zero weights (where a cold fit starts);
         "newton_cd" when the largest optimality (KKT) violation of any weight or
         intercept is below ``tol`` times the largest gradient entry at zero weights;
         "sgd" and "minibatch" when the objective changed by less than ``tol``
@@ -571,6 +583,11 @@ default="auto"
         Seed of the only random generator (shuffling, validation split).
     verbose : int, default=0
         ``>= 1`` shows a progress bar over epochs (on a terminal).
+    warm_start : bool, default=False
+        Start :meth:`fit` from the previous fit's ``coef_`` and ``intercept_`` when
+        their shapes match (same classes and features), else from zero, as in
+        scikit-learn. Fitting a sequence of penalties this way is much faster; see
+        :func:`logreg.linear.path.regularization_path`.
 
     Attributes
     ----------

@@ -38,7 +38,7 @@ from logreg.linear.solvers._common import ConvergenceWarning, objective
 from logreg.linear.solvers.fista import fista
 from logreg.linear.solvers.gradient_descent import LR_SCHEDULES, gd, learning_rate, minibatch, sgd
 from logreg.linear.solvers.lbfgs import lbfgs
-from logreg.linear.solvers.newton_cd import newton_cd
+from logreg.linear.solvers.newton_cd import kkt_violation, newton_cd
 
 SOLVERS = {
     "gd": gd,
@@ -72,6 +72,7 @@ __all__ = [
     "STOCHASTIC_SOLVERS",
     "fista",
     "gd",
+    "kkt_violation",
     "lbfgs",
     "learning_rate",
     "minibatch",

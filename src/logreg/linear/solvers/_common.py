@@ -87,6 +87,23 @@ def objective(loss, penalty, coef, intercept, X, Y, sample_weight) -> float:
     )
 
 
+def gradient_reference(loss, X, Y, sample_weight, coef0, intercept0, start_gradients) -> float:
+    """The scale of the solvers' relative ``tol``: the largest entry of the gradient of
+    ``f`` at zero weights and intercepts.
+
+    A cold start (``coef0`` and ``intercept0`` None) starts there, so its gradient,
+    ``start_gradients``, is used without another pass over ``X``; a warm start costs
+    one pass at zero. Either way ``tol`` means the same, whatever the start point
+    (measured from the start, a warm start close to the optimum would ask for a far
+    smaller gradient).
+    """
+    if coef0 is None and intercept0 is None:
+        return max_abs(*start_gradients)
+    K = Y.shape[1]
+    zeros = np.zeros((K, X.shape[1])), np.zeros(K)
+    return max_abs(*loss.loss_gradient(*zeros, X, Y, sample_weight)[1:])
+
+
 def max_abs(*arrays) -> float:
     """Largest absolute entry over all arrays (0.0 when all are empty)."""
     return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)

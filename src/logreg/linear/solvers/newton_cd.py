@@ -15,10 +15,9 @@ The method of newGLMNET (Yuan, Ho & Lin 2012) with the working sets of celer/skg
    :math:`\max v \le` ``tol`` :math:`\cdot \max|\nabla f(0)|`;
 2. builds a working set: the features with a non-zero weight and the most violating
    others, at least twice as many features as the support;
-3. minimizes the L1-penalized quadratic model of :math:`J` on the working set by
-   coordinate descent (:mod:`logreg.linear.solvers._cd_kernels`), with the curvature
-   :math:`s_i p_{ik}(1-p_{ik})/n` (the exact Hessian for the binary loss, its diagonal
-   class blocks for the multinomial one), to a tolerance that tightens with the
+3. minimizes the L1-penalized second-order model of :math:`J` (the exact Hessian,
+   softmax class coupling included) on the working set by coordinate descent
+   (:mod:`logreg.linear.solvers._cd_kernels`), to a tolerance that tightens with the
    outer violation;
 4. takes the step along the model's minimizer with an Armijo backtracking line
    search on the true objective, evaluated from the kept scores (no product with X).
@@ -37,6 +36,7 @@ import scipy.sparse as sp
 from logreg.linear.solvers._cd_kernels import cd_dense, cd_sparse
 from logreg.linear.solvers._common import (
     check_finite,
+    gradient_reference,
     initial_weights,
     progress_bar,
     record_iteration,
@@ -116,40 +116,36 @@ def newton_cd(
         indptr = X_csc.indptr.astype(np.int64, copy=False)
         indices = X_csc.indices.astype(np.int64, copy=False)
     raw = loss.raw_prediction(coef, intercept, X)
-    zero = loss.raw_prediction(np.zeros_like(coef), np.zeros_like(intercept), X)
-    reference = _max_gradient(loss, penalty, np.zeros_like(coef), zero, X, Y, sample_weight)
-    del zero
+    reference = None  # set from the first gradient (see gradient_reference)
     history = {"loss": []}
     converged = stopped = stalled = False
     violation = np.inf
     iteration = 0
-    # Binary: one block. Multinomial: one class at a time (as glmnet does), so that each
-    # Newton model uses the exact Hessian of its class's weights, p_k (1 - p_k).
-    blocks = [slice(0, K)] if K == 1 else [slice(k, k + 1) for k in range(K)]
-    ws_sizes = [WS_MIN] * len(blocks)
+    ws_size = WS_MIN
     data = (indptr, indices, X_csc.data) if sparse else None
     with np.errstate(over="ignore"), progress_bar(max_iter, verbose, "newton_cd") as bar:
         value = loss.loss_residual_from_raw(raw, Y, sample_weight)[0] + penalty.value(coef)
         for iteration in range(1, max_iter + 1):
-            grad_coef = None
-            for b, rows in enumerate(blocks):
-                residual = loss.loss_residual_from_raw(raw, Y, sample_weight)[1]
-                if b == 0:
-                    grad_coef, grad_intercept = _gradient(loss, penalty, coef, residual, X)
-                    violation = _violation(coef, grad_coef, grad_intercept, l1, fit_intercept)
-                    if violation <= tol * reference:
-                        converged = True
-                        break
-                    grad_rows, grad_b = grad_coef[rows], grad_intercept[rows]
-                else:
-                    grad_rows, grad_b = _gradient(loss, penalty, coef[rows], residual[:, rows], X)
-                step, value, raw, ws_sizes[b] = _block_step(
-                    loss, penalty, X, data, Y, sample_weight, coef, intercept, raw, value,
-                    rows, grad_rows, grad_b, violation, ws_sizes[b],
-                )  # fmt: skip
-                if step == 0.0 and len(blocks) == 1:
-                    stalled = True
-            if converged or stalled:
+            residual = loss.loss_residual_from_raw(raw, Y, sample_weight)[1]
+            grad_coef, grad_intercept = _gradient(loss, penalty, coef, residual, X)
+            if reference is None:
+                reference = (
+                    gradient_reference(
+                        loss, X, Y, sample_weight, coef0, intercept0, (grad_coef, grad_intercept)
+                    )
+                    or 1.0
+                )
+            violation = _violation(coef, grad_coef, grad_intercept, l1, fit_intercept)
+            if violation <= tol * reference:
+                converged = True
+                iteration -= 1
+                break
+            step, value, raw, ws_size = _newton_step(
+                loss, penalty, X, data, Y, sample_weight, coef, intercept, raw, value,
+                grad_coef, grad_intercept, violation, ws_size,
+            )  # fmt: skip
+            if step == 0.0:
+                stalled = True
                 iteration -= 1
                 break
             check_finite(value, "newton_cd", iteration)
@@ -170,8 +166,8 @@ def newton_cd(
             warn_not_converged("newton_cd", max_iter, detail)
     if K > 1 and fit_intercept:
         # Softmax scores are defined up to a shift shared by all classes, which the
-        # unpenalized intercepts leave free; the class-by-class steps move it. Center
-        # it, as the full-gradient solvers keep it (their intercept gradient sums to 0).
+        # unpenalized intercepts leave free; coordinate steps move it. Center it, as
+        # the full-gradient solvers keep it (their intercept gradient sums to 0).
         intercept -= intercept.mean()
     return coef, intercept, iteration, history
 
@@ -184,18 +180,18 @@ def _violation(coef, grad_coef, grad_intercept, l1, fit_intercept) -> float:
     return largest
 
 
-def _block_step(
-    loss, penalty, X, data, Y, sample_weight, coef, intercept, raw, value, rows, grad_coef,
+def _newton_step(
+    loss, penalty, X, data, Y, sample_weight, coef, intercept, raw, value, grad_coef,
     grad_intercept, violation, ws_size,
 ):  # fmt: skip
-    """One proximal Newton step in the weights of the classes ``rows`` (in place).
+    """One proximal Newton step on a working set (``coef``, ``intercept`` in place).
 
     Returns the step length (0 when no decrease was possible), the new objective and
     scores, and the working-set size to start from next time.
     """
     l1, l2 = penalty.l1, penalty.l2
-    W = coef[rows]
-    d = W.shape[1]
+    W = coef
+    K, d = W.shape
     violations = kkt_violation(W, grad_coef, l1)
     # Working set: the support first, then the most violating other features.
     support = np.any(W != 0.0, axis=0)
@@ -206,20 +202,30 @@ def _block_step(
         ws = np.sort(ws[score[ws] > 0.0])
     else:
         ws = np.flatnonzero(score > 0.0)
-    H = np.ascontiguousarray(loss.curvature(raw, sample_weight)[:, rows].T)
+    n = raw.shape[0]
+    M = np.zeros(n)
+    coupled = K > 1
+    if coupled:
+        P = np.ascontiguousarray(loss.predict_proba(raw).T)
+        PW = P * ((1.0 / n) if sample_weight is None else sample_weight / n)
+        H = PW * (1.0 - P)
+    else:
+        H = np.ascontiguousarray(loss.curvature(raw, sample_weight).T)
+        P = PW = H
     Xd = np.zeros_like(H)
-    delta_b = np.zeros(H.shape[0])
+    delta_b = np.zeros(K)
     W_ws = np.ascontiguousarray(W[:, ws])
     new_ws = W_ws.copy()
     grad_ws = np.ascontiguousarray(grad_coef[:, ws])
     grad_b = np.ascontiguousarray(grad_intercept)
     inner_tol = 0.3 * violation
+    model = (H, PW, P, M, coupled, Xd, delta_b)
     options = (l1, l2, loss.fit_intercept, MAX_SWEEPS, inner_tol)
     if data is not None:
-        cd_sparse(*data, ws, W_ws, new_ws, grad_ws, grad_b, H, Xd, delta_b, *options)
+        cd_sparse(*data, ws, W_ws, new_ws, grad_ws, grad_b, *model, *options)
     else:
         X_ws = np.asfortranarray(X[:, ws])
-        cd_dense(X_ws, W_ws, new_ws, grad_ws, grad_b, H, Xd, delta_b, *options)
+        cd_dense(X_ws, W_ws, new_ws, grad_ws, grad_b, *model, *options)
     direction = new_ws - W_ws
     # Elementwise |new| - |old| first: the sums would cancel catastrophically.
     decrease = (
@@ -228,12 +234,11 @@ def _block_step(
         + l1 * float(np.sum(np.abs(new_ws) - np.abs(W_ws)))
     )
     step, value, raw = _line_search(
-        loss, penalty, coef, rows, ws, direction, raw, Xd, delta_b, Y, sample_weight, value,
-        decrease,
-    )  # fmt: skip
+        loss, penalty, coef, ws, direction, raw, Xd, Y, sample_weight, value, decrease
+    )
     if step:
-        coef[rows, ws] += step * direction
-        intercept[rows] += step * delta_b
+        coef[:, ws] += step * direction
+        intercept += step * delta_b
     return step, value, raw, ws_size
 
 
@@ -254,43 +259,28 @@ def _gradient(loss, penalty, coef, residual, X):
     return grad_coef, grad_intercept
 
 
-def _max_gradient(loss, penalty, coef, raw, X, Y, sample_weight) -> float:
-    """Largest entry of the gradient of ``f`` at ``coef`` (scores ``raw``); 1 if zero."""
-    _, residual = loss.loss_residual_from_raw(raw, Y, sample_weight)
-    grad_coef, grad_intercept = _gradient(loss, penalty, coef, residual, X)
-    largest = max(float(np.abs(grad_coef).max(initial=0.0)), float(np.abs(grad_intercept).max()))
-    return largest if largest > 0.0 else 1.0
+def _line_search(loss, penalty, coef, ws, direction, raw, Xd, Y, sample_weight, value, decrease):
+    """Armijo backtracking along ``direction`` (the weights ``coef[:, ws]``) and the
+    intercept step, whose score change is ``Xd`` (K, n).
 
-
-def _line_search(
-    loss, penalty, coef, rows, ws, direction, raw, Xd, delta_b, Y, sample_weight, value,
-    decrease,
-):  # fmt: skip
-    """Armijo backtracking along ``direction`` (weights ``coef[rows][:, ws]``) and
-    ``delta_b`` (intercepts of ``rows``), with the score change ``Xd`` (K_rows, n).
-
-    Returns the step (0 if no step decreases the objective: nothing changes), the
-    objective and the scores; ``coef`` is updated in place (the intercepts by the
-    caller). A predicted decrease within the rounding error of the objective cannot
-    be checked by comparing values: the model's full step is then taken
-    (convergence is judged by the optimality violation, which stays accurate).
+    Returns the step (0 if no step decreases the objective), the objective and the
+    scores. A predicted decrease within the rounding error of the objective cannot be
+    checked by comparing values: the model's full step is then taken (convergence is
+    judged by the optimality violation, which stays accurate).
     """
     tiny = 64 * np.finfo(float).eps * abs(value)
     if decrease > tiny:
         return 0.0, value, raw
     trust_model = -decrease <= tiny
-    W_ws = coef[rows][:, ws]
-    rest_block = coef[rows].copy()
-    rest_block[:, ws] = 0.0
-    others = np.ones(coef.shape[0], dtype=bool)
-    others[rows] = False
-    fixed_l2 = float(np.sum(coef[others] ** 2)) + float(np.sum(rest_block**2))
-    fixed_l1 = float(np.abs(coef[others]).sum()) + float(np.abs(rest_block).sum())
+    W_ws = coef[:, ws]
+    rest = coef.copy()
+    rest[:, ws] = 0.0
+    fixed_l2 = float(np.sum(rest * rest))
+    fixed_l1 = float(np.abs(rest).sum())
     step = 1.0
     for _ in range(40):
         new_ws = W_ws + step * direction
-        new_raw = raw.copy()
-        new_raw[:, rows] += step * Xd.T
+        new_raw = raw + step * Xd.T
         trial = (
             loss.loss_from_raw(new_raw, Y, sample_weight)
             + 0.5 * penalty.l2 * (fixed_l2 + float(np.sum(new_ws * new_ws)))
