@@ -15,6 +15,7 @@ import numpy as np
 
 from logreg.linear.solvers._common import (
     check_finite,
+    exact_sparse,
     gradient_reference,
     initial_weights,
     inner,
@@ -57,6 +58,7 @@ def fista(
         As for :func:`lbfgs`.
     """
     coef, intercept = initial_weights(coef0, intercept0, Y.shape[1], X.shape[1])
+    X = exact_sparse(X)
     fit_intercept = loss.fit_intercept
     args = (X, Y, sample_weight)
     y_coef, y_intercept = coef.copy(), intercept.copy()
