@@ -288,21 +288,22 @@ def main(argv=None):
     def log(message):
         print(message, file=sys.stderr, flush=True)
 
-    report, record = [], {
-        "environment": {
-            "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__,
-            "cpus": os.cpu_count(),
-            "load_average_start": os.getloadavg()[0],
-        }
-    }
+    report, record = (
+        [],
+        {
+            "environment": {
+                "numpy": np.__version__,
+                "scikit-learn": sklearn.__version__,
+                "cpus": os.cpu_count(),
+                "load_average_start": os.getloadavg()[0],
+            }
+        },
+    )
     if {"l1", "l2"} & set(args.problems):
         X, y = load(args.results, "reviews")
     for key in args.problems:
         if key == "l1":
-            problem = Problem(
-                "(a) binary L1, electronics tf-idf, l1 = 1e-4", X, y, 1e-4, 0.0, 1e-5
-            )
+            problem = Problem("(a) binary L1, electronics tf-idf, l1 = 1e-4", X, y, 1e-4, 0.0, 1e-5)
             solvers = {
                 "ours newton_cd (auto)": ours("newton_cd"),
                 "ours fista": ours("fista"),
@@ -312,9 +313,7 @@ def main(argv=None):
             }
             repeats = args.repeats
         elif key == "l2":
-            problem = Problem(
-                "(b) binary L2, electronics tf-idf, l2 = 2e-4", X, y, 0.0, 2e-4, 1e-6
-            )
+            problem = Problem("(b) binary L2, electronics tf-idf, l2 = 2e-4", X, y, 0.0, 2e-4, 1e-6)
             solvers = {
                 "ours lbfgs (auto)": ours("lbfgs"),
                 "ours newton_cd": ours("newton_cd"),
@@ -328,9 +327,7 @@ def main(argv=None):
             repeats = args.repeats
         else:
             Xf, yf = load(args.results, "faces")
-            problem = Problem(
-                "(c) softmax L2, FER2013 HOG, l2 = 0.005", Xf, yf, 0.0, 0.005, 1e-4
-            )
+            problem = Problem("(c) softmax L2, FER2013 HOG, l2 = 0.005", Xf, yf, 0.0, 0.005, 1e-4)
             solvers = {
                 "ours lbfgs (auto)": ours("lbfgs"),
                 "ours newton_cd": ours("newton_cd"),

@@ -15,7 +15,7 @@ from logreg.linear.exceptions import TrainingDivergedError
 from logreg.linear.solvers._common import progress_bar
 from logreg.linear.validation import NotFittedError
 
-SOLVERS = ["lbfgs", "fista", "newton_cd", "gd", "sgd", "minibatch"]
+SOLVERS = ["lbfgs", "newton_cg", "fista", "newton_cd", "gd", "sgd", "minibatch"]
 
 
 def _blobs(n=150, d=4, n_classes=3, seed=0, labels=None):
@@ -179,7 +179,7 @@ def test_same_seed_gives_bit_identical_coefficients(solver):
     params = {
         "solver": solver,
         "l2": 0.01,
-        "l1": 0.0 if solver == "lbfgs" else 0.01,
+        "l1": 0.0 if solver in ("lbfgs", "newton_cg") else 0.01,
         "max_iter": 10,
         "batch_size": 16,
         "lr": 0.1,
@@ -269,7 +269,7 @@ def test_integer_sample_weights_equal_repeated_samples():
     np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-8)
 
 
-@pytest.mark.parametrize("solver", ["lbfgs", "fista", "newton_cd", "gd"])
+@pytest.mark.parametrize("solver", ["lbfgs", "newton_cg", "fista", "newton_cd", "gd"])
 def test_sparse_and_dense_inputs_give_the_same_model(solver):
     X, y = _blobs(n=200, d=8)
     X[np.abs(X) < 1.0] = 0.0
@@ -277,7 +277,7 @@ def test_sparse_and_dense_inputs_give_the_same_model(solver):
     params = {
         "solver": solver,
         "l2": 0.01,
-        "l1": 0.0 if solver == "lbfgs" else 0.005,
+        "l1": 0.0 if solver in ("lbfgs", "newton_cg") else 0.005,
         "tol": 0.0,
         "max_iter": 30,
         "lr": 0.5,
@@ -339,10 +339,10 @@ def test_progress_bar_is_silent_unless_asked():
     assert progress_bar(10, verbose=0, solver="gd").disable
 
 
-@pytest.mark.parametrize("solver", ["lbfgs", "newton_cd", "fista", "gd"])
+@pytest.mark.parametrize("solver", ["lbfgs", "newton_cg", "newton_cd", "fista", "gd"])
 def test_warm_start_reaches_the_cold_start_optimum_faster(solver):
     X, y = _blobs(n=200, d=8)
-    l1 = 0.0 if solver == "lbfgs" else 0.01
+    l1 = 0.0 if solver in ("lbfgs", "newton_cg") else 0.01
     params = {"solver": solver, "tol": 1e-8, "max_iter": 20000, "lr": 0.5}
     cold = SoftmaxRegression(l1=l1, l2=0.01, **params).fit(X, y)
     warm = SoftmaxRegression(l1=1.05 * l1, l2=0.0105, warm_start=True, **params)

@@ -18,6 +18,7 @@ from logreg.linear.solvers import (
     learning_rate,
     minibatch,
     newton_cd,
+    newton_cg,
     objective,
     sgd,
 )
@@ -57,6 +58,7 @@ def test_deterministic_solvers_reach_the_same_optimum(multinomial, sparse, penal
     }
     if penalty.is_smooth:
         candidates["lbfgs"] = lbfgs(loss, penalty, X, Y, max_iter=500, tol=1e-9)
+        candidates["newton_cg"] = newton_cg(loss, penalty, X, Y, max_iter=100, tol=1e-9)
     for name, (coef, intercept, _, _history) in candidates.items():
         gap = (objective(loss, penalty, coef, intercept, X, Y, None) - optimum) / optimum
         assert gap < 1e-8, name
@@ -127,7 +129,9 @@ def test_momentum_reaches_the_optimum_in_fewer_epochs():
     assert heavy[2] < plain[2] / 2
 
 
-@pytest.mark.parametrize("solver", ["gd", "sgd", "minibatch", "lbfgs", "fista", "newton_cd"])
+@pytest.mark.parametrize(
+    "solver", ["gd", "sgd", "minibatch", "lbfgs", "fista", "newton_cd", "newton_cg"]
+)
 def test_max_iter_stop_warns_and_history_has_one_entry_per_epoch(solver):
     loss, X, Y = _data(multinomial=True)
     options = {"rng": np.random.default_rng(0)} if solver in ("sgd", "minibatch") else {}
@@ -149,7 +153,7 @@ def test_callback_true_stops_without_warning():
         seen.append((epoch, value))
         return epoch == 2
 
-    for solver in (gd, lbfgs, fista, newton_cd):
+    for solver in (gd, lbfgs, fista, newton_cd, newton_cg):
         seen.clear()
         _, _, n_iter, history = solver(
             loss, ElasticNet(l2=0.01), X, Y, max_iter=50, tol=0.0, callback=stop_at_two
@@ -212,10 +216,11 @@ def test_l1_sparsity_grows_with_l1_and_subgradient_gives_none():
     assert np.sum(coef == 0.0) >= zeros[3] // 3
 
 
-def test_lbfgs_rejects_l1():
+@pytest.mark.parametrize("solver", ["lbfgs", "newton_cg"])
+def test_smooth_solvers_reject_l1(solver):
     loss, X, Y = _data(multinomial=False)
-    with pytest.raises(ValueError, match=r"lbfgs cannot handle an L1 penalty \(l1=0.1\)"):
-        lbfgs(loss, ElasticNet(l1=0.1), X, Y)
+    with pytest.raises(ValueError, match=rf"{solver} cannot handle an L1 penalty \(l1=0.1\)"):
+        SOLVERS[solver](loss, ElasticNet(l1=0.1), X, Y)
 
 
 def test_objective_decreases_monotonically_for_lbfgs_and_gd():

@@ -22,13 +22,15 @@ lbfgs      L-BFGS (scipy), smooth penalties only             (none)
 fista      accelerated proximal gradient with backtracking   lipschitz0
 newton_cd  proximal Newton, coordinate descent on working    (none)
            sets (glmnet/newGLMNET/celer); L1 and ElasticNet
+newton_cg  truncated Newton, conjugate gradients on          (none)
+           Hessian-vector products; smooth penalties only
 ========== ================================================ =========================
 
 Randomness (the shuffling of ``sgd`` and ``minibatch``) comes only from the
 ``numpy.random.Generator`` passed as ``rng``. The implementations live in
 :mod:`logreg.linear.solvers.gradient_descent` (gd, sgd, minibatch),
-:mod:`logreg.linear.solvers.lbfgs`, :mod:`logreg.linear.solvers.fista` and
-:mod:`logreg.linear.solvers.newton_cd`; the shared pieces
+:mod:`logreg.linear.solvers.lbfgs`, :mod:`logreg.linear.solvers.fista`,
+:mod:`logreg.linear.solvers.newton_cd` and :mod:`logreg.linear.solvers.newton_cg`; the shared pieces
 in :mod:`logreg.linear.solvers._common`.
 """
 
@@ -39,6 +41,7 @@ from logreg.linear.solvers.fista import fista
 from logreg.linear.solvers.gradient_descent import LR_SCHEDULES, gd, learning_rate, minibatch, sgd
 from logreg.linear.solvers.lbfgs import lbfgs
 from logreg.linear.solvers.newton_cd import kkt_violation, newton_cd
+from logreg.linear.solvers.newton_cg import newton_cg
 
 SOLVERS = {
     "gd": gd,
@@ -47,13 +50,14 @@ SOLVERS = {
     "lbfgs": lbfgs,
     "fista": fista,
     "newton_cd": newton_cd,
+    "newton_cg": newton_cg,
 }
 """Solver functions by name, as the estimators' ``solver`` parameter spells them."""
 
 SOLVER_NAMES = ("auto", *SOLVERS)
 """Every value the estimators' ``solver`` parameter takes: ``auto`` picks by penalty."""
 
-SMOOTH_ONLY_SOLVERS = ("lbfgs",)
+SMOOTH_ONLY_SOLVERS = ("lbfgs", "newton_cg")
 """Solvers of the smooth objective only: they cannot take an L1 penalty."""
 
 STOCHASTIC_SOLVERS = ("sgd", "minibatch")
@@ -77,6 +81,7 @@ __all__ = [
     "learning_rate",
     "minibatch",
     "newton_cd",
+    "newton_cg",
     "objective",
     "resolve_solver",
     "sgd",
