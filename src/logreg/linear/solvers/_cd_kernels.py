@@ -205,3 +205,17 @@ def cd_dense(
         if largest <= tol:
             break
     return sweeps
+
+
+@njit(cache=True, nogil=True)
+def gradient_sparse(indptr, indices, data, R, out):
+    """``out = (X^T R^T)^T``: the data gradient (K, n_features) from the CSC arrays of X
+    and the scaled residual ``R`` (K, n_samples); scipy's product costs more in call
+    overhead than in arithmetic at this size."""
+    K = R.shape[0]
+    for j in range(indptr.shape[0] - 1):
+        for k in range(K):
+            total = 0.0
+            for p in range(indptr[j], indptr[j + 1]):
+                total += data[p] * R[k, indices[p]]
+            out[k, j] = total

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from logreg.linear.solvers._cd_kernels import cd_dense, cd_sparse
+from logreg.linear.solvers._cd_kernels import cd_dense, cd_sparse, gradient_sparse
 from logreg.linear.solvers._common import (
     check_finite,
     exact_sparse,
@@ -53,6 +53,10 @@ MAX_SWEEPS = 100
 
 STALL_ITERATIONS = 8
 """Outer iterations in a row without a 10% smaller violation that mean a stall."""
+
+INNER_TOL = 0.3
+"""The inner sweeps stop when no weight moved by more than this share of the outer
+violation (in gradient units)."""
 
 ARMIJO = 1e-4
 """Sufficient-decrease constant of the line search."""
@@ -133,7 +137,7 @@ def newton_cd(
         value = loss.loss_residual_from_raw(raw, Y, sample_weight)[0] + penalty.value(coef)
         for iteration in range(1, max_iter + 1):
             residual = loss.loss_residual_from_raw(raw, Y, sample_weight)[1]
-            grad_coef, grad_intercept = _gradient(loss, penalty, coef, residual, X)
+            grad_coef, grad_intercept = _gradient(loss, penalty, coef, residual, X, data)
             if reference is None:
                 reference = (
                     gradient_reference(
@@ -175,7 +179,7 @@ def newton_cd(
     elif not (converged or stopped):
         # The loop ran max_iter steps without the final check: check once more.
         residual = loss.loss_residual_from_raw(raw, Y, sample_weight)[1]
-        grad_coef, grad_intercept = _gradient(loss, penalty, coef, residual, X)
+        grad_coef, grad_intercept = _gradient(loss, penalty, coef, residual, X, data)
         violation = _violation(coef, grad_coef, grad_intercept, l1, fit_intercept)
         if violation > tol * reference:
             detail = f"largest optimality violation {violation:.3g} > tol * {reference:.3g}"
@@ -235,7 +239,7 @@ def _newton_step(
     new_ws = W_ws.copy()
     grad_ws = np.ascontiguousarray(grad_coef[:, ws])
     grad_b = np.ascontiguousarray(grad_intercept)
-    inner_tol = 0.3 * violation
+    inner_tol = INNER_TOL * violation
     model = (H, PW, P, M, coupled, Xd, delta_b)
     options = (l1, l2, loss.fit_intercept, MAX_SWEEPS, inner_tol)
     if data is not None:
@@ -259,14 +263,19 @@ def _newton_step(
     return step, value, raw, ws_size
 
 
-def _gradient(loss, penalty, coef, residual, X):
-    """Gradient of ``f`` from the scaled residual (one product with ``X``)."""
-    R = residual.astype(X.dtype, copy=False)
-    if R.shape[1] == 1:
-        grad_coef = np.asarray(X.T @ R[:, 0], dtype=np.float64)[None, :]
+def _gradient(loss, penalty, coef, residual, X, data=None):
+    """Gradient of ``f`` from the scaled residual (one product with ``X``; ``data``:
+    the CSC arrays of a sparse ``X``)."""
+    if data is not None:
+        grad_coef = np.empty(coef.shape)
+        gradient_sparse(*data, np.ascontiguousarray(residual.T), grad_coef)
     else:
-        grad_coef = np.asarray(X.T @ R, dtype=np.float64).T
-    grad_coef = np.ascontiguousarray(grad_coef)
+        R = residual.astype(X.dtype, copy=False)
+        if R.shape[1] == 1:
+            grad_coef = np.asarray(X.T @ R[:, 0], dtype=np.float64)[None, :]
+        else:
+            grad_coef = np.asarray(X.T @ R, dtype=np.float64).T
+        grad_coef = np.ascontiguousarray(grad_coef)
     if penalty.l2:
         grad_coef += penalty.l2 * coef
     if loss.fit_intercept:
