@@ -264,7 +264,7 @@ def numba_check(results: Path, log):
 def memory_check(problem, log):
     """Peak traced allocation (MB) of our fits on (c); X is allocated before."""
     out = {"X_mb": problem.X.nbytes / 1e6}
-    for label, solver in (("lbfgs", "lbfgs"), ("newton_cd", "newton_cd")):
+    for label, solver in (("lbfgs", "lbfgs"), ("newton_cg", "newton_cg")):
         gc.collect()
         tracemalloc.start()
         try:

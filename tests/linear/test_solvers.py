@@ -251,3 +251,17 @@ def test_lbfgs_runs_on_one_blas_thread_and_restores_the_count(sparse):
         )
         assert blas_threads() == 2
     assert seen and set(seen) == {1}
+
+
+@pytest.mark.parametrize("solver", ["fista", "newton_cd"])
+def test_l1_solvers_reach_the_optimum_on_float32_sparse_data(solver):
+    # With float32 products (weights rounded to float32) FISTA's backtracking saw
+    # rounding instead of progress and froze at a relative gap ~1e-4: both solvers
+    # compute with a float64 copy of sparse float32 data.
+    loss, X, Y = _data(multinomial=False, sparse=True, d=30)
+    X32 = X.astype(np.float32)
+    penalty = ElasticNet(l1=0.01)
+    coef_ref, b_ref, _, _ = _reference(loss, penalty, X, Y)
+    optimum = objective(loss, penalty, coef_ref, b_ref, X, Y, None)
+    coef, intercept, n_iter, _ = SOLVERS[solver](loss, penalty, X32, Y, max_iter=5000, tol=1e-10)
+    assert objective(loss, penalty, coef, intercept, X, Y, None) - optimum < 1e-12 * optimum

@@ -131,7 +131,7 @@ def newton_cd(
     violation = np.inf
     iteration = 0
     ws_size = WS_MIN
-    best_violation, without_progress = np.inf, 0
+    best_violation, without_progress, value_then = np.inf, 0, np.inf
     data = (indptr, indices, X_csc.data) if sparse else None
     with np.errstate(over="ignore"), progress_bar(max_iter, verbose, "newton_cd") as bar:
         value = loss.loss_residual_from_raw(raw, Y, sample_weight)[0] + penalty.value(coef)
@@ -151,12 +151,15 @@ def newton_cd(
                 iteration -= 1
                 break
             # Newton steps cut the violation fast; when STALL_ITERATIONS of them in a row
-            # do not cut it by 10%, rounding (e.g. float32 products) has the last word.
+            # cut neither it by 10% nor the objective by more than its rounding error,
+            # rounding (e.g. of float32 products) has the last word.
             if violation < 0.9 * best_violation:
-                best_violation, without_progress = violation, 0
+                best_violation, without_progress, value_then = violation, 0, value
             else:
                 without_progress += 1
-                if without_progress >= STALL_ITERATIONS:
+                if without_progress >= STALL_ITERATIONS and value_then - value <= 1e3 * np.finfo(
+                    float
+                ).eps * abs(value):
                     stalled = True
                     iteration -= 1
                     break
