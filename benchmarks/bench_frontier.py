@@ -14,7 +14,9 @@ scored with one float64 formula (:func:`logreg.linear.solvers.objective` on a fl
 copy of X); the best objective is the lowest any run reached; a solver's
 *time-to-gap* is the fastest of its runs whose relative gap to the best is within the
 target. Each run is timed ``--repeats`` times (once if it takes over a second, and on
-(c)) and the median kept; scikit-learn's solvers stop at ``max_iter=1000``.
+(c)) and the median kept; scikit-learn's solvers stop at ``max_iter=1000``. A solver's
+sweep stops early once a run takes over ``--budget`` seconds or a tighter tol leaves its
+objective unchanged (relative 1e-12).
 scikit-learn's ``C`` is ``1 / (l * n_samples)``; liblinear penalizes the intercept, so
 it runs with ``intercept_scaling=100`` (penalty on ``b`` / 100).
 
@@ -143,10 +145,14 @@ def timed(fit, problem, tol, repeats):
     return result, seconds
 
 
-def run_problem(problem, solvers, repeats, log):
+def run_problem(problem, solvers, repeats, log, budget):
+    """Every solver at every tolerance, tightest last; a solver's sweep ends early once
+    a run takes over ``budget`` seconds or tightening tol no longer changes its
+    objective (relative change below 1e-12: converged to rounding)."""
     runs = []
     for name, fit in solvers.items():
         timed(fit, problem, 1e-4, 1)  # warm-up: imports, numba compilation
+        previous = np.inf
         for tol in TOLS:
             (coef, intercept, n_iter), seconds = timed(fit, problem, tol, repeats)
             value = problem.objective(coef, intercept)
@@ -162,6 +168,9 @@ def run_problem(problem, solvers, repeats, log):
                 }
             )
             log(f"  {name:24s} tol={tol:g} iter={n_iter} {np.median(seconds):.4f}s J={value:.14g}")
+            if max(seconds) > budget or abs(previous - value) <= 1e-12 * abs(value):
+                break
+            previous = value
     best = min(r["objective"] for r in runs)
     for r in runs:
         r["gap"] = (r["objective"] - best) / best
@@ -287,6 +296,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--skip-extras", action="store_true")
+    parser.add_argument("--budget", type=float, default=90.0, help="seconds per run")
     args = parser.parse_args(argv)
 
     def log(message):
@@ -342,7 +352,7 @@ def main(argv=None):
             }
             repeats = 1
         log(f"{problem.name}")
-        runs, best = run_problem(problem, solvers, repeats, log)
+        runs, best = run_problem(problem, solvers, repeats, log, args.budget)
         text, rows, ratio = summarize(problem, runs, best, [n for n in solvers if "ours" in n])
         report.append(text)
         record[key] = {"runs": runs, "rows": rows, "ratio": ratio, "best": best}
