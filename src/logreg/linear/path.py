@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from logreg.linear.exceptions import InvalidParameterError
 from logreg.linear.loss import make_loss, one_hot
@@ -32,6 +33,7 @@ from logreg.linear.solvers import (
     kkt_violation,
     resolve_solver,
 )
+from logreg.linear.solvers._common import exact_sparse
 from logreg.linear.validation import check_features, check_labels, check_sample_weight
 
 __all__ = ["RegularizationPath", "l1_max", "regularization_path"]
@@ -162,7 +164,13 @@ def regularization_path(
         )
     K, d = loss.n_outputs, X.shape[1]
     coef, intercept = np.zeros((K, d)), np.zeros(K)
-    reference = _max_gradient_at_zero(loss, X, Y, scale)
+    if sp.issparse(X):
+        # Once for the whole path: float64 (what newton_cd and fista compute with) and
+        # CSC, whose column subsets (the screened problems) are cheap slices.
+        X = exact_sparse(X).tocsc()
+    at_zero = loss.loss_gradient(coef, intercept, X, Y, scale)
+    zero_intercept = float(np.abs(at_zero[2]).max(initial=0.0))
+    reference = max(float(np.abs(at_zero[1]).max(initial=0.0)), zero_intercept) or 1.0
     n = l1s.size
     coefs, intercepts = np.zeros((n, K, d)), np.zeros((n, K))
     n_iter, n_kept = np.zeros(n, dtype=int), np.zeros(n, dtype=int)
@@ -181,7 +189,8 @@ def regularization_path(
             X_kept = X if columns.size == d else X[:, columns]
             # The solver's tol is relative to its problem's gradient at zero: rescale
             # it so that every fit of the path meets the same absolute bound.
-            local = _max_gradient_at_zero(loss, X_kept, Y, scale)
+            local = max(float(np.abs(at_zero[1][:, columns]).max(initial=0.0)), zero_intercept)
+            local = local or 1.0
             tol = options["tol"] * reference / local
             coef_kept, intercept, iterations, _ = fit(
                 loss, penalty, X_kept, Y, scale, coef0=coef[:, columns], intercept0=intercept,
@@ -206,12 +215,3 @@ def regularization_path(
 def _smooth_gradient(loss, penalty, coef, intercept, X, Y, scale):
     grad = loss.loss_gradient(coef, intercept, X, Y, scale)[1]
     return grad + penalty.l2 * coef
-
-
-def _max_gradient_at_zero(loss, X, Y, scale) -> float:
-    K = Y.shape[1]
-    grad_coef, grad_intercept = loss.loss_gradient(
-        np.zeros((K, X.shape[1])), np.zeros(K), X, Y, scale
-    )[1:]
-    largest = max(float(np.abs(grad_coef).max(initial=0.0)), float(np.abs(grad_intercept).max()))
-    return largest if largest > 0 else 1.0
