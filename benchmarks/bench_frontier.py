@@ -15,8 +15,7 @@ copy of X); the best objective is the lowest any run reached; a solver's
 *time-to-gap* is the fastest of its runs whose relative gap to the best is within the
 target. Each run is timed ``--repeats`` times (once if it takes over a second, and on
 (c)) and the median kept; scikit-learn's solvers stop at ``max_iter=1000``. A solver's
-sweep stops early once a run takes over ``--budget`` seconds or a tighter tol leaves its
-objective unchanged (relative 1e-12).
+sweep stops early once a run takes over ``--budget`` seconds.
 scikit-learn's ``C`` is ``1 / (l * n_samples)``; liblinear penalizes the intercept, so
 it runs with ``intercept_scaling=100`` (penalty on ``b`` / 100).
 
@@ -147,12 +146,10 @@ def timed(fit, problem, tol, repeats):
 
 def run_problem(problem, solvers, repeats, log, budget):
     """Every solver at every tolerance, tightest last; a solver's sweep ends early once
-    a run takes over ``budget`` seconds or tightening tol no longer changes its
-    objective (relative change below 1e-12: converged to rounding)."""
+    a run takes over ``budget`` seconds."""
     runs = []
     for name, fit in solvers.items():
         timed(fit, problem, 1e-4, 1)  # warm-up: imports, numba compilation
-        previous = np.inf
         for tol in TOLS:
             (coef, intercept, n_iter), seconds = timed(fit, problem, tol, repeats)
             value = problem.objective(coef, intercept)
@@ -168,9 +165,8 @@ def run_problem(problem, solvers, repeats, log, budget):
                 }
             )
             log(f"  {name:24s} tol={tol:g} iter={n_iter} {np.median(seconds):.4f}s J={value:.14g}")
-            if max(seconds) > budget or abs(previous - value) <= 1e-12 * abs(value):
+            if max(seconds) > budget:
                 break
-            previous = value
     best = min(r["objective"] for r in runs)
     for r in runs:
         r["gap"] = (r["objective"] - best) / best
@@ -332,7 +328,8 @@ def main(argv=None):
                 "ours lbfgs (auto)": ours("lbfgs"),
                 "ours newton_cg": ours("newton_cg"),
                 "ours newton_cd": ours("newton_cd"),
-                "skglm ProxNewton": skglm_solver,
+                # skglm 0.5 has no L2 logistic solver with an intercept (ProxNewton
+                # needs the penalty's prox_1d, its LBFGS no fit_intercept).
                 "sklearn liblinear": sklearn_solver("liblinear"),
                 "sklearn lbfgs": sklearn_solver("lbfgs"),
                 "sklearn newton-cg": sklearn_solver("newton-cg"),

@@ -31,6 +31,7 @@ import numbers
 import sys
 
 import numpy as np
+import scipy.sparse as sp
 
 from logreg.linear.exceptions import InvalidParameterError
 from logreg.linear.loss import make_loss, one_hot
@@ -398,7 +399,7 @@ class _LinearClassifier:
         X_train, y_train, sw_train, validation = self._split_validation(
             X, y_index, sample_weight, eval_set, classes, rng
         )
-        solver = resolve_solver(self.solver, self.l1)
+        solver = resolve_solver(self.solver, self.l1, sp.issparse(X_train))
         if solver == "minibatch" and self.batch_size > X_train.shape[0]:
             raise InvalidParameterError(
                 "batch_size",
@@ -543,11 +544,12 @@ class LogisticRegression(_LinearClassifier):
     l1, l2 : float, default=0.0
         Penalty strengths :math:`\lambda_1, \lambda_2 \ge 0`; both > 0 is ElasticNet.
         ``l2 = 1 / (C * n_samples)`` matches scikit-learn's ``C`` (unit weights).
-    solver : {"auto", "lbfgs", "newton_cd", "fista", "gd", "sgd", "minibatch"}, \
-default="auto"
-        "auto" is "lbfgs" when ``l1 == 0``, else "newton_cd" (proximal Newton with
-        coordinate descent on working sets); both reach the optimum. "fista" is the
-        accelerated proximal gradient method, a slower reference.
+    solver : {"auto", "lbfgs", "newton_cg", "newton_cd", "fista", "gd", "sgd", \
+"minibatch"}, default="auto"
+        "auto" is, when ``l1 > 0``, "newton_cd" (proximal Newton with coordinate
+        descent on working sets); when ``l1 == 0``, "newton_cg" (truncated Newton) for
+        sparse X and "lbfgs" for dense X. All reach the optimum; "fista" (accelerated
+        proximal gradient) is a slower reference.
     lr : float, default=0.1
         Learning rate of "gd", "sgd" and "minibatch".
     lr_schedule : {"constant", "invscaling", "exponential"}, default="constant"
@@ -560,12 +562,12 @@ default="auto"
     batch_size : int, default=32
         Samples per step of "minibatch"; must not exceed the number of samples.
     max_iter : int, default=100
-        Maximum number of epochs (iterations for "lbfgs" and "fista", outer Newton
-        iterations for "newton_cd").
+        Maximum number of epochs (iterations for "lbfgs" and "fista", Newton
+        iterations for "newton_cd" and "newton_cg").
     tol : float, default=1e-4
-        Relative tolerance: "lbfgs", "fista" and "gd" stop when the largest entry
-        of the (proximal) gradient is below ``tol`` times the largest gradient entry
-        at zero weights (where a cold fit starts);
+        Relative tolerance: "lbfgs", "newton_cg", "fista" and "gd" stop when the
+        largest entry of the (proximal) gradient is below ``tol`` times the largest
+        gradient entry at zero weights (where a cold fit starts);
         "newton_cd" when the largest optimality (KKT) violation of any weight or
         intercept is below ``tol`` times the largest gradient entry at zero weights;
         "sgd" and "minibatch" when the objective changed by less than ``tol``

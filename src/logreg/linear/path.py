@@ -149,7 +149,7 @@ def regularization_path(
         l2s = np.full(l1s.shape, float(estimator.l2))
     if np.any(l1s < 0) or np.any(l2s < 0) or not np.all(np.isfinite(l1s + l2s)):
         raise ValueError("the penalties of a path must be finite and >= 0")
-    solver = resolve_solver(estimator.solver, float(l1s.min()))
+    solver = resolve_solver(estimator.solver, float(l1s.min()), sp.issparse(X))
     if solver in STOCHASTIC_SOLVERS or (estimator.solver == "lbfgs" and np.any(l1s > 0)):
         raise InvalidParameterError(
             "solver", f"a path needs a deterministic solver for its penalties, got {solver!r}"
@@ -177,7 +177,7 @@ def regularization_path(
     previous_l1 = None
     for index, (l1, l2) in enumerate(zip(l1s, l2s)):
         penalty = ElasticNet(l1=float(l1), l2=float(l2))
-        fit = SOLVERS[resolve_solver(estimator.solver, l1)]
+        fit = SOLVERS[resolve_solver(estimator.solver, l1, sp.issparse(X))]
         if screening and l1 > 0:
             grad = _smooth_gradient(loss, penalty, coef, intercept, X, Y, scale)
             threshold = 2 * l1 - (previous_l1 if previous_l1 is not None else l1)
