@@ -325,8 +325,8 @@ def main(argv=None):
         elif key == "l2":
             problem = Problem("(b) binary L2, electronics tf-idf, l2 = 2e-4", X, y, 0.0, 2e-4, 1e-6)
             solvers = {
-                "ours lbfgs (auto)": ours("lbfgs"),
-                "ours newton_cg": ours("newton_cg"),
+                "ours newton_cg (auto)": ours("newton_cg"),
+                "ours lbfgs": ours("lbfgs"),
                 "ours newton_cd": ours("newton_cd"),
                 # skglm 0.5 has no L2 logistic solver with an intercept (ProxNewton
                 # needs the penalty's prox_1d, its LBFGS no fit_intercept).
