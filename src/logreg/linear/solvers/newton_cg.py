@@ -21,6 +21,7 @@ products run in ``X``'s dtype: a float32 ``X`` is never copied.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from logreg.linear.solvers._common import (
     check_finite,
@@ -72,6 +73,9 @@ def newton_cg(
     n = X.shape[0]
     weight = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / n
     raw = loss.raw_prediction(coef, intercept, X)
+    # X^T once: for sparse X a CSR copy of the transpose (one per fit, 12 bytes per
+    # entry) saves building the transposed view in every CG iteration; dense: a view.
+    XT = X.T.tocsr() if sp.issparse(X) else X.T
     history = {"loss": []}
     converged = stopped = stalled = False
     reference = None
@@ -81,7 +85,7 @@ def newton_cg(
         value_loss, residual = loss.loss_residual_from_raw(raw, Y, sample_weight)
         value = value_loss + penalty.smooth_value_gradient(coef)[0]
         for iteration in range(1, max_iter + 1):
-            grad_coef, grad_intercept = _products_t(X, residual, fit_intercept)
+            grad_coef, grad_intercept = _products_t(XT, residual, fit_intercept)
             grad_coef += l2 * coef
             if reference is None:
                 reference = gradient_reference(
@@ -94,7 +98,7 @@ def newton_cg(
                 break
             P = loss.predict_proba(raw)
             step_coef, step_intercept, step_raw = _cg(
-                X, P, weight, l2, grad_coef, grad_intercept, fit_intercept
+                X, XT, P, weight, l2, grad_coef, grad_intercept, fit_intercept
             )
             slope = float(np.sum(grad_coef * step_coef)) + float(grad_intercept @ step_intercept)
             step, value, raw = _line_search(
@@ -117,7 +121,7 @@ def newton_cg(
     if stalled:
         warn_stalled("newton_cg", iteration, detail)
     elif not (converged or stopped):
-        grad_coef, grad_intercept = _products_t(X, residual, fit_intercept)
+        grad_coef, grad_intercept = _products_t(XT, residual, fit_intercept)
         gradient_norm = max_abs(grad_coef + l2 * coef, grad_intercept)
         if gradient_norm > tol * reference:
             detail = f"largest gradient entry {gradient_norm:.3g} > tol * {reference:.3g}"
@@ -135,13 +139,14 @@ def _products(X, coef, intercept, fit_intercept):
     return U
 
 
-def _products_t(X, R, fit_intercept):
-    """``(X^T R)^T`` (K, d) and the column sums of ``R`` (zeros without intercept)."""
-    R32 = R.astype(X.dtype, copy=False)
+def _products_t(XT, R, fit_intercept):
+    """``(X^T R)^T`` (K, d) from ``XT`` = X^T, and the column sums of ``R`` (zeros
+    without intercept)."""
+    R32 = R.astype(XT.dtype, copy=False)
     if R.shape[1] == 1:
-        grad = np.asarray(X.T @ R32[:, 0], dtype=np.float64)[None, :]
+        grad = np.asarray(XT @ R32[:, 0], dtype=np.float64)[None, :]
     else:
-        grad = np.asarray(X.T @ R32, dtype=np.float64).T
+        grad = np.asarray(XT @ R32, dtype=np.float64).T
     grad = np.ascontiguousarray(grad)
     sums = R.sum(axis=0) if fit_intercept else np.zeros(R.shape[1])
     return grad, sums
@@ -155,8 +160,12 @@ def _hessian_scores(P, weight, U):
     return weight[:, None] * P * (U - mean[:, None])
 
 
-def _cg(X, P, weight, l2, grad_coef, grad_intercept, fit_intercept):
-    """Approximate Newton step by conjugate gradients; also returns ``X s`` (n, K)."""
+def _cg(X, XT, P, weight, l2, grad_coef, grad_intercept, fit_intercept):
+    """Approximate Newton step by conjugate gradients; also returns ``X s`` (n, K).
+
+    Not preconditioned: a Jacobi (Hessian diagonal) preconditioner, as in liblinear's
+    TRON, took 31 CG iterations instead of 21 on the electronics tf-idf problem.
+    """
     step_coef = np.zeros_like(grad_coef)
     step_intercept = np.zeros_like(grad_intercept)
     step_raw = np.zeros((X.shape[0], grad_coef.shape[0]))
@@ -167,7 +176,7 @@ def _cg(X, P, weight, l2, grad_coef, grad_intercept, fit_intercept):
     target = min(0.5, np.sqrt(norm)) * norm
     for _ in range(MAX_CG):
         U = _products(X, d_coef, d_intercept, fit_intercept)
-        hd_coef, hd_intercept = _products_t(X, _hessian_scores(P, weight, U), fit_intercept)
+        hd_coef, hd_intercept = _products_t(XT, _hessian_scores(P, weight, U), fit_intercept)
         hd_coef += l2 * d_coef
         curvature = float(np.sum(d_coef * hd_coef)) + float(d_intercept @ hd_intercept)
         if curvature <= 0.0:
