@@ -128,7 +128,7 @@ class Problem:
         )
 
     def ours(self, max_iter, tol=0.0):
-        model = self.model_class(l2=self.l2, max_iter=max_iter, tol=tol)
+        model = self.model_class(l2=self.l2, solver="lbfgs", max_iter=max_iter, tol=tol)
         return _timed_fit(model, self.X, self.y)
 
     def sklearn(self, max_iter, tol=0.0):
@@ -186,7 +186,7 @@ def time_to_gap(problem: Problem, repeats: int, reference_tol: float, sklearn_re
     The optimum comes from our L-BFGS on float64 data run to ``reference_tol`` (and,
     if ``sklearn_reference``, scikit-learn's run to the same tol, whichever is lower).
     """
-    reference = problem.model_class(l2=problem.l2, max_iter=5000, tol=reference_tol)
+    reference = problem.model_class(l2=problem.l2, solver="lbfgs", max_iter=5000, tol=reference_tol)
     reference, ours_seconds = _timed_fit(reference, problem.X64, problem.y)
     candidates = [problem.objective(reference.coef_, reference.intercept_)]
     info = {"ours_iterations": reference.n_iter_, "ours_seconds": ours_seconds}
@@ -346,7 +346,7 @@ def main(argv=None):
         memory = peak_memory(
             problem,
             {
-                "ours lbfgs, 5 iterations": lambda: cls(l2=l2, max_iter=5, tol=0.0),
+                "ours lbfgs, 5 iterations": lambda: cls(l2=l2, solver="lbfgs", max_iter=5, tol=0.0),
                 "ours gd, 2 epochs": lambda: cls(l2=l2, solver="gd", lr=0.01, max_iter=2),
                 "ours minibatch, 1 epoch": lambda: cls(
                     l2=l2, solver="minibatch", lr=0.01, max_iter=1, random_state=0

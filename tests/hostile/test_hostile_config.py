@@ -80,14 +80,14 @@ TRAIN_CASES = [
         ["optimizer.solver=newton"],
         2,
         r"error: config key 'optimizer\.solver': solver must be one of auto, gd, sgd, "
-        r"minibatch, lbfgs, fista, got 'newton'",
+        r"minibatch, lbfgs, fista, newton_cd, newton_cg, got 'newton'",
     ),
     (
         "L1 with a solver that cannot do it",
         ["optimizer=lbfgs", "penalty=l1", "penalty.l1=0.1"],
         2,
         r"error: config key 'optimizer\.solver': solver='lbfgs' cannot handle an L1 penalty "
-        r"\(l1=0\.1\); use one of gd, sgd, minibatch, fista",
+        r"\(l1=0\.1\); use one of gd, sgd, minibatch, fista, newton_cd",
     ),
     (
         "a domain that was never prepared",

@@ -15,7 +15,7 @@ from logreg.linear.exceptions import TrainingDivergedError
 from logreg.linear.solvers._common import progress_bar
 from logreg.linear.validation import NotFittedError
 
-SOLVERS = ["lbfgs", "fista", "gd", "sgd", "minibatch"]
+SOLVERS = ["lbfgs", "newton_cg", "fista", "newton_cd", "gd", "sgd", "minibatch"]
 
 
 def _blobs(n=150, d=4, n_classes=3, seed=0, labels=None):
@@ -35,7 +35,7 @@ def _blobs(n=150, d=4, n_classes=3, seed=0, labels=None):
         (
             {"solver": "lbfgs", "l1": 0.1},
             r"solver='lbfgs' cannot handle an L1 penalty \(l1=0.1\); use one of gd, sgd, "
-            r"minibatch, fista",
+            r"minibatch, fista, newton_cd",
         ),
         ({"lr": 0}, r"lr must be > 0, got 0"),
         ({"lr_schedule": "cosine"}, r"lr_schedule must be one of .* got 'cosine'"),
@@ -81,7 +81,7 @@ def test_bad_parameters_fail_in_fit_naming_parameter_and_value(params, message):
 def test_parameters_round_trip_and_unknown_names_fail():
     model = SoftmaxRegression(l2=0.5, solver="gd")
     params = model.get_params()
-    assert params["l2"] == 0.5 and params["solver"] == "gd" and len(params) == 16
+    assert params["l2"] == 0.5 and params["solver"] == "gd" and len(params) == 17
     assert SoftmaxRegression(**params).get_params() == params
     assert model.set_params(lr=0.01, momentum=0.9) is model and model.lr == 0.01
     with pytest.raises(
@@ -179,7 +179,7 @@ def test_same_seed_gives_bit_identical_coefficients(solver):
     params = {
         "solver": solver,
         "l2": 0.01,
-        "l1": 0.0 if solver == "lbfgs" else 0.01,
+        "l1": 0.0 if solver in ("lbfgs", "newton_cg") else 0.01,
         "max_iter": 10,
         "batch_size": 16,
         "lr": 0.1,
@@ -269,7 +269,7 @@ def test_integer_sample_weights_equal_repeated_samples():
     np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-8)
 
 
-@pytest.mark.parametrize("solver", ["lbfgs", "fista", "gd"])
+@pytest.mark.parametrize("solver", ["lbfgs", "newton_cg", "fista", "newton_cd", "gd"])
 def test_sparse_and_dense_inputs_give_the_same_model(solver):
     X, y = _blobs(n=200, d=8)
     X[np.abs(X) < 1.0] = 0.0
@@ -277,7 +277,7 @@ def test_sparse_and_dense_inputs_give_the_same_model(solver):
     params = {
         "solver": solver,
         "l2": 0.01,
-        "l1": 0.0 if solver == "lbfgs" else 0.005,
+        "l1": 0.0 if solver in ("lbfgs", "newton_cg") else 0.005,
         "tol": 0.0,
         "max_iter": 30,
         "lr": 0.5,
@@ -313,7 +313,7 @@ def test_l1_sparsity_grows_with_l1():
         for l1 in [0.0, 0.01, 0.05, 0.2]
     ]
     assert zeros[0] == 0 < zeros[1] <= zeros[2] <= zeros[3]
-    assert SoftmaxRegression(l1=0.05).fit(X, y).solver_ == "fista"
+    assert SoftmaxRegression(l1=0.05).fit(X, y).solver_ == "newton_cd"
 
 
 def test_divergence_error_names_the_learning_rate():
@@ -337,3 +337,30 @@ def test_pickle_round_trip_and_refit_is_idempotent():
 
 def test_progress_bar_is_silent_unless_asked():
     assert progress_bar(10, verbose=0, solver="gd").disable
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton_cg", "newton_cd", "fista", "gd"])
+def test_warm_start_reaches_the_cold_start_optimum_faster(solver):
+    X, y = _blobs(n=200, d=8)
+    l1 = 0.0 if solver in ("lbfgs", "newton_cg") else 0.01
+    params = {"solver": solver, "tol": 1e-8, "max_iter": 20000, "lr": 0.5}
+    cold = SoftmaxRegression(l1=l1, l2=0.01, **params).fit(X, y)
+    warm = SoftmaxRegression(l1=1.05 * l1, l2=0.0105, warm_start=True, **params)
+    warm.fit(X, y).set_params(l1=l1, l2=0.01)
+    first = warm.coef_.copy()
+    warm.fit(X, y)
+    np.testing.assert_allclose(warm.coef_, cold.coef_, atol=1e-5)
+    np.testing.assert_allclose(warm.intercept_, cold.intercept_, atol=1e-5)
+    assert warm.n_iter_ < cold.n_iter_
+    # Without warm_start the second fit starts from zero again: same as cold.
+    again = SoftmaxRegression(l1=l1, l2=0.01, **params).fit(X, y)
+    np.testing.assert_array_equal(again.coef_, cold.coef_)
+    assert not np.array_equal(first, warm.coef_)
+
+
+def test_warm_start_ignores_weights_of_another_shape():
+    X, y = _blobs(n=200, d=8)
+    model = SoftmaxRegression(l2=0.01, warm_start=True, tol=1e-10).fit(X[:, :5], y)
+    model.fit(X, y)
+    cold = SoftmaxRegression(l2=0.01, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(model.coef_, cold.coef_, atol=1e-6)

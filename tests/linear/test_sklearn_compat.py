@@ -32,8 +32,10 @@ _NOT_WEIGHT_EQUIVALENT = {
     [
         (LogisticRegression(), {}),
         (SoftmaxRegression(), {}),
-        (LogisticRegression(l1=1e-3), {}),  # fista
-        (SoftmaxRegression(l1=1e-3, l2=1e-3), {}),  # fista, ElasticNet
+        (LogisticRegression(l1=1e-3), {}),  # newton_cd
+        (SoftmaxRegression(l1=1e-3, l2=1e-3), {}),  # newton_cd, ElasticNet
+        (LogisticRegression(l1=1e-3, solver="fista"), {}),
+        (SoftmaxRegression(l2=1e-3, solver="newton_cg", tol=1e-8), {}),
         (LogisticRegression(solver="gd", lr=1.0), {}),
         (SoftmaxRegression(solver="minibatch", lr=0.1, batch_size=8), _NOT_WEIGHT_EQUIVALENT),
     ],

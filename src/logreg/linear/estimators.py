@@ -12,7 +12,7 @@ with :math:`\lambda_1` = ``l1`` and :math:`\lambda_2` = ``l2`` (both > 0 is
 ElasticNet), the intercept unpenalized, and :math:`s_i` = sample weight times class
 weight, normalized to mean 1. :class:`LogisticRegression` uses the sigmoid
 (``W`` of shape ``(1, d)``), which is the softmax of the scores ``(0, w x + b)``.
-Weights start at zero.
+Weights start at zero (at the previous fit's with ``warm_start=True``).
 
 Relation to scikit-learn: its ``LogisticRegression(C=C)`` minimizes
 ``C * sum_i r_i CE_i + ||W||^2 / 2`` with raw weights ``r_i`` (sample weight times
@@ -31,6 +31,7 @@ import numbers
 import sys
 
 import numpy as np
+import scipy.sparse as sp
 
 from logreg.linear.exceptions import InvalidParameterError
 from logreg.linear.loss import make_loss, one_hot
@@ -133,6 +134,7 @@ class _LinearClassifier:
         fit_intercept=True,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         self.l1 = l1
         self.l2 = l2
@@ -150,6 +152,7 @@ class _LinearClassifier:
         self.fit_intercept = fit_intercept
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
 
     # -- scikit-learn estimator protocol -------------------------------------------
     @classmethod
@@ -241,7 +244,7 @@ class _LinearClassifier:
                 raise InvalidParameterError(name, f"{name} must be an integer >= 1, got {value!r}")
         if not _is_real(self.tol) or not self.tol >= 0:
             raise InvalidParameterError("tol", f"tol must be >= 0, got {self.tol!r}")
-        for name in ("early_stopping", "fit_intercept"):
+        for name in ("early_stopping", "fit_intercept", "warm_start"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise InvalidParameterError(
                     name, f"{name} must be True or False, got {getattr(self, name)!r}"
@@ -396,7 +399,7 @@ class _LinearClassifier:
         X_train, y_train, sw_train, validation = self._split_validation(
             X, y_index, sample_weight, eval_set, classes, rng
         )
-        solver = resolve_solver(self.solver, self.l1)
+        solver = resolve_solver(self.solver, self.l1, sp.issparse(X_train))
         if solver == "minibatch" and self.batch_size > X_train.shape[0]:
             raise InvalidParameterError(
                 "batch_size",
@@ -441,6 +444,7 @@ class _LinearClassifier:
             kwargs["rng"] = rng
         if solver == "minibatch":
             kwargs["batch_size"] = self.batch_size
+        kwargs["coef0"], kwargs["intercept0"] = self._warm_start_weights(loss, X_train.shape[1])
         coef, intercept, n_iter, history = SOLVERS[solver](
             loss, penalty, X_train, Y, scale, **kwargs
         )
@@ -468,6 +472,14 @@ class _LinearClassifier:
             else objective(loss, penalty, coef, intercept, X_train, Y, scale),
         )
         return self
+
+    def _warm_start_weights(self, loss, n_features):
+        """``(coef0, intercept0)``: the previous fit's weights with ``warm_start`` when
+        their shapes fit this one (scikit-learn's rule), else ``(None, None)`` (zeros)."""
+        coef = getattr(self, "coef_", None)
+        if not self.warm_start or coef is None or coef.shape != (loss.n_outputs, n_features):
+            return None, None
+        return coef, self.intercept_ if self.fit_intercept else None
 
     # -- prediction -----------------------------------------------------------------
     def _raw(self, X):
@@ -532,8 +544,12 @@ class LogisticRegression(_LinearClassifier):
     l1, l2 : float, default=0.0
         Penalty strengths :math:`\lambda_1, \lambda_2 \ge 0`; both > 0 is ElasticNet.
         ``l2 = 1 / (C * n_samples)`` matches scikit-learn's ``C`` (unit weights).
-    solver : {"auto", "lbfgs", "fista", "gd", "sgd", "minibatch"}, default="auto"
-        "auto" is "lbfgs" when ``l1 == 0``, else "fista" (both reach the optimum).
+    solver : {"auto", "lbfgs", "newton_cg", "newton_cd", "fista", "gd", "sgd", \
+"minibatch"}, default="auto"
+        "auto" is, when ``l1 > 0``, "newton_cd" (proximal Newton with coordinate
+        descent on working sets); when ``l1 == 0``, "newton_cg" (truncated Newton) for
+        sparse X and "lbfgs" for dense X. All reach the optimum; "fista" (accelerated
+        proximal gradient) is a slower reference.
     lr : float, default=0.1
         Learning rate of "gd", "sgd" and "minibatch".
     lr_schedule : {"constant", "invscaling", "exponential"}, default="constant"
@@ -546,10 +562,14 @@ class LogisticRegression(_LinearClassifier):
     batch_size : int, default=32
         Samples per step of "minibatch"; must not exceed the number of samples.
     max_iter : int, default=100
-        Maximum number of epochs (iterations for "lbfgs" and "fista").
+        Maximum number of epochs (iterations for "lbfgs" and "fista", Newton
+        iterations for "newton_cd" and "newton_cg").
     tol : float, default=1e-4
-        Relative tolerance: "lbfgs", "fista" and "gd" stop when the largest entry
-        of the (proximal) gradient is below ``tol`` times its value at the start;
+        Relative tolerance: "lbfgs", "newton_cg", "fista" and "gd" stop when the
+        largest entry of the (proximal) gradient is below ``tol`` times the largest
+        gradient entry at zero weights (where a cold fit starts);
+        "newton_cd" when the largest optimality (KKT) violation of any weight or
+        intercept is below ``tol`` times the largest gradient entry at zero weights;
         "sgd" and "minibatch" when the objective changed by less than ``tol``
         relative over an epoch. A :class:`ConvergenceWarning` says when
         ``max_iter`` stopped the solver first.
@@ -565,6 +585,11 @@ class LogisticRegression(_LinearClassifier):
         Seed of the only random generator (shuffling, validation split).
     verbose : int, default=0
         ``>= 1`` shows a progress bar over epochs (on a terminal).
+    warm_start : bool, default=False
+        Start :meth:`fit` from the previous fit's ``coef_`` and ``intercept_`` when
+        their shapes match (same classes and features), else from zero, as in
+        scikit-learn. Fitting a sequence of penalties this way is much faster; see
+        :func:`logreg.linear.path.regularization_path`.
 
     Attributes
     ----------

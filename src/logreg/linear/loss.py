@@ -148,6 +148,46 @@ class _CrossEntropy:
             grad_intercept = np.zeros(residual.shape[1])
         return loss, grad_coef, grad_intercept
 
+    def loss_residual_from_raw(self, raw, Y, sample_weight=None):
+        """Data term and the scaled residual from scores, without a product with ``X``.
+
+        Parameters
+        ----------
+        raw : ndarray of shape (n_samples, K)
+        Y : ndarray of shape (n_samples, K)
+        sample_weight : ndarray of shape (n_samples,) or None
+
+        Returns
+        -------
+        loss : float
+        residual : float64 ndarray of shape (n_samples, K)
+            :math:`s_i (p_i - Y_i) / n`: ``X.T @ residual`` is the gradient in ``W``,
+            its column sums the gradient in ``b``.
+        """
+        loss_i, residual = self._pointwise(raw, Y, need_residual=True)
+        n = raw.shape[0]
+        if sample_weight is None:
+            residual *= 1.0 / n
+        else:
+            residual *= (sample_weight / n)[:, None]
+        return self._mean(loss_i, sample_weight), residual
+
+    def curvature(self, raw, sample_weight=None) -> np.ndarray:
+        r"""Diagonal curvature weights :math:`s_i p_{ik}(1 - p_{ik}) / n`, shape (n, K).
+
+        For the binary loss, :math:`\nabla^2_W L = X^\top \mathrm{diag}(h) X` exactly;
+        for the multinomial loss these are the diagonal blocks of the Hessian (one per
+        class), which proximal Newton solvers use as their quadratic model.
+        """
+        p = self.predict_proba(raw)
+        h = p * (1.0 - p)
+        n = raw.shape[0]
+        if sample_weight is None:
+            h *= 1.0 / n
+        else:
+            h *= (sample_weight / n)[:, None]
+        return h
+
     @staticmethod
     def _mean(loss_i, sample_weight) -> float:
         if sample_weight is None:

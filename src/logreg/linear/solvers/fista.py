@@ -4,7 +4,7 @@ also grow again (the step-size adaptation of Scheinberg, Goldfarb & Bai 2014) an
 gradient-based momentum restart of O'Donoghue & Candes (2015).
 
 Stops when the largest entry of the proximal gradient falls below ``tol`` times the
-largest entry of the gradient of :math:`f` at the starting point.
+largest entry of the gradient of :math:`f` at zero weights (the start of a cold fit).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import numpy as np
 
 from logreg.linear.solvers._common import (
     check_finite,
+    exact_sparse,
+    gradient_reference,
     initial_weights,
     inner,
     max_abs,
@@ -56,6 +58,7 @@ def fista(
         As for :func:`lbfgs`.
     """
     coef, intercept = initial_weights(coef0, intercept0, Y.shape[1], X.shape[1])
+    X = exact_sparse(X)
     fit_intercept = loss.fit_intercept
     args = (X, Y, sample_weight)
     y_coef, y_intercept = coef.copy(), intercept.copy()
@@ -70,7 +73,9 @@ def fista(
         f_y, grad_coef, grad_intercept = smooth_loss_gradient(
             loss, penalty, y_coef, y_intercept, *args
         )
-        reference = max_abs(grad_coef, grad_intercept)
+        reference = gradient_reference(
+            loss, X, Y, sample_weight, coef0, intercept0, (grad_coef, grad_intercept)
+        )
         for iteration in range(1, max_iter + 1):
             trial = lipschitz * 0.9 if iteration > 1 else lipschitz
             for _ in range(200):

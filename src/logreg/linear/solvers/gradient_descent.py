@@ -17,7 +17,8 @@ same step without prox. The learning rate of epoch :math:`t` (counted from 0) is
 
 Stopping: ``gd`` is deterministic and stops when the largest entry of the proximal
 gradient :math:`(W - \operatorname{prox}(W - \eta\nabla f(W)))/\eta` (and of the
-intercept gradient) falls below ``tol`` times the largest gradient entry at the start.
+intercept gradient) falls below ``tol`` times the largest gradient entry at zero weights
+(the start of a cold fit).
 The stochastic solvers stop when the epoch's objective changed by less than ``tol``
 relative to the previous epoch's, :math:`|J_{t-1} - J_t| \le tol \cdot |J_{t-1}|`.
 """
@@ -29,6 +30,7 @@ import numpy as np
 from logreg.linear.solvers._common import (
     check_diverged,
     check_finite,
+    gradient_reference,
     initial_weights,
     limit_blas_threads,
     max_abs,
@@ -136,7 +138,9 @@ def gd(
         f, grad_coef, grad_intercept = smooth_loss_gradient(
             loss, penalty, coef, intercept, X, Y, sample_weight
         )
-        reference = max_abs(grad_coef, grad_intercept)
+        reference = gradient_reference(
+            loss, X, Y, sample_weight, coef0, intercept0, (grad_coef, grad_intercept)
+        )
         initial = f + penalty.l1_value(coef)
         for epoch in range(1, max_iter + 1):
             eta = learning_rate(lr, lr_schedule, decay, epoch - 1)

@@ -2,7 +2,7 @@ r"""L-BFGS on the smooth objective (no L1): ``scipy.optimize.minimize(method="L-
 10 correction pairs, up to 50 line-search steps.
 
 Stops when the largest entry of the gradient falls below ``tol`` times the largest entry
-of the gradient at the starting point.
+of the gradient at zero weights (the start of a cold fit).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from logreg.linear.solvers._common import (
     blas_threads,
     check_finite,
+    gradient_reference,
     initial_weights,
     limit_blas_threads,
     max_abs,
@@ -53,7 +54,8 @@ def lbfgs(
     max_iter : int
         Maximum number of L-BFGS iterations.
     tol : float
-        Stop when ``max|grad J| <= tol * max|grad J(start)|``.
+        Stop when ``max|grad J| <= tol * max|grad f(0)|`` (the gradient at zero
+        weights and intercepts, where a cold fit starts).
     callback : callable or None
         ``callback(iteration, coef, intercept, objective) -> bool``; True stops.
     verbose : int
@@ -84,7 +86,7 @@ def lbfgs(
 
     x0 = np.concatenate([coef.ravel(), intercept]) if fit_intercept else coef.ravel()
     start = value_and_gradient(x0)
-    reference = max_abs(start[1])
+    reference = gradient_reference(loss, X, Y, sample_weight, coef0, intercept0, (start[1],))
     first_call = [True]
     threads = blas_threads()
     dense_products = not sp.issparse(X) and threads > 1
