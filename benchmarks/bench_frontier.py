@@ -58,13 +58,14 @@ from logreg.linear.solvers import objective
 TOLS = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
 
 
-def load(results: Path, which: str):
+def load(results: Path, which: str, source: str = "real"):
+    """The workflow's prepared data: results/data/{reviews,faces}/<source>/..."""
     if which == "reviews":
-        folder = results / "reviews" / "electronics" / "prepared"
+        folder = results / "data" / "reviews" / source / "electronics" / "prepared"
         X = sp.load_npz(folder / "X_train.npz").tocsr()
         y = np.load(folder / "y_train.npy")
     else:
-        folder = results / "faces" / "hog"
+        folder = results / "data" / "faces" / source / "hog"
         X = np.load(folder / "X_train.npy")
         y = np.load(folder / "y_train.npy")
     return X, y
@@ -261,8 +262,8 @@ def numba_check(results: Path, log):
     code = (
         "import time,sys,numpy as np,scipy.sparse as sp;"
         "from logreg.linear.estimators import LogisticRegression as L;"
-        f"X=sp.load_npz('{results}/reviews/electronics/prepared/X_train.npz').tocsr();"
-        f"y=np.load('{results}/reviews/electronics/prepared/y_train.npy');"
+        f"X=sp.load_npz('{results}/data/reviews/real/electronics/prepared/X_train.npz').tocsr();"
+        f"y=np.load('{results}/data/reviews/real/electronics/prepared/y_train.npy');"
         "L(l1=1e-4,tol=1e-4).fit(X,y);t=time.perf_counter();"
         "m=L(l1=1e-4,tol=1e-4).fit(X,y);print(time.perf_counter()-t, m.n_iter_)"
     )

@@ -28,7 +28,8 @@ def main(argv=None):
     parser.add_argument("--results", type=Path, required=True)
     parser.add_argument("--tol", type=float, default=1e-6)
     args = parser.parse_args(argv)
-    folder = args.results / "reviews" / "electronics" / "prepared"
+    # The workflow's real-data run (--configfile conf/workflow/real.yaml) writes it here.
+    folder = args.results / "data" / "reviews" / "real" / "electronics" / "prepared"
     X, y = sp.load_npz(folder / "X_train.npz").tocsr(), np.load(folder / "y_train.npy")
     X_test, y_test = sp.load_npz(folder / "X_test.npz").tocsr(), np.load(folder / "y_test.npy")
     rows = []
