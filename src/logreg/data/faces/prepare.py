@@ -3,7 +3,7 @@
 Output (one directory, written atomically, see :mod:`logreg.data.prepared`)::
 
     X_{train,val,test}.npy    float32 (n, 2304) normalized pixels, (n, 1764) HOG,
-                              (n, 3200) k-means or (n, 4964) HOG + k-means features
+                              (n, 7200) k-means or (n, 8964) HOG + k-means features
     y_{train,val,test}.npy    int64 emotion index 0..6
     meta.json                 kind, class names, image shape, features (and HOG and
                               k-means layouts), normalization, sources, skipped rows
