@@ -118,7 +118,9 @@ def _steps(n_centroids: int, n_images: int = 200) -> dict:
                 mean = timed("mean over centroids", lambda: z.mean(axis=1, keepdims=True))
                 timed("min(z, mean)", lambda: np.minimum(z, mean, out=z))
                 pooling = encoder.pooling[:, start:stop]
-                timed("pool (GEMM 4 x block x K, twice)", lambda: (pooling @ z, pooling @ mean))
+                timed(
+                    "pool (GEMM regions x block x K, twice)", lambda: (pooling @ z, pooling @ mean)
+                )
     return {name: seconds / n_images for name, seconds in totals.items()}
 
 

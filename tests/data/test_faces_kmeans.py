@@ -20,7 +20,7 @@ from logreg.data.faces.kmeans import (
 )
 from logreg.data.faces.normalize import fit_normalization, load_stats, normalize, save_stats
 
-SMALL = KmeansParams(patch_size=6, n_centroids=24, n_patches=3000, n_iter=5, seed=1)
+SMALL = KmeansParams(n_centroids=24, pool_grid=2, n_patches=3000, n_iter=5, seed=1)
 
 
 def faces(n, seed):
@@ -79,7 +79,7 @@ def test_patch_normalization_of_a_hand_checked_patch():
 @pytest.mark.parametrize(
     "params, n_positions, n_features",
     [
-        (KmeansParams(), 43, 3200),
+        (KmeansParams(), 43, 7200),
         (KmeansParams(patch_size=8, stride=2, pool_grid=3, n_centroids=20), 21, 180),
         (KmeansParams(patch_size=48, pool_grid=1, n_centroids=5), 1, 5),
     ],
@@ -181,7 +181,7 @@ def test_kmeans_parameters_need_kmeans_features():
 
 
 def test_region_weights_and_their_picture():
-    params = KmeansParams(n_centroids=3)
+    params = KmeansParams(n_centroids=3, pool_grid=2)
     weights = np.concatenate([np.full(3, v) for v in (1.0, 2.0, -1.0, 0.0)])  # TL TR BL BR
     np.testing.assert_array_equal(region_weights(weights, params), [[1.0, 2.0], [-1.0, 0.0]])
     image = region_image(weights, params)

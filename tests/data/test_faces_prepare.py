@@ -354,3 +354,16 @@ def test_bad_kmeans_layout_exits_2_naming_the_options_before_reading(
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {message}") and option in err and "missing.csv" not in err
+
+
+def test_kmeans_threads_option_gives_the_same_bits(tmp_path, fer_csv):
+    path, _, _ = fer_csv
+    small = ["--kmeans-n-centroids", "10", "--kmeans-n-patches", "500", "--kmeans-n-iter", "2"]
+    outputs = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"t{threads}"
+        argv = ["prepare", "--input", str(path), "--out-dir", str(out), "--seed", "1"]
+        run_cli(main, argv + ["--features", "kmeans", "--threads", threads, *small])
+        outputs.append(load_prepared(out))
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(outputs[0].X[split], outputs[1].X[split])

@@ -18,10 +18,11 @@ pytestmark = [
 ]
 
 
-def test_default_softmax_experiment_reaches_054_on_private_test(tmp_path):
+def test_default_softmax_experiment_reaches_055_on_private_test(tmp_path):
     # The workflow's data stage and training run, minus MLflow: the same preset, seed, data
     # and k-means parameters (conf/workflow/config.yaml faces.kmeans are KmeansParams' defaults).
-    # One prepared folder, one fit: ~2 min for the features, ~2 min for the fit on 2 cores.
+    # One prepared folder, one fit: ~1.5 min for the features (170 s of CPU), then 600
+    # L-BFGS iterations on 7,200 features (the longest test: minutes even on free cores).
     prepare_faces(REAL_FER, tmp_path / "data/faces/real/kmeans", features="kmeans", seed=2013)
     cfg = compose(
         [
@@ -35,10 +36,10 @@ def test_default_softmax_experiment_reaches_054_on_private_test(tmp_path):
     )
     assert cfg.dataset.features == "kmeans"
     row = train(cfg, tmp_path / "run")
-    # Measured: 0.540 (PublicTest 0.531); HOG features reach 0.462, pixels 0.385 (README,
-    # the feature ladder). Issue #14's target of 0.55 is not reached by this preset yet.
-    assert row["test_accuracy"] >= 0.535
-    assert row["val_accuracy"] >= 0.525  # not a lucky test split: PublicTest agrees
+    # Measured: 0.5525 (PublicTest 0.5489); HOG features reach 0.462, pixels 0.385
+    # (README, the feature ladder).
+    assert row["test_accuracy"] >= 0.55
+    assert row["val_accuracy"] >= 0.545  # not a lucky test split: PublicTest agrees
     # The run's pictures: per-class region weights, and the centroids of the data stage.
     assert (tmp_path / "run" / "figures" / "weight_images.png").is_file()
     assert (tmp_path / "run" / "figures" / "kmeans_centroids.png").is_file()

@@ -440,8 +440,12 @@ def test_training_on_a_pickled_array_is_a_clear_error(prepared_faces, train_cli)
 def test_features_that_disagree_with_the_prepared_folder_are_a_config_error(
     prepared_faces, train_cli
 ):
-    # out/prepared holds pixel features; the faces_softmax preset trains on HOG.
-    argv = ["experiment=faces_softmax", "dataset.path=out/prepared", "paths.results_dir=results"]
+    # out/prepared holds pixel features; the faces_softmax_hog preset trains on HOG.
+    argv = [
+        "experiment=faces_softmax_hog",
+        "dataset.path=out/prepared",
+        "paths.results_dir=results",
+    ]
     code, message = train_cli(argv)
     assert code == 2
     assert message == (

@@ -42,6 +42,6 @@ rule prepare_faces:
     shell:
         "python -m logreg.data.faces prepare --input {input.source:q}"
         " --out-dir {output.prepared:q} --normalization {params.normalization:q}"
-        " --features {wildcards.features:q} {params.feature_options:q}"
+        " --features {wildcards.features:q} {params.feature_options:q} --threads {threads}"
         " {params.skip_flag} --val-fraction {params.val_fraction:q}"
         " --seed {params.seed:q} 2> {log:q}"

@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
             help=f"k-means {name.replace('_', ' ')} (default {value})",
         )
     prep.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads of the k-means encoding (default: the CPUs this process may use)",
+    )
+    prep.add_argument(
         "--skip-bad-rows",
         action="store_true",
         help="skip invalid rows/images (reported) instead of failing",
@@ -95,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_demo_csv(args.out, args.n_rows, args.seed)
         log.info("wrote %d demo faces to %s", args.n_rows, args.out)
         return
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads: expected a positive integer, got {args.threads}")
     if not 0 < args.val_fraction < 1:
         raise UserError(f"--val-fraction: expected a number in (0, 1), got {args.val_fraction}")
     # Checked before reading any data: a wrong layout fails in a second.
@@ -126,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         features=args.features,
         hog=hog,
         kmeans=kmeans,
+        n_threads=args.threads,
         skip_bad_rows=args.skip_bad_rows,
         val_fraction=args.val_fraction,
         seed=args.seed,

@@ -137,18 +137,19 @@ def fit_and_normalize(
     features: str = "pixels",
     hog: HogParams | None = None,
     kmeans: KmeansParams | None = None,
+    n_threads: int | None = None,
 ) -> tuple[NormalizationStats, np.ndarray]:
     """:func:`fit_normalization`, then :func:`normalize` of the same training images.
 
     What the data stage does; HOG and k-means features of the training images are
     computed once (they are most of the cost), not once for the statistics and again to
-    normalize.
+    normalize. ``n_threads``: threads of the k-means encoding (default: all CPUs).
 
     Returns
     -------
     (NormalizationStats, ndarray of float32, shape (n_train, n_features))
     """
-    stats, train_features = _fit(train_pixels, method, features, hog, kmeans)
+    stats, train_features = _fit(train_pixels, method, features, hog, kmeans, n_threads)
     if train_features is None:
         return stats, normalize(train_pixels, stats)
     return stats, _standardize(train_features, stats)
@@ -160,6 +161,7 @@ def _fit(
     features: str,
     hog: HogParams | None,
     kmeans: KmeansParams | None,
+    n_threads: int | None = None,
 ) -> tuple[NormalizationStats, np.ndarray | None]:
     """The statistics, and the raw features of the training images (all but pixels)."""
     if method not in METHODS:
@@ -188,7 +190,7 @@ def _fit(
                 time.perf_counter() - started,
             )
         stats = NormalizationStats(method, np.zeros(0), np.zeros(0), features, hog, dictionary)
-        train_features = _raw_features(train_pixels, stats)
+        train_features = _raw_features(train_pixels, stats, n_threads)
         mean, std = _mean_std(train_features)
         return NormalizationStats(method, mean, std, features, hog, dictionary), train_features
     if method == "scale":
@@ -219,7 +221,7 @@ def _mean_std(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def normalize(pixels, stats: NormalizationStats) -> np.ndarray:
+def normalize(pixels, stats: NormalizationStats, n_threads: int | None = None) -> np.ndarray:
     """Normalize raw images with fitted statistics.
 
     Parameters
@@ -228,6 +230,8 @@ def normalize(pixels, stats: NormalizationStats) -> np.ndarray:
         Raw grey levels 0..255, uint8 or float.
     stats : NormalizationStats
         From :func:`fit_normalization` on the training split (or :func:`load_stats`).
+    n_threads : int, optional
+        Threads of the k-means encoding; default: the CPUs this process may use.
 
     Returns
     -------
@@ -235,7 +239,7 @@ def normalize(pixels, stats: NormalizationStats) -> np.ndarray:
     """
     pixels = _check_pixels(pixels)
     if stats.features != "pixels":
-        return _standardize(_raw_features(pixels, stats), stats)
+        return _standardize(_raw_features(pixels, stats, n_threads), stats)
     out = np.empty(pixels.shape, dtype=np.float32)
     for i in range(0, pixels.shape[0], _CHUNK_ROWS):
         chunk, target = pixels[i : i + _CHUNK_ROWS], out[i : i + _CHUNK_ROWS]
@@ -252,7 +256,9 @@ def normalize(pixels, stats: NormalizationStats) -> np.ndarray:
     return out
 
 
-def _raw_features(pixels: np.ndarray, stats: NormalizationStats) -> np.ndarray:
+def _raw_features(
+    pixels: np.ndarray, stats: NormalizationStats, n_threads: int | None = None
+) -> np.ndarray:
     """The unnormalized feature blocks of ``stats.features``, side by side (float32)."""
     out = np.empty((pixels.shape[0], stats.n_features), np.float32)
     column = 0
@@ -263,7 +269,9 @@ def _raw_features(pixels: np.ndarray, stats: NormalizationStats) -> np.ndarray:
             out[:, column : column + width] = hog_features(pixels, stats.hog)
         else:
             width = stats.kmeans.params.n_features
-            kmeans_features(pixels, stats.kmeans, out=out[:, column : column + width])
+            kmeans_features(
+                pixels, stats.kmeans, out=out[:, column : column + width], n_threads=n_threads
+            )
         if pixels.shape[0] > 1000:  # the data stage, not a served prediction
             log.info(
                 "%s features of %d images in %.1f s",

@@ -3,7 +3,7 @@
 Output (one directory, written atomically, see :mod:`logreg.data.prepared`)::
 
     X_{train,val,test}.npy    float32 (n, 2304) normalized pixels, (n, 1764) HOG,
-                              (n, 3200) k-means or (n, 4964) HOG + k-means features
+                              (n, 7200) k-means or (n, 8964) HOG + k-means features
     y_{train,val,test}.npy    int64 emotion index 0..6
     meta.json                 kind, class names, image shape, features (and HOG and
                               k-means layouts), normalization, sources, skipped rows
@@ -182,6 +182,7 @@ def prepare_faces(
     features: str = "pixels",
     hog: HogParams | None = None,
     kmeans: KmeansParams | None = None,
+    n_threads: int | None = None,
     skip_bad_rows: bool = False,
     val_fraction: float = 0.1,
     seed: int = 0,
@@ -206,6 +207,8 @@ def prepare_faces(
         The HOG layout (features with ``hog``); default :class:`HogParams()`.
     kmeans : KmeansParams, optional
         The k-means layout and fit (features with ``kmeans``); default :class:`KmeansParams()`.
+    n_threads : int, optional
+        Threads of the k-means encoding; default: the CPUs this process may use.
     skip_bad_rows, val_fraction, seed
         See :func:`load_fer2013`.
 
@@ -226,9 +229,11 @@ def prepare_faces(
     )
     _report_skipped(raw.skipped, os.fspath(input_path))
     featurized = time.perf_counter()
-    stats, X_train = fit_and_normalize(raw.pixels["train"], normalization, features, hog, kmeans)
+    stats, X_train = fit_and_normalize(
+        raw.pixels["train"], normalization, features, hog, kmeans, n_threads
+    )
     X = {
-        split: X_train if split == "train" else normalize(raw.pixels[split], stats)
+        split: X_train if split == "train" else normalize(raw.pixels[split], stats, n_threads)
         for split in SPLITS
     }
     feature_seconds = time.perf_counter() - featurized
