@@ -37,9 +37,18 @@ log = logging.getLogger(__name__)
 TEXT_FIELDS = ("title", "review_text")
 
 
-def document_texts(reviews: pd.DataFrame) -> list[str]:
-    """The text vectorized for each review: its title, a newline, its review_text."""
-    return (reviews["title"] + "\n" + reviews["review_text"]).tolist()
+def document_texts(reviews: pd.DataFrame, fields: Sequence[str] = TEXT_FIELDS) -> list[str]:
+    """The text vectorized for each review: its ``fields`` (by default its title and its
+    review_text) joined by a newline."""
+    unknown = [f for f in fields if f not in TEXT_FIELDS]
+    if unknown or not fields:
+        raise ConfigError(
+            "text.fields", f"got {list(fields)}, expected a non-empty subset of {list(TEXT_FIELDS)}"
+        )
+    texts = reviews[fields[0]]
+    for name in fields[1:]:
+        texts = texts + "\n" + reviews[name]
+    return texts.tolist()
 
 
 def parse_stage(review_files: Sequence[str | os.PathLike], out: str | os.PathLike) -> None:
