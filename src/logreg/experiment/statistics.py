@@ -101,7 +101,7 @@ def corrected_resampled_ttest(
     """Nadeau-Bengio corrected resampled t-test of two configurations on the same folds."""
     d = np.asarray(scores_a, dtype=np.float64) - np.asarray(scores_b, dtype=np.float64)
     interval = cv_interval(d, n_train, n_test, confidence)
-    se = np.sqrt((1.0 / d.size + n_test / n_train)) * interval.std
+    se = np.sqrt(1.0 / d.size + n_test / n_train) * interval.std
     if se == 0:
         p = 1.0 if interval.mean == 0 else 0.0
     else:
