@@ -217,3 +217,45 @@ def test_cv_on_faces_is_refused_naming_the_key(tmp_path):
     cfg = compose([f"paths.results_dir={tmp_path}", "experiment=faces_softmax", "evaluation=cv"])
     with pytest.raises(ConfigError, match="evaluation.name.*official split"):
         train(cfg, tmp_path / "run")
+
+
+# -- paired comparison of runs ------------------------------------------------------------------
+def test_compare_uses_the_corrected_t_test_on_shared_folds(demo_results, tmp_path, capsys):
+    from logreg.experiment.compare import compare_runs, load_run, main
+
+    train(_reviews_cfg(demo_results), tmp_path / "a")
+    train(_reviews_cfg(demo_results, "selection=fixed", "penalty.l2=0.5"), tmp_path / "b")
+    a, b = load_run(str(tmp_path / "a")), load_run(str(tmp_path / "b"))
+    test = compare_runs(a, b)
+    folds_a = pd.read_csv(tmp_path / "a" / "folds.csv")
+    folds_b = pd.read_csv(tmp_path / "b" / "folds.csv")
+    expected = statistics.corrected_resampled_ttest(
+        folds_a["test_accuracy"],
+        folds_b["test_accuracy"],
+        folds_a["n_train"].mean(),
+        folds_a["n_test"].mean(),
+    )
+    assert test == expected and test.method == "corrected resampled t-test"
+    main([str(tmp_path / "a"), str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert "corrected resampled t-test" in out and "A - B" in out
+
+
+def test_compare_uses_mcnemar_on_one_test_set(tmp_path):
+    from logreg.experiment.compare import compare_runs, load_run
+
+    base = [f"paths.results_dir={tmp_path}", "experiment=gaussian_clouds", "tracking=none"]
+    base += ["dataset.n_samples=200", "progress=false"]
+    train(compose([*base, "penalty=l2", "penalty.l2=0.0"]), tmp_path / "a")
+    train(compose([*base, "penalty=l2", "penalty.l2=3.0"]), tmp_path / "b")
+    test = compare_runs(load_run(str(tmp_path / "a")), load_run(str(tmp_path / "b")))
+    assert test.method == "McNemar (exact)"
+    assert 0 <= test.p_value <= 1 and test.low <= test.mean_difference <= test.high
+
+
+def test_compare_refuses_a_folder_that_is_not_a_run(tmp_path):
+    from logreg.errors import DataError
+    from logreg.experiment.compare import load_run
+
+    with pytest.raises(DataError, match="no metrics.json"):
+        load_run(str(tmp_path))
