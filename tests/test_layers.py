@@ -3,8 +3,9 @@
     foundation (errors, fileio, cli, provenance)  <  linear  <  data  <  serving  <  experiment
 
 and the commands (``logreg.train``, ``logreg.predict``, ``logreg.compare``) and
-``logreg/__init__`` sit on top. ``linear`` (the models) imports nothing of the package but itself, so it can be read,
-tested and reused alone. Every ``import`` is checked, those inside functions included.
+``logreg/__init__`` sit on top. ``linear`` (the models) imports nothing of the package
+but itself, so it can be read, tested and reused alone. Every ``import`` is checked,
+those inside functions included.
 """
 
 import ast
