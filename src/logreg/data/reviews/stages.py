@@ -72,8 +72,8 @@ def split_stage(
     log.info("split %s: %s", reviews_path, split["split"].value_counts().to_dict())
 
 
-def _train_texts(reviews: pd.DataFrame, split: pd.Series) -> list[str]:
-    return document_texts(reviews[(split == "train").to_numpy()])
+def _train_texts(reviews: pd.DataFrame, split: pd.Series, fields: Sequence[str]) -> list[str]:
+    return document_texts(reviews[(split == "train").to_numpy()], fields)
 
 
 def vocabulary_stage(
@@ -84,10 +84,11 @@ def vocabulary_stage(
     bigrams: bool,
     min_count: int,
     max_size: int | None,
+    fields: Sequence[str] = TEXT_FIELDS,
 ) -> None:
     """Count the terms of the *training* reviews and write the vocabulary TSV to ``out``."""
     reviews, _ = read_reviews_table(reviews_path)
-    texts = _train_texts(reviews, read_split(split_path, reviews))
+    texts = _train_texts(reviews, read_split(split_path, reviews), fields)
     tokenizer = Tokenizer(bundled_stopwords() if stopwords else (), bigrams)
     vocabulary = build_vocabulary((tokenizer(t) for t in texts), min_count, max_size)
     if len(vocabulary) == 0:
@@ -112,6 +113,8 @@ def vectorize_stage(
     min_count: int,
     max_size: int | None,
     weighting: str,
+    sublinear_tf: bool = False,
+    fields: Sequence[str] = TEXT_FIELDS,
 ) -> None:
     """Write the prepared dataset of a domain (and its ``vectorizer.json``) to ``out_dir``.
 
@@ -126,6 +129,7 @@ def vectorize_stage(
         min_count=min_count,
         max_size=max_size,
         weighting=weighting,
+        sublinear_tf=sublinear_tf,
     )
     # Read outside the try: a malformed file already raises a DataError naming its line.
     vocabulary = read_vocabulary_tsv(vocabulary_path)
@@ -139,7 +143,7 @@ def vectorize_stage(
     X, y, ids = {}, {}, {}
     for name in SPLITS:
         rows = reviews[(split == name).to_numpy()]
-        X[name] = vectorizer.transform(document_texts(rows))
+        X[name] = vectorizer.transform(document_texts(rows, fields))
         y[name] = rows["label"].to_numpy(dtype="int64")
         ids[name] = rows["unique_id"].tolist()
         log.info(
@@ -158,7 +162,8 @@ def vectorize_stage(
         "weighting": weighting,
         "source_files": sources,
         "text": {
-            "fields": list(TEXT_FIELDS),
+            "fields": list(fields),
+            "sublinear_tf": sublinear_tf,
             "stopwords": stopwords,
             "bigrams": bigrams,
             "min_count": min_count,
