@@ -259,3 +259,18 @@ def test_compare_refuses_a_folder_that_is_not_a_run(tmp_path):
 
     with pytest.raises(DataError, match="no metrics.json"):
         load_run(str(tmp_path))
+
+
+def test_summary_marks_the_runs_not_distinguishable_from_the_best(tmp_path):
+    from logreg.experiment.summary import summarize
+
+    base = [f"paths.results_dir={tmp_path}", "experiment=gaussian_clouds", "tracking=none"]
+    base += ["dataset.n_samples=200", "progress=false", "penalty=l2"]
+    for name, l1 in (("a", "0.0"), ("b", "0.001"), ("c", "10.0")):
+        train(compose([*base, f"penalty.l1={l1}"]), tmp_path / name / "metrics")
+    files = [tmp_path / name / "metrics" / "metrics.json" for name in "abc"]
+    frame = summarize(files, tmp_path / "summary.csv")
+    marks = dict(zip(frame["l1"], frame["indistinguishable_from_best"]))
+    # l1=0 and l1=0.001 fit the same clouds; l1=10 zeroes every weight: chance.
+    assert marks[0.0] and marks[0.001] and not marks[10.0]
+    assert "test_accuracy_ci_low" in pd.read_csv(tmp_path / "summary.csv")

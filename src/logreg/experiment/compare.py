@@ -128,3 +128,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     a, b = load_run(args.run_a, args.tracking_uri), load_run(args.run_b, args.tracking_uri)
     print(report(a, b, compare_runs(a, b, args.metric), args.metric))
+
+
+def _group_key(run: Run) -> tuple | None:
+    if run.folds is not None:
+        return ("cv", *run.fold_identity())
+    if run.predictions is not None:
+        return ("holdout", run.metrics.get("dataset"), run.metrics.get("data_source"))
+    return None
+
+
+def mark_ties(folders: Sequence[str | Path], metric: str = "accuracy") -> dict[Path, object]:
+    """For each run folder: True when its test ``metric`` is not distinguishable from the
+    best run's among those it can be paired with (same CV folds, or the same test set;
+    the best run itself is True), False when it is worse beyond noise, None when it
+    cannot be paired with any other run."""
+    runs = [load_run(str(folder)) for folder in folders]
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        key = _group_key(run)
+        if key is not None:
+            groups.setdefault(key, []).append(run)
+    marks: dict[Path, object] = {run.folder: None for run in runs}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        best = max(members, key=lambda r: r.metrics.get(f"test_{metric}_mean", -1.0))
+        for run in members:
+            marks[run.folder] = run is best or not compare_runs(run, best, metric).distinguishable
+    return marks
