@@ -274,3 +274,27 @@ def test_summary_marks_the_runs_not_distinguishable_from_the_best(tmp_path):
     # l1=0 and l1=0.001 fit the same clouds; l1=10 zeroes every weight: chance.
     assert marks[0.0] and marks[0.001] and not marks[10.0]
     assert "test_accuracy_ci_low" in pd.read_csv(tmp_path / "summary.csv")
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("evaluation.n_splits=100", "evaluation.n_splits"),
+        ("selection.n_splits=100", "selection.n_splits"),
+    ],
+)
+def test_more_folds_than_examples_of_a_class_names_the_key(tmp_path, override, key):
+    cfg = compose(
+        [
+            f"paths.results_dir={tmp_path}",
+            "experiment=gaussian_clouds",
+            "dataset.n_samples=20",
+            "tracking=none",
+            "evaluation=cv",
+            "selection=cv_path",
+            "evaluation.n_splits=3",
+            override,
+        ]
+    )
+    with pytest.raises(ConfigError, match=f"'{key}'.*smallest class size"):
+        train(cfg, tmp_path / "run")

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from omegaconf import DictConfig
 
 from logreg.data.prepared import SPLITS, PreparedDataset
+from logreg.errors import ConfigError
 from logreg.experiment import metrics, plots, selection, statistics
 from logreg.experiment.config import build_estimator
 from logreg.experiment.text_features import ReviewCorpus, TextOptions, reviews_table_path
@@ -72,6 +73,8 @@ def select(cfg: DictConfig, X, y: np.ndarray, seed: int, validation=None):
         values = selection.penalty_grid(s.high, s.low, s.n_values)
     if validation is not None:
         validation = (validation[0], np.searchsorted(classes, validation[1]))
+    if validation is None:
+        _folds("selection.n_splits", y_index, s.n_splits, 1, seed)  # a clear error first
     return selection.select_penalty(
         X,
         y_index,
@@ -163,6 +166,13 @@ def holdout_intervals(
 
 
 # -- cross-validation ---------------------------------------------------------------------
+def _folds(key: str, y: np.ndarray, n_splits: int, n_repeats: int, seed: int):
+    try:
+        return repeated_stratified_kfold(y, n_splits, n_repeats, seed)
+    except ValueError as exc:
+        raise ConfigError(key, f"{exc}: lower it or use more data") from None
+
+
 def _fold_features(cfg: DictConfig, dataset: PreparedDataset):
     """The labels and a function ``(train, test) -> (X_train, X_test)`` over every example."""
     if cfg.dataset.kind == "reviews":
@@ -191,7 +201,7 @@ def cross_validate(
     names = BINARY_METRICS if binary else MULTICLASS_METRICS
     rows = []
     for k, (train, test) in enumerate(
-        repeated_stratified_kfold(y, e.n_splits, e.n_repeats, e.seed)
+        _folds("evaluation.n_splits", y, e.n_splits, e.n_repeats, e.seed)
     ):
         X_train, X_test = features(train, test)
         estimator = build_estimator(cfg)
