@@ -298,3 +298,13 @@ def test_more_folds_than_examples_of_a_class_names_the_key(tmp_path, override, k
     )
     with pytest.raises(ConfigError, match=f"'{key}'.*smallest class size"):
         train(cfg, tmp_path / "run")
+
+
+def test_summary_leaves_runs_on_other_test_sets_unpaired(tmp_path):
+    from logreg.experiment.summary import summarize
+
+    base = [f"paths.results_dir={tmp_path}", "experiment=gaussian_clouds", "tracking=none"]
+    for name, n in (("a", 200), ("b", 240)):
+        train(compose([*base, f"dataset.n_samples={n}"]), tmp_path / name)
+    frame = summarize([tmp_path / n / "metrics.json" for n in "ab"], tmp_path / "summary.csv")
+    assert frame["indistinguishable_from_best"].isna().all()

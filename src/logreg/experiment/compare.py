@@ -131,10 +131,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _group_key(run: Run) -> tuple | None:
+    """Runs with equal keys can be paired: the same folds, or the same test labels."""
+    task = run.metrics.get("task")
     if run.folds is not None:
-        return ("cv", *run.fold_identity())
-    if run.predictions is not None:
-        return ("holdout", run.metrics.get("dataset"), run.metrics.get("data_source"))
+        return ("cv", task, *run.fold_identity())
+    predictions = run.predictions
+    if predictions is not None:
+        labels = predictions["label"].to_numpy()
+        return ("holdout", task, *run.fold_identity()[:2], labels.size, labels.tobytes())
     return None
 
 
@@ -155,5 +159,9 @@ def mark_ties(folders: Sequence[str | Path], metric: str = "accuracy") -> dict[P
             continue
         best = max(members, key=lambda r: r.metrics.get(f"test_{metric}_mean", -1.0))
         for run in members:
-            marks[run.folder] = run is best or not compare_runs(run, best, metric).distinguishable
+            try:
+                tied = run is best or not compare_runs(run, best, metric).distinguishable
+            except DataError:  # e.g. folds of other sizes: these two cannot be paired
+                tied = None
+            marks[run.folder] = tied
     return marks
