@@ -58,11 +58,17 @@ def test_parallel_sweep_logs_one_parent_and_every_child_with_its_metrics(tmp_pat
         assert child.info.status == "FINISHED"
         assert {"test_accuracy", "val_loss", "test_auc"} <= set(child.data.metrics)
         assert len(client.get_metric_history(child.info.run_id, "epoch_loss")) >= 1
+    # Every job is paired with the best one on the same test set (McNemar).
+    tied = {c.info.run_id for c in children if c.data.tags["indistinguishable_from_best"] == "true"}
+    top = max(children, key=lambda r: r.data.metrics["test_accuracy_mean"])
+    assert top.info.run_id in tied
+    assert set(parent.data.tags["indistinguishable_from_best"].split(",")) == tied
     best = min(children, key=lambda r: r.data.metrics["val_loss"])
     assert parent.data.tags["best_run_id"] == best.info.run_id
     assert parent.data.metrics["best_val_loss"] == pytest.approx(best.data.metrics["val_loss"])
     # Each job's outputs land under the results folder, one folder per job.
-    assert len(list((tmp_path / "sweeps" / "gaussian_clouds").glob("*/metrics.json"))) == 8
+    jobs = (tmp_path / "sweeps" / "gaussian_clouds" / "generated").glob("*/metrics.json")
+    assert len(list(jobs)) == 8
 
 
 @pytest.mark.slow
@@ -103,6 +109,11 @@ def test_optuna_search_minimizes_validation_loss_and_records_the_best_run(tmp_pa
     (parent,) = [r for r in runs if r.data.tags.get("source") == "sweep"]
     assert len(children) == 3
     assert {float(r.data.params["penalty.l1"]) for r in children} != {0.0}  # searched
+    # Every job is paired with the best one on the same test set (McNemar).
+    tied = {c.info.run_id for c in children if c.data.tags["indistinguishable_from_best"] == "true"}
+    top = max(children, key=lambda r: r.data.metrics["test_accuracy_mean"])
+    assert top.info.run_id in tied
+    assert set(parent.data.tags["indistinguishable_from_best"].split(",")) == tied
     best = min(children, key=lambda r: r.data.metrics["val_loss"])
     assert parent.data.tags["best_run_id"] == best.info.run_id
     assert "optuna" in parent.data.params["sweep.sweeper"].lower()

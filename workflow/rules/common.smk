@@ -113,9 +113,14 @@ SUMMARY = f"{RESULTS}/summary/" + "+".join(
 
 # --- input helpers --------------------------------------------------------------------
 def get_train_data(wildcards):
-    """The prepared dataset folder a run trains on (none for generated data)."""
-    data_dir = RUNS[wildcards.experiment, wildcards.dataset].data_dir
-    return [] if data_dir is None else [data_dir]
+    """The prepared dataset folder a run trains on (none for generated data); for reviews
+    also the domain's reviews.parquet, which cross-validation vectorizes per fold."""
+    run = RUNS[wildcards.experiment, wildcards.dataset]
+    if run.data_dir is None:
+        return []
+    if run.kind == "reviews":
+        return [run.data_dir, os.path.join(os.path.dirname(run.data_dir), "reviews.parquet")]
+    return [run.data_dir]
 
 
 def get_train_overrides(wildcards):

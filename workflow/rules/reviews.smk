@@ -90,13 +90,15 @@ rule build_vocabulary:
         bigrams=config["text"]["bigrams"],
         min_count=config["text"]["min_count"],
         max_size=config["text"]["max_size"],
+        fields=",".join(config["text"]["fields"]),
     log:
         f"{LOGS}/build_vocabulary/{REVIEW_SOURCE}/{{domain}}.log",
     shell:
         "python -m logreg.data.reviews vocabulary --reviews {input.table:q}"
         " --split {input.split:q} --out {output.vocabulary:q}"
         " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
-        " --min-count {params.min_count:q} --max-size {params.max_size:q} 2> {log:q}"
+        " --min-count {params.min_count:q} --max-size {params.max_size:q}"
+        " --fields {params.fields:q} 2> {log:q}"
 
 
 rule vectorize_reviews:
@@ -112,6 +114,8 @@ rule vectorize_reviews:
         min_count=config["text"]["min_count"],
         max_size=config["text"]["max_size"],
         weighting=config["text"]["weighting"],
+        sublinear_tf=config["text"]["sublinear_tf"],
+        fields=",".join(config["text"]["fields"]),
     log:
         f"{LOGS}/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.log",
     benchmark:
@@ -122,4 +126,5 @@ rule vectorize_reviews:
         " --out-dir {output.prepared:q} --domain {wildcards.domain:q}"
         " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
         " --min-count {params.min_count:q} --max-size {params.max_size:q}"
-        " --weighting {params.weighting:q} 2> {log:q}"
+        " --weighting {params.weighting:q} --sublinear-tf {params.sublinear_tf:q}"
+        " --fields {params.fields:q} 2> {log:q}"

@@ -28,6 +28,8 @@ CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 DATASET_KINDS = ("reviews", "faces", "gaussian_clouds")
 ESTIMATORS = {"logistic": LogisticRegression, "softmax": SoftmaxRegression}
 THRESHOLDS = ("val_f1", "fixed")
+EVALUATIONS = ("holdout", "cv")
+SELECTIONS = ("fixed", "cv_path")
 # The estimator owns its hyperparameters: the config's defaults are its defaults.
 _ESTIMATOR_DEFAULTS = {
     name: parameter.default
@@ -38,6 +40,21 @@ _ESTIMATOR_DEFAULTS = {
 @dataclass
 class PathsConfig:
     results_dir: str = "results"
+
+
+@dataclass
+class TextConfig:
+    """Review text options of per-fold features (``evaluation=cv``), as the data stage's
+    ``text:`` section names them; under ``evaluation=holdout`` the prepared folder's
+    vectors are used as written."""
+
+    fields: list[str] = field(default_factory=lambda: ["title", "review_text"])
+    stopwords: bool = True
+    bigrams: bool = False
+    min_count: int = 2
+    max_size: Optional[int] = None
+    weighting: str = "tfidf"
+    sublinear_tf: bool = False
 
 
 @dataclass
@@ -63,6 +80,7 @@ class DatasetConfig:
     mean0: list[float] = field(default_factory=lambda: [-2.0, -2.0])
     mean1: list[float] = field(default_factory=lambda: [2.0, 2.0])
     p1: float = 0.5
+    text: TextConfig = field(default_factory=TextConfig)
 
 
 @dataclass
@@ -122,6 +140,16 @@ def applicable_params(cfg: DictConfig) -> dict[str, object]:
     }
     skip |= {"dataset.features", "dataset.classes"} if kind != "faces" else set()
     skip |= {"dataset.domain"} if kind != "reviews" else set()
+    if kind != "reviews" or cfg.evaluation.name != "cv":
+        skip.add("dataset.text")
+    if cfg.evaluation.name != "cv":
+        skip |= {f"evaluation.{k}" for k in ("n_splits", "n_repeats", "seed")}
+    else:
+        skip.add("evaluation.n_boot")
+    if cfg.selection.name != "cv_path":
+        skip |= {f"selection.{f.name}" for f in fields(SelectionConfig) if f.name != "name"}
+    elif cfg.selection.scored_on != "cv":
+        skip.add("selection.n_splits")
     skip |= {"dataset.path"} if kind == "gaussian_clouds" else set()
     if solver not in LR_SOLVERS:
         skip |= {f"optimizer.{k}" for k in ("lr", "lr_schedule", "decay", "momentum")}
@@ -163,6 +191,44 @@ def penalty_name(penalty: PenaltyConfig | DictConfig) -> str:
 
 
 @dataclass
+class EvaluationConfig:
+    """How the test metrics are estimated (``conf/evaluation/``).
+
+    ``holdout``: the prepared test split, with a bootstrap CI (``n_boot`` resamples).
+    ``cv``: repeated stratified k-fold over every labelled example, features fitted per
+    fold; the mean, std and Nadeau-Bengio CI of each metric, per-fold values kept.
+    """
+
+    name: str = "holdout"
+    n_splits: int = 5
+    n_repeats: int = 2
+    seed: int = 0
+    confidence: float = 0.95
+    n_boot: int = 2000
+
+
+@dataclass
+class SelectionConfig:
+    """How the penalty is chosen (``conf/selection/``).
+
+    ``fixed``: ``penalty.l1``/``penalty.l2`` as configured. ``cv_path``: along
+    ``n_values`` log-spaced values, warm-started, by inner ``n_splits``-fold CV on the
+    training part (``scored_on: cv``) or on the validation split (``scored_on: val``, FER2013's
+    PublicTest). The path varies ``l1`` when ``penalty.l1 > 0`` (from the smallest value
+    zeroing every weight down ``l1_ratio`` times), else ``l2`` (``high`` down to ``low``).
+    """
+
+    name: str = "fixed"
+    scored_on: str = "cv"
+    n_splits: int = 3
+    n_values: int = 10
+    high: float = 1.0e-2
+    low: float = 1.0e-5
+    l1_ratio: float = 1.0e-3
+    one_se: bool = False
+
+
+@dataclass
 class TrackingConfig:
     enabled: bool = True
     uri: str = "sqlite:///results/mlflow.db"
@@ -181,6 +247,8 @@ class TrainConfig:
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
     experiment_name: str = "default"
     seed: int = 0
     progress: Optional[bool] = None  # None: a progress bar only when stderr is a terminal
@@ -253,6 +321,33 @@ def check_config(cfg: DictConfig) -> None:
         build_estimator(cfg).validate_params()
     except InvalidParameterError as exc:
         raise config_error(exc) from None
+    _choice(cfg, "evaluation.name", EVALUATIONS)
+    _choice(cfg, "selection.name", SELECTIONS)
+    _choice(cfg, "selection.scored_on", ("cv", "val"))
+    if cfg.evaluation.name == "cv" and cfg.dataset.kind == "faces":
+        raise ConfigError(
+            "evaluation.name",
+            "FER2013 keeps its official split (PublicTest for selection, PrivateTest for "
+            "test): use evaluation=holdout (its test metrics get a bootstrap CI)",
+        )
+    for key in ("evaluation.n_splits", "selection.n_splits", "selection.n_values"):
+        if cfg_get(cfg, key) < 2:
+            raise ConfigError(key, f"got {cfg_get(cfg, key)}, expected >= 2")
+    if cfg.evaluation.n_repeats < 1:
+        raise ConfigError("evaluation.n_repeats", f"got {cfg.evaluation.n_repeats}, expected >= 1")
+    if not 0 < cfg.evaluation.confidence < 1:
+        raise ConfigError(
+            "evaluation.confidence", f"got {cfg.evaluation.confidence}, expected 0 < value < 1"
+        )
+    if not 0 < cfg.selection.low < cfg.selection.high:
+        raise ConfigError(
+            "selection.low",
+            f"got low={cfg.selection.low}, high={cfg.selection.high}; expected 0 < low < high",
+        )
+    if not 0 < cfg.selection.l1_ratio < 1:
+        raise ConfigError(
+            "selection.l1_ratio", f"got {cfg.selection.l1_ratio}, expected 0 < value < 1"
+        )
     if cfg.dataset.kind == "faces":
         _choice(cfg, "dataset.features", FEATURES)  # folders results/data/faces/<source>/<features>
     if cfg.dataset.kind != "gaussian_clouds" and not cfg.dataset.path:

@@ -107,3 +107,26 @@ def weight_images(
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
     _save(fig, path)
+
+
+def penalty_path(
+    values: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    chosen: float,
+    penalty: str,
+    path: str | os.PathLike,
+    nonzero: np.ndarray | None = None,
+) -> None:
+    """Inner-CV accuracy (mean +/- std) against the penalty, the chosen value marked;
+    for an L1 path also the number of non-zero weights."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar(values, mean, yerr=std, marker="o", capsize=3, label="inner CV accuracy")
+    ax.axvline(chosen, color="grey", linestyle="--", label=f"chosen {penalty} = {chosen:.3g}")
+    ax.set(xscale="log", xlabel=penalty, ylabel="accuracy", title="Regularization path")
+    ax.legend(loc="lower left")
+    if nonzero is not None:
+        twin = ax.twinx()
+        twin.plot(values, nonzero, color="tab:orange", marker=".", label="non-zero weights")
+        twin.set_ylabel("non-zero weights")
+    _save(fig, path)

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from logreg.data.loading import load_dataset
 from logreg.errors import ConfigError
-from logreg.experiment import evaluation, tracking
+from logreg.experiment import evaluation, protocol, tracking
 from logreg.experiment.config import (
     applicable_params,
     build_estimator,
@@ -190,6 +190,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 dataset.X["train"].shape[1],
                 len(class_names),
             )
+            selected = protocol.select_for_run(cfg, estimator, dataset, output_dir)
             started = time.perf_counter()
             try:
                 estimator.fit(
@@ -215,7 +216,20 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 "fit_seconds": fit_seconds,
                 **result.metrics,
             }
+            series = []
+            if selected is not None:
+                row[selected.penalty] = selected.chosen
+                extra, series = protocol.selection_metrics(selected)
+                row.update(extra)
+            row.update(
+                protocol.holdout_intervals(cfg, estimator, dataset, result.threshold, output_dir)
+            )
+            if cfg.evaluation.name == "cv":
+                cv_metrics, cv_series = protocol.cross_validate(cfg, dataset, output_dir)
+                row.update(cv_metrics)
+                series += cv_series
             if tracker is not None:
+                tracker.log_metrics(series)
                 _log_run(tracker, cfg, estimator, dataset, output_dir, row)
             else:
                 row["mlflow_run_id"] = row["model_uri"] = ""

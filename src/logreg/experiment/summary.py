@@ -29,6 +29,10 @@ LEADING_COLUMNS = [
     "test_accuracy",
     "test_f1",
     "test_auc",
+    "test_accuracy_mean",
+    "test_accuracy_ci_low",
+    "test_accuracy_ci_high",
+    "indistinguishable_from_best",
     "val_accuracy",
     "train_accuracy",
     "nonzero_weights",
@@ -48,6 +52,12 @@ def summarize(metrics_files: Sequence[str | Path], out: str | Path) -> pd.DataFr
         except json.JSONDecodeError as exc:
             raise DataError(f"invalid JSON: {exc.msg}", where=path, line=exc.lineno) from exc
     frame = pd.DataFrame(rows)
+    # Which runs the best one does not beat beyond noise (paired on folds or test set).
+    from logreg.experiment.compare import mark_ties
+
+    files = [Path(p) for p in metrics_files]
+    ties = mark_ties([f.parent for f in files if f.name == "metrics.json"])
+    frame["indistinguishable_from_best"] = [ties.get(f.parent) for f in files]
     leading = [c for c in LEADING_COLUMNS if c in frame.columns]
     per_class = sorted(c for c in frame.columns if c not in leading)
     frame = frame[leading + per_class]

@@ -4,7 +4,8 @@ Registered in ``conf/train.yaml`` under ``hydra.callbacks``. The parent run is c
 before any job starts (which also creates the tracking store once, before parallel jobs
 race to migrate it); its id is written into the sweep folder, where each job (in this
 process or a launcher's worker process) reads it. At the end the parent records the best
-child by validation loss.
+child by validation loss, and every child is tagged ``indistinguishable_from_best``
+(true/false) when the jobs can be paired (same CV folds or the same test set).
 """
 
 from __future__ import annotations
@@ -101,6 +102,12 @@ class MlflowSweepCallback(Callback):
                     "best_val_accuracy",
                     best.data.metrics.get("val_accuracy", float("nan")),
                 )
+            ties = _ties(config.hydra.sweep.dir)
+            for run_id, tied in ties.items():
+                client.set_tag(run_id, "indistinguishable_from_best", str(tied).lower())
+            if ties:
+                tied_ids = ",".join(run_id for run_id, tied in ties.items() if tied)
+                client.set_tag(parent_id, "indistinguishable_from_best", tied_ids)
             client.set_terminated(parent_id, status="FINISHED")
 
         with_retries(record, what="record the sweep's best run", uri=uri, retries=retries)
@@ -110,3 +117,22 @@ class MlflowSweepCallback(Callback):
                 finished[0].info.run_id,
                 finished[0].data.metrics["val_loss"],
             )
+
+
+def _ties(sweep_dir: str | Path) -> dict[str, bool]:
+    """MLflow run id -> whether that job's test accuracy is not distinguishable from the
+    best job's (paired on the same CV folds or test set; see
+    :func:`logreg.experiment.compare.mark_ties`). Jobs that cannot be paired are left out."""
+    import json
+
+    from logreg.experiment.compare import mark_ties
+
+    folders = sorted(p.parent for p in Path(sweep_dir).glob("*/metrics.json"))
+    ties = {}
+    for folder, tied in mark_ties(folders).items():
+        run_id = json.loads((folder / "metrics.json").read_text(encoding="utf-8")).get(
+            "mlflow_run_id"
+        )
+        if run_id and tied is not None:
+            ties[run_id] = bool(tied)
+    return ties

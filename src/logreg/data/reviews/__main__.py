@@ -46,6 +46,10 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _fields(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def _add_text_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stopwords",
@@ -70,6 +74,12 @@ def _add_text_options(parser: argparse.ArgumentParser) -> None:
         type=_optional_size,
         default=None,
         help="maximum number of terms, or none (default)",
+    )
+    parser.add_argument(
+        "--fields",
+        type=_fields,
+        default=("title", "review_text"),
+        help="comma-separated review fields to vectorize (default title,review_text)",
     )
 
 
@@ -117,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--domain", required=True)
     p.add_argument("--weighting", choices=WEIGHTINGS, default="tfidf")
+    p.add_argument(
+        "--sublinear-tf",
+        type=_bool,
+        default=False,
+        help="replace each count c by 1 + ln(c) (true/false; default false)",
+    )
     _add_text_options(p)
     return parser
 
@@ -151,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 args.bigrams,
                 args.min_count,
                 args.max_size,
+                fields=args.fields,
             )
         else:
             stages.vectorize_stage(
@@ -164,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 args.min_count,
                 args.max_size,
                 args.weighting,
+                sublinear_tf=args.sublinear_tf,
+                fields=args.fields,
             )
 
 

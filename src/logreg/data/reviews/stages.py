@@ -37,9 +37,18 @@ log = logging.getLogger(__name__)
 TEXT_FIELDS = ("title", "review_text")
 
 
-def document_texts(reviews: pd.DataFrame) -> list[str]:
-    """The text vectorized for each review: its title, a newline, its review_text."""
-    return (reviews["title"] + "\n" + reviews["review_text"]).tolist()
+def document_texts(reviews: pd.DataFrame, fields: Sequence[str] = TEXT_FIELDS) -> list[str]:
+    """The text vectorized for each review: its ``fields`` (by default its title and its
+    review_text) joined by a newline."""
+    unknown = [f for f in fields if f not in TEXT_FIELDS]
+    if unknown or not fields:
+        raise ConfigError(
+            "text.fields", f"got {list(fields)}, expected a non-empty subset of {list(TEXT_FIELDS)}"
+        )
+    texts = reviews[fields[0]]
+    for name in fields[1:]:
+        texts = texts + "\n" + reviews[name]
+    return texts.tolist()
 
 
 def parse_stage(review_files: Sequence[str | os.PathLike], out: str | os.PathLike) -> None:
@@ -63,8 +72,8 @@ def split_stage(
     log.info("split %s: %s", reviews_path, split["split"].value_counts().to_dict())
 
 
-def _train_texts(reviews: pd.DataFrame, split: pd.Series) -> list[str]:
-    return document_texts(reviews[(split == "train").to_numpy()])
+def _train_texts(reviews: pd.DataFrame, split: pd.Series, fields: Sequence[str]) -> list[str]:
+    return document_texts(reviews[(split == "train").to_numpy()], fields)
 
 
 def vocabulary_stage(
@@ -75,10 +84,11 @@ def vocabulary_stage(
     bigrams: bool,
     min_count: int,
     max_size: int | None,
+    fields: Sequence[str] = TEXT_FIELDS,
 ) -> None:
     """Count the terms of the *training* reviews and write the vocabulary TSV to ``out``."""
     reviews, _ = read_reviews_table(reviews_path)
-    texts = _train_texts(reviews, read_split(split_path, reviews))
+    texts = _train_texts(reviews, read_split(split_path, reviews), fields)
     tokenizer = Tokenizer(bundled_stopwords() if stopwords else (), bigrams)
     vocabulary = build_vocabulary((tokenizer(t) for t in texts), min_count, max_size)
     if len(vocabulary) == 0:
@@ -103,6 +113,8 @@ def vectorize_stage(
     min_count: int,
     max_size: int | None,
     weighting: str,
+    sublinear_tf: bool = False,
+    fields: Sequence[str] = TEXT_FIELDS,
 ) -> None:
     """Write the prepared dataset of a domain (and its ``vectorizer.json``) to ``out_dir``.
 
@@ -117,6 +129,7 @@ def vectorize_stage(
         min_count=min_count,
         max_size=max_size,
         weighting=weighting,
+        sublinear_tf=sublinear_tf,
     )
     # Read outside the try: a malformed file already raises a DataError naming its line.
     vocabulary = read_vocabulary_tsv(vocabulary_path)
@@ -130,7 +143,7 @@ def vectorize_stage(
     X, y, ids = {}, {}, {}
     for name in SPLITS:
         rows = reviews[(split == name).to_numpy()]
-        X[name] = vectorizer.transform(document_texts(rows))
+        X[name] = vectorizer.transform(document_texts(rows, fields))
         y[name] = rows["label"].to_numpy(dtype="int64")
         ids[name] = rows["unique_id"].tolist()
         log.info(
@@ -149,7 +162,8 @@ def vectorize_stage(
         "weighting": weighting,
         "source_files": sources,
         "text": {
-            "fields": list(TEXT_FIELDS),
+            "fields": list(fields),
+            "sublinear_tf": sublinear_tf,
             "stopwords": stopwords,
             "bigrams": bigrams,
             "min_count": min_count,

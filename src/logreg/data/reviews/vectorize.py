@@ -18,6 +18,10 @@ whose term ``t`` (in the vocabulary) occurs ``c_t`` times:
     ``idf_t = ln((1 + n) / (1 + df_t)) + 1`` (``n`` training reviews, ``df_t`` of them
     holding ``t``), then every row scaled to unit L2 norm.
 
+With ``sublinear_tf=True`` every count ``c_t`` is first replaced by ``1 + ln(c_t)``
+(scikit-learn's ``sublinear_tf``): a word repeated ten times weighs about three times
+one occurrence, not ten times.
+
 A review without any vocabulary term is a row of zeros under every weighting.
 """
 
@@ -65,6 +69,8 @@ class Vectorizer:
         See the module docstring.
     pattern : str
         Regular expression of a word token.
+    sublinear_tf : bool, default False
+        Replace each count ``c`` by ``1 + ln(c)`` before weighting.
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class Vectorizer:
         max_size: int | None = None,
         weighting: str = "tfidf",
         pattern: str = TOKEN_PATTERN,
+        sublinear_tf: bool = False,
     ):
         if weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
@@ -86,6 +93,7 @@ class Vectorizer:
         self.min_count = min_count
         self.max_size = max_size
         self.weighting = weighting
+        self.sublinear_tf = bool(sublinear_tf)
         self.vocabulary: Vocabulary | None = None
         self.n_documents: int | None = None
 
@@ -145,13 +153,23 @@ class Vectorizer:
     # -- transforming --------------------------------------------------------------
     def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
         """Vectorize texts; returns CSR float32 of shape ``(n_texts, n_terms)``."""
+        return self.transform_terms(
+            self.tokenizer(_check_text(text, i)) for i, text in enumerate(texts)
+        )
+
+    def transform_terms(self, documents: Iterable[list[str]]) -> sp.csr_matrix:
+        """Vectorize documents already split into terms by :attr:`tokenizer`.
+
+        Lets cross-validation tokenize every review once and vectorize it per fold.
+        """
         n_terms = len(self._fitted())
         indptr, indices, values = [0], [], []
-        for i, text in enumerate(texts):
-            terms = self.tokenizer(_check_text(text, i))
+        for terms in documents:
             counts = Counter(self._index[t] for t in terms if t in self._index)
             columns = sorted(counts)
             row = np.array([counts[c] for c in columns], dtype=np.float64)
+            if self.sublinear_tf and len(row):
+                row = 1.0 + np.log(row)
             if self.weighting == "binary":
                 row[:] = 1.0
             elif self.weighting == "proportions" and len(row):
@@ -193,6 +211,7 @@ class Vectorizer:
             "min_count": self.min_count,
             "max_size": self.max_size,
             "weighting": self.weighting,
+            "sublinear_tf": self.sublinear_tf,
             "n_documents": self.n_documents,
             "idf": "ln((1 + n_documents) / (1 + document_frequency)) + 1",
             "vocabulary": vocabulary.tokens,
@@ -213,6 +232,8 @@ class Vectorizer:
             max_size=state["max_size"],
             weighting=state["weighting"],
             pattern=tok["pattern"],
+            # Absent from files written before the option existed.
+            sublinear_tf=state.get("sublinear_tf", False),
         )
         vocabulary = Vocabulary(
             tokens=list(state["vocabulary"]),

@@ -1,0 +1,167 @@
+"""Paired comparison of two runs: do they differ beyond noise?
+
+``python -m logreg.compare RUN_A RUN_B`` takes run folders (``results/runs/...``, holding
+``metrics.json``) or MLflow run ids (their artifacts are downloaded from
+``--tracking-uri``). Two cross-validated runs on the same folds (same data, same
+``evaluation`` seed, folds and repeats) are compared fold by fold with the corrected
+resampled t-test of Nadeau and Bengio (2003); otherwise two runs scored on the same test
+set are compared example by example with the exact McNemar test and a paired bootstrap
+interval of the accuracy difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from logreg.errors import DataError
+from logreg.experiment import statistics
+
+
+@dataclass
+class Run:
+    folder: Path
+    metrics: dict
+    config: dict
+
+    @property
+    def folds(self) -> pd.DataFrame | None:
+        path = self.folder / "folds.csv"
+        return pd.read_csv(path) if path.is_file() else None
+
+    @property
+    def predictions(self) -> pd.DataFrame | None:
+        path = self.folder / "test_predictions.csv"
+        return pd.read_csv(path) if path.is_file() else None
+
+    def fold_identity(self) -> tuple:
+        e = self.config.get("evaluation", {})
+        return (
+            self.metrics.get("dataset"),
+            self.metrics.get("data_source"),
+            e.get("seed"),
+            e.get("n_splits"),
+            e.get("n_repeats"),
+        )
+
+
+def load_run(ref: str, tracking_uri: str | None = None) -> Run:
+    """A run from its folder, or from an MLflow run id (artifacts downloaded)."""
+    folder = Path(ref)
+    if not (folder / "metrics.json").is_file():
+        if folder.exists() or tracking_uri is None:
+            raise DataError("not a run folder (no metrics.json) nor an MLflow run id", where=ref)
+        from mlflow.tracking import MlflowClient
+
+        target = Path(tempfile.mkdtemp(prefix="logreg-compare-"))
+        try:
+            folder = Path(MlflowClient(tracking_uri).download_artifacts(ref, "", str(target)))
+        except Exception as exc:  # mlflow raises its own exception types
+            raise DataError(f"cannot fetch MLflow run {ref}: {exc}", where=tracking_uri) from exc
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    config_file = folder / "config.yaml"
+    config = (
+        yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    )
+    return Run(folder, metrics, config or {})
+
+
+def compare_runs(a: Run, b: Run, metric: str = "accuracy", confidence: float = 0.95):
+    """The paired test of ``a`` against ``b`` (difference A - B)."""
+    folds_a, folds_b = a.folds, b.folds
+    if (
+        folds_a is not None
+        and folds_b is not None
+        and a.fold_identity() == b.fold_identity()
+        and len(folds_a) == len(folds_b)
+        and (folds_a["n_test"].to_numpy() == folds_b["n_test"].to_numpy()).all()
+    ):
+        column = f"test_{metric}"
+        return statistics.corrected_resampled_ttest(
+            folds_a[column],
+            folds_b[column],
+            n_train=float(folds_a["n_train"].mean()),
+            n_test=float(folds_a["n_test"].mean()),
+            confidence=confidence,
+        )
+    pred_a, pred_b = a.predictions, b.predictions
+    if pred_a is None or pred_b is None:
+        raise DataError(
+            "the runs share neither CV folds (folds.csv with the same evaluation seed, "
+            "folds and repeats) nor a test set (test_predictions.csv)",
+            where=a.folder,
+        )
+    if metric != "accuracy":
+        raise DataError(f"on one test set only accuracy is compared, not {metric}", where=a.folder)
+    if len(pred_a) != len(pred_b) or (pred_a["label"] != pred_b["label"]).any():
+        raise DataError(f"the runs were scored on different test sets ({b.folder})", where=a.folder)
+    return statistics.mcnemar(pred_a["correct"], pred_b["correct"])
+
+
+def report(a: Run, b: Run, test: statistics.PairedTest, metric: str) -> str:
+    verdict = (
+        "A and B differ beyond noise"
+        if test.distinguishable
+        else "A and B are not distinguishable from noise"
+    )
+    return (
+        f"A: {a.folder}\nB: {b.folder}\n"
+        f"test {metric} A - B: {test.mean_difference:+.4f}, "
+        f"95% CI [{test.low:+.4f}, {test.high:+.4f}], p = {test.p_value:.3g} "
+        f"({test.method})\n{verdict}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m logreg.compare", description=__doc__)
+    parser.add_argument("run_a", help="run folder or MLflow run id")
+    parser.add_argument("run_b", help="run folder or MLflow run id")
+    parser.add_argument("--metric", default="accuracy", help="accuracy, f1, auc, loss")
+    parser.add_argument("--tracking-uri", default="sqlite:///results/mlflow.db")
+    args = parser.parse_args(argv)
+    a, b = load_run(args.run_a, args.tracking_uri), load_run(args.run_b, args.tracking_uri)
+    print(report(a, b, compare_runs(a, b, args.metric), args.metric))
+
+
+def _group_key(run: Run) -> tuple | None:
+    """Runs with equal keys can be paired: the same folds, or the same test labels."""
+    task = run.metrics.get("task")
+    if run.folds is not None:
+        return ("cv", task, *run.fold_identity())
+    predictions = run.predictions
+    if predictions is not None:
+        labels = predictions["label"].to_numpy()
+        return ("holdout", task, *run.fold_identity()[:2], labels.size, labels.tobytes())
+    return None
+
+
+def mark_ties(folders: Sequence[str | Path], metric: str = "accuracy") -> dict[Path, object]:
+    """For each run folder: True when its test ``metric`` is not distinguishable from the
+    best run's among those it can be paired with (same CV folds, or the same test set;
+    the best run itself is True), False when it is worse beyond noise, None when it
+    cannot be paired with any other run."""
+    runs = [load_run(str(folder)) for folder in folders]
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        key = _group_key(run)
+        if key is not None:
+            groups.setdefault(key, []).append(run)
+    marks: dict[Path, object] = {run.folder: None for run in runs}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        best = max(members, key=lambda r: r.metrics.get(f"test_{metric}_mean", -1.0))
+        for run in members:
+            try:
+                tied = run is best or not compare_runs(run, best, metric).distinguishable
+            except DataError:  # e.g. folds of other sizes: these two cannot be paired
+                tied = None
+            marks[run.folder] = tied
+    return marks

@@ -1,0 +1,244 @@
+"""Evaluation protocols (``evaluation=holdout|cv``) and penalty selection in a run.
+
+``holdout`` scores the run's model on the prepared test split and adds a percentile
+bootstrap interval of the test accuracy. ``cv`` also estimates the whole procedure
+(features, penalty selection, fit) by repeated stratified k-fold over every labelled
+example: each outer fold's features are fitted on its training part only
+(:mod:`logreg.experiment.text_features`), its penalty is chosen by inner CV on that
+training part (:mod:`logreg.experiment.selection`), and its test part scores the fit.
+Every metric is reported as ``<metric>_mean``, ``_std``, ``_ci_low``, ``_ci_high``
+(:func:`logreg.experiment.statistics.cv_interval`); the per-fold values go to
+``folds.csv`` and to MLflow as series (``fold_<metric>``, step = fold).
+
+Under ``cv`` the run's served model is still the one fitted on the prepared training
+split (with the penalty its own inner CV picks): ``test_accuracy`` is its holdout score,
+``test_accuracy_mean`` the cross-validated estimate.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from omegaconf import DictConfig
+
+from logreg.data.prepared import SPLITS, PreparedDataset
+from logreg.errors import ConfigError
+from logreg.experiment import metrics, plots, selection, statistics
+from logreg.experiment.config import build_estimator
+from logreg.experiment.text_features import ReviewCorpus, TextOptions, reviews_table_path
+from logreg.fileio import atomic_path
+from logreg.linear.model_selection import repeated_stratified_kfold
+
+log = logging.getLogger(__name__)
+
+FIGURES = "figures"
+#: The per-fold scores summarized by a CV run (binary; multiclass has macro_f1, no auc).
+BINARY_METRICS = ("accuracy", "f1", "auc", "loss")
+MULTICLASS_METRICS = ("accuracy", "macro_f1", "loss")
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+# -- penalty selection ---------------------------------------------------------------
+def path_spec(cfg: DictConfig) -> selection.PathSpec:
+    """The path the config describes: ``l1`` when ``penalty.l1 > 0``, else ``l2``."""
+    varies_l1 = cfg.penalty.l1 > 0
+    return selection.PathSpec(
+        penalty="l1" if varies_l1 else "l2",
+        fixed=float(cfg.penalty.l2 if varies_l1 else cfg.penalty.l1),
+        multinomial=cfg.model.name == "softmax",
+        fit_intercept=bool(cfg.model.fit_intercept),
+        solver=cfg.optimizer.solver,
+        max_iter=int(cfg.optimizer.max_iter),
+        tol=float(cfg.optimizer.tol),
+    )
+
+
+def select(cfg: DictConfig, X, y: np.ndarray, seed: int, validation=None):
+    """Run the configured path on ``(X, y)``; returns a :class:`selection.PathResult`."""
+    classes, y_index = np.unique(y, return_inverse=True)
+    spec = path_spec(cfg)
+    s = cfg.selection
+    if spec.penalty == "l1":
+        high = selection.l1_max(X, y_index, classes.size, spec)
+        values = selection.penalty_grid(high, high * s.l1_ratio, s.n_values)
+    else:
+        values = selection.penalty_grid(s.high, s.low, s.n_values)
+    if validation is not None:
+        validation = (validation[0], np.searchsorted(classes, validation[1]))
+    if validation is None:
+        _folds("selection.n_splits", y_index, s.n_splits, 1, seed)  # a clear error first
+    return selection.select_penalty(
+        X,
+        y_index,
+        classes.size,
+        values,
+        spec,
+        n_splits=s.n_splits,
+        seed=seed,
+        one_se=bool(s.one_se),
+        validation=validation,
+    )
+
+
+def select_for_run(cfg: DictConfig, estimator, dataset: PreparedDataset, output_dir: Path):
+    """``selection=cv_path``: choose the run's penalty on the training split (or on the
+    validation split with ``selection.scored_on=val``), set it on ``estimator``, write
+    ``selection_path.csv`` and ``figures/cv_path.png``. Returns the result, or None."""
+    if cfg.selection.name != "cv_path":
+        return None
+    validation = (dataset.X["val"], dataset.y["val"]) if cfg.selection.scored_on == "val" else None
+    result = select(cfg, dataset.X["train"], dataset.y["train"], cfg.seed, validation)
+    estimator.set_params(**{result.penalty: result.chosen})
+    log.info(
+        "selection: %s = %.4g (inner CV accuracy %.4f)",
+        result.penalty,
+        result.chosen,
+        result.mean.max(),
+    )
+    frame = pd.DataFrame(
+        {
+            result.penalty: result.values,
+            "accuracy_mean": result.mean,
+            "accuracy_std": result.std,
+            "nonzero_weights": result.nonzero,
+        }
+    )
+    _write_csv(frame, output_dir / "selection_path.csv")
+    (output_dir / FIGURES).mkdir(exist_ok=True)
+    plots.penalty_path(
+        result.values,
+        result.mean,
+        result.std,
+        result.chosen,
+        result.penalty,
+        output_dir / FIGURES / "cv_path.png",
+        result.nonzero if result.penalty == "l1" else None,
+    )
+    return result
+
+
+def selection_metrics(result) -> tuple[dict[str, float], list[tuple[str, float, int]]]:
+    """The chosen value (``selected_<penalty>``) and the path as MLflow series."""
+    row = {f"selected_{result.penalty}": result.chosen, "selection_path_iterations": result.n_iter}
+    series = []
+    for step, (value, mean, std, nonzero) in enumerate(
+        zip(result.values, result.mean, result.std, result.nonzero)
+    ):
+        series += [
+            (f"path_{result.penalty}", float(value), step),
+            ("path_accuracy_mean", float(mean), step),
+            ("path_accuracy_std", float(std), step),
+            ("path_nonzero_weights", float(nonzero), step),
+        ]
+    return row, series
+
+
+# -- holdout ----------------------------------------------------------------------------
+def holdout_intervals(
+    cfg: DictConfig, estimator, dataset: PreparedDataset, threshold, output_dir: Path
+) -> dict[str, float]:
+    """Bootstrap CI of the test accuracy; writes ``test_predictions.csv`` (one row per
+    test example: label, prediction, correct), which the paired comparison reads."""
+    y = np.asarray(dataset.y["test"])
+    proba = estimator.predict_proba(dataset.X["test"])
+    predicted = (
+        (proba[:, 1] >= threshold).astype(np.int64)
+        if threshold is not None
+        else np.argmax(proba, axis=1)
+    )
+    correct = predicted == y
+    _write_csv(
+        pd.DataFrame({"label": y, "predicted": predicted, "correct": correct.astype(int)}),
+        output_dir / "test_predictions.csv",
+    )
+    interval = statistics.bootstrap_interval(
+        correct, cfg.evaluation.n_boot, cfg.seed, cfg.evaluation.confidence
+    )
+    return interval.as_metrics("test_accuracy")
+
+
+# -- cross-validation ---------------------------------------------------------------------
+def _folds(key: str, y: np.ndarray, n_splits: int, n_repeats: int, seed: int):
+    try:
+        return repeated_stratified_kfold(y, n_splits, n_repeats, seed)
+    except ValueError as exc:
+        raise ConfigError(key, f"{exc}: lower it or use more data") from None
+
+
+def _fold_features(cfg: DictConfig, dataset: PreparedDataset):
+    """The labels and a function ``(train, test) -> (X_train, X_test)`` over every example."""
+    if cfg.dataset.kind == "reviews":
+        corpus = ReviewCorpus(
+            reviews_table_path(cfg.dataset.path), TextOptions.from_config(cfg.dataset.text)
+        )
+        return corpus.y, lambda train, test: corpus.fold(train, test)[:2]
+    # Features without fitted statistics (Gaussian clouds): pool the splits.
+    parts = [dataset.X[split] for split in SPLITS]
+    X = sp.vstack(parts, format="csr") if sp.issparse(parts[0]) else np.concatenate(parts)
+    y = np.concatenate([dataset.y[split] for split in SPLITS])
+    return y, lambda train, test: (X[train], X[test])
+
+
+def cross_validate(
+    cfg: DictConfig, dataset: PreparedDataset, output_dir: Path
+) -> tuple[dict[str, float], list[tuple[str, float, int]]]:
+    """Nested repeated stratified k-fold; writes ``folds.csv``.
+
+    Returns the summary metrics (``test_<metric>_mean`` ...) and the per-fold series.
+    """
+    e = cfg.evaluation
+    y, features = _fold_features(cfg, dataset)
+    class_names = dataset.class_names
+    binary = len(class_names) == 2
+    names = BINARY_METRICS if binary else MULTICLASS_METRICS
+    rows = []
+    for k, (train, test) in enumerate(
+        _folds("evaluation.n_splits", y, e.n_splits, e.n_repeats, e.seed)
+    ):
+        X_train, X_test = features(train, test)
+        estimator = build_estimator(cfg)
+        row = {"fold": k, "repeat": k // e.n_splits, "n_train": train.size, "n_test": test.size}
+        if cfg.selection.name == "cv_path":
+            inner_seed = int(np.random.default_rng([e.seed, k]).integers(2**31))
+            result = select(cfg, X_train, y[train], inner_seed)
+            estimator.set_params(**{result.penalty: result.chosen})
+            row[f"selected_{result.penalty}"] = result.chosen
+        estimator.fit(X_train, y[train])
+        proba = estimator.predict_proba(X_test)
+        # No validation split inside a fold: the binary threshold is 0.5.
+        scores = (
+            metrics.binary_metrics(y[test], proba[:, 1], 0.5)
+            if binary
+            else metrics.multiclass_metrics(y[test], proba, class_names)
+        )
+        picked = np.maximum(proba[np.arange(test.size), y[test]], 1e-300)
+        scores["loss"] = float(-np.mean(np.log(picked)))
+        row.update({f"test_{m}": float(scores[m]) for m in names})
+        row["nonzero_weights"] = int(np.count_nonzero(estimator.coef_))
+        rows.append(row)
+        log.info(
+            "fold %d/%d: test accuracy %.4f", k + 1, e.n_splits * e.n_repeats, row["test_accuracy"]
+        )
+    folds = pd.DataFrame(rows)
+    _write_csv(folds, output_dir / "folds.csv")
+    n_train, n_test = float(folds["n_train"].mean()), float(folds["n_test"].mean())
+    out: dict[str, float] = {"cv_folds": len(rows)}
+    series = []
+    for m in names:
+        values = folds[f"test_{m}"].to_numpy()
+        out.update(
+            statistics.cv_interval(values, n_train, n_test, e.confidence).as_metrics(f"test_{m}")
+        )
+        series += [(f"fold_test_{m}", float(v), step) for step, v in enumerate(values)]
+    for key in ("selected_l2", "selected_l1"):
+        if key in folds:
+            series += [(f"fold_{key}", float(v), step) for step, v in enumerate(folds[key])]
+    return out, series

@@ -1,0 +1,110 @@
+"""Review features built per fold, from the raw documents, on the fold's training part.
+
+Under cross-validation the prepared folder's vectors cannot be used: their vocabulary
+and idf were counted on one fixed training split, which overlaps every test fold. A
+:class:`ReviewCorpus` reads the domain's ``reviews.parquet`` (the parse stage's output,
+next to the prepared folder), tokenizes every review once, and for each fold builds the
+vocabulary, the idf and the vectors with the data stage's own
+:class:`~logreg.data.reviews.vectorize.Vectorizer` fitted on the fold's training part
+only: nothing from a test fold reaches its features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from logreg.data.reviews.parse import CLASS_NAMES, read_reviews_table
+from logreg.data.reviews.stages import TEXT_FIELDS, document_texts
+from logreg.data.reviews.vectorize import Vectorizer
+from logreg.data.reviews.vocabulary import build_vocabulary
+from logreg.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """The data stage's text options (``dataset.text`` in the training config)."""
+
+    fields: tuple[str, ...] = TEXT_FIELDS
+    stopwords: bool = True
+    bigrams: bool = False
+    min_count: int = 2
+    max_size: int | None = None
+    weighting: str = "tfidf"
+    sublinear_tf: bool = False
+
+    @classmethod
+    def from_config(cls, text) -> TextOptions:
+        return cls(
+            fields=tuple(text.fields),
+            stopwords=bool(text.stopwords),
+            bigrams=bool(text.bigrams),
+            min_count=int(text.min_count),
+            max_size=None if text.max_size is None else int(text.max_size),
+            weighting=str(text.weighting),
+            sublinear_tf=bool(text.sublinear_tf),
+        )
+
+    def vectorizer(self) -> Vectorizer:
+        return Vectorizer(
+            stopwords=self.stopwords,
+            bigrams=self.bigrams,
+            min_count=self.min_count,
+            max_size=self.max_size,
+            weighting=self.weighting,
+            sublinear_tf=self.sublinear_tf,
+        )
+
+
+def reviews_table_path(prepared_path: str | Path) -> Path:
+    """``<domain>/reviews.parquet`` beside the domain's ``prepared/`` folder."""
+    return Path(prepared_path).parent / "reviews.parquet"
+
+
+class ReviewCorpus:
+    """Every labelled review of a domain, tokenized once; vectors per fold.
+
+    Attributes
+    ----------
+    y : ndarray of int64 of shape (n_reviews,)
+    sources : dict of str to str
+        The raw files and their sha256, as the parse stage recorded them.
+    """
+
+    def __init__(self, reviews_path: str | Path, options: TextOptions):
+        reviews, self.sources = read_reviews_table(reviews_path)
+        try:
+            texts = document_texts(reviews, options.fields)
+        except ConfigError as exc:
+            raise ConfigError("dataset.text.fields", str(exc).split(": ", 1)[1]) from None
+        self.options = options
+        self.tokenizer = options.vectorizer().tokenizer
+        self.terms = [self.tokenizer(text) for text in texts]
+        self.y = reviews["label"].to_numpy(dtype=np.int64)
+        self.class_names = list(CLASS_NAMES)
+
+    def fold(self, train: np.ndarray, test: np.ndarray):
+        """Features of a fold, fitted on ``train`` only.
+
+        Returns
+        -------
+        X_train : CSR float64 of shape (len(train), n_terms)
+        X_test : CSR float64 of shape (len(test), n_terms)
+        vectorizer : Vectorizer
+            Its vocabulary and idf, counted on the training reviews.
+        """
+        vectorizer = self.options.vectorizer()
+        vocabulary = build_vocabulary(
+            (self.terms[i] for i in train), self.options.min_count, self.options.max_size
+        )
+        vectorizer.set_vocabulary(vocabulary, n_documents=len(train))
+        X_train = vectorizer.transform_terms(self.terms[i] for i in train)
+        X_test = vectorizer.transform_terms(self.terms[i] for i in test)
+        return (
+            sp.csr_matrix(X_train, dtype=np.float64),
+            sp.csr_matrix(X_test, dtype=np.float64),
+            vectorizer,
+        )
