@@ -28,11 +28,12 @@ report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 
 # make lint: ruff (rules and format in pyproject.toml) on the package, tests and benchmarks,
-# then Snakemake's own linter on the workflow.
+# then Snakemake's own linter on the workflow (scripts/lint_workflow.py: all but the
+# deliberate conda note).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/snakemake --lint
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/python scripts/lint_workflow.py
 
 # make ui [STORE=tracking-store-uri] [PORT=n]: the MLflow UI on 127.0.0.1. Job execution off
 # and one worker: 2 processes, ready in ~10 s (the defaults start 10 processes, ~25 s on 2
