@@ -209,7 +209,7 @@ def test_readme_cluster_commands_give_the_local_results(tmp_path):
                 "sweep through submitit": shell(cmd.SWEEP, work, alice, prelude),
                 "local workflow": shell(cmd.LOCAL_WORKFLOW, local, env),
             }
-            outputs = {what: finish(proc, what, 600) for what, proc in runs.items()}
+            outputs = {what: finish(proc, what, 1500) for what, proc in runs.items()}
 
             check_results(work, local, uri, alice, users, outputs)
     finally:
