@@ -209,7 +209,7 @@ def test_readme_cluster_commands_give_the_local_results(tmp_path):
                 "sweep through submitit": shell(cmd.SWEEP, work, alice, prelude),
                 "local workflow": shell(cmd.LOCAL_WORKFLOW, local, env),
             }
-            outputs = {what: finish(proc, what, 1500) for what, proc in runs.items()}
+            outputs = {what: finish(proc, what, 600) for what, proc in runs.items()}
 
             check_results(work, local, uri, alice, users, outputs)
     finally:
@@ -299,7 +299,7 @@ def check_results(work: Path, local: Path, uri: str, alice: dict, users: dict, o
         os.environ.update(MLFLOW_TRACKING_USERNAME="bob", MLFLOW_TRACKING_PASSWORD=users["bob"])
         from mlflow.exceptions import MlflowException
 
-        victim = cluster.loc["reviews_kitchen", "mlflow_run_id"]
+        victim = cluster.loc[("reviews", "demo/kitchen_&_housewares"), "mlflow_run_id"]
         assert MlflowClient(tracking_uri=uri).get_run(victim).info.status == "FINISHED"
         with pytest.raises(MlflowException, match="PERMISSION_DENIED|Permission denied|403"):
             MlflowClient(tracking_uri=uri).delete_run(victim)
