@@ -6,9 +6,9 @@ an `mlflow server` on top of it, and a two-job sweep with ``tracking.uri=http://
 the server must then hold one finished parent run and two finished child runs.
 """
 
-import glob
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import sys
@@ -18,19 +18,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from postgres import postgres_bin, postgres_cluster
 from servers import free_port, stop, wait_http
-
-
-def postgres_bin() -> Path | None:
-    """The folder holding initdb and pg_ctl: on PATH, or Debian's versioned folders."""
-    found = shutil.which("initdb"), shutil.which("pg_ctl")
-    if all(found):
-        return Path(found[0]).resolve().parent
-    for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if all(os.access(Path(folder, tool), os.X_OK) for tool in ("initdb", "pg_ctl")):
-            return Path(folder)
-    return None
-
 
 PG_BIN = postgres_bin()
 pytestmark = [
@@ -43,96 +32,23 @@ pytestmark = [
 ]
 
 
-def as_postgres(*command) -> list[str]:
-    """PostgreSQL refuses to run as root: run its tools as the `postgres` user then."""
-    if os.geteuid() != 0:
-        return [str(c) for c in command]
-    return ["runuser", "-u", "postgres", "--", *map(str, command)]
-
-
-def run_checked(command: list[str], what: str, timeout: float) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{what} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
-
-
 @pytest.fixture
 def postgres():
-    """A PostgreSQL cluster on 127.0.0.1:<free port>; yields the database URI."""
+    """A PostgreSQL cluster on 127.0.0.1:<free port> (tests/postgres.py); yields the database
+    URI (without the password) and the password."""
     if os.geteuid() == 0:
         try:
-            owner = pwd.getpwnam("postgres")
+            pwd.getpwnam("postgres")
         except KeyError:
             pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL")
     # Not under pytest's tmp_path: that is private to root, and the server runs as postgres.
-    folder = Path(tempfile.mkdtemp(prefix="logreg-pg-"))
-    if os.geteuid() == 0:
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
-    data, port = folder / "data", free_port()
-    started = False
+    base = Path(tempfile.mkdtemp(prefix="logreg-pg-"))
+    base.chmod(0o711)  # the postgres user reaches its folder inside
     try:
-        run_checked(
-            as_postgres(
-                PG_BIN / "initdb",
-                "-D",
-                data,
-                "-U",
-                "mlflow",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ),
-            "initdb",
-            60,
-        )
-        options = (
-            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c full_page_writes=off"
-        )
-        started = True  # pg_ctl may leave a server behind even when it fails
-        run_checked(
-            as_postgres(
-                PG_BIN / "pg_ctl",
-                "-D",
-                data,
-                "-l",
-                folder / "server.log",
-                "-w",
-                "-t",
-                "30",
-                "-o",
-                options,
-                "start",
-            ),
-            "pg_ctl start",
-            45,
-        )
-        import psycopg2
-
-        connection = psycopg2.connect(
-            host="127.0.0.1", port=port, user="mlflow", dbname="postgres", connect_timeout=10
-        )
-        try:
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                cursor.execute("CREATE DATABASE mlflow")
-        finally:
-            connection.close()
-        yield f"postgresql://mlflow@127.0.0.1:{port}/mlflow"
+        with postgres_cluster(base / "pg", password := secrets.token_hex(16)) as cluster:
+            yield cluster.create_database("mlflow"), password
     finally:
-        try:
-            if started and (data / "postmaster.pid").exists():
-                run_checked(
-                    as_postgres(
-                        PG_BIN / "pg_ctl", "-D", data, "-m", "immediate", "-w", "-t", "30", "stop"
-                    ),
-                    "pg_ctl stop",
-                    45,
-                )
-        finally:
-            shutil.rmtree(folder)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_sweep_logs_parent_and_children_to_a_postgres_backed_server(tmp_path, postgres):
@@ -145,13 +61,14 @@ def test_sweep_logs_parent_and_children_to_a_postgres_backed_server(tmp_path, po
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     env.pop("MLFLOW_TRACKING_URI", None)
+    database, env["PGPASSWORD"] = postgres  # never in the URI: `ps` would show it
     with log.open("w") as sink:
         server = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "mlflow"),
                 "server",
                 "--backend-store-uri",
-                postgres,
+                database,
                 "--default-artifact-root",
                 str(artifacts),
                 "--host",
