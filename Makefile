@@ -31,8 +31,8 @@ report: $(STAMP)
 # then Snakemake's own linter on the workflow (scripts/lint_workflow.py: all but the
 # deliberate conda note).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check --no-cache src tests benchmarks scripts
+	$(BIN)/ruff format --no-cache --check src tests benchmarks scripts
 	$(BIN)/python scripts/lint_workflow.py
 
 # make ui [STORE=tracking-store-uri] [PORT=n]: the MLflow UI on 127.0.0.1. Job execution off

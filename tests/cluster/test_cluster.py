@@ -23,9 +23,9 @@ import pandas as pd
 import pytest
 import readme_commands as cmd
 import requests
-from postgres import postgres_bin, postgres_cluster
 
 from paths import REPO
+from postgres import postgres_bin, postgres_cluster
 from servers import free_port, stop, wait_http
 
 SLURM_TOOLS = (
