@@ -1,8 +1,9 @@
 """Warm starts along a regularization path: time with and without (issue 13).
 
 Fits a 20-value log-spaced L2 path, strongest penalty first, twice on the same data: each
-fit started from the previous solution (``experiment.selection.fit_path``, as the
-``selection=cv_path`` model selection does) and each fit started from zero. Prints the
+fit started from the previous solution (``logreg.linear.path.regularization_path``, which
+the ``selection=cv_path`` model selection runs) and each fit started from zero (the
+estimator's ``fit`` once per value). Prints the
 wall time, the total solver iterations, the ratio and the largest difference between the
 two paths' weights (both reach the same optima within the solver's tolerance).
 
@@ -30,8 +31,10 @@ import numpy as np
 
 from logreg.data.faces.prepare import prepare_faces
 from logreg.data.reviews.stages import parse_stage
-from logreg.experiment.selection import PathSpec, fit_path, penalty_grid
+from logreg.experiment.selection import penalty_grid
 from logreg.experiment.text_features import ReviewCorpus, TextOptions
+from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
+from logreg.linear.path import regularization_path
 
 
 def reviews_problem(data: Path, work: Path):
@@ -41,7 +44,7 @@ def reviews_problem(data: Path, work: Path):
     corpus = ReviewCorpus(table, TextOptions(stopwords=False, bigrams=True, sublinear_tf=True))
     everything = np.arange(corpus.y.size)
     X, _, _ = corpus.fold(everything, everything[:1])
-    return X, corpus.y, 2, PathSpec(tol=1e-6, max_iter=500), (1e-2, 1e-5)
+    return X, corpus.y, LogisticRegression(tol=1e-6, max_iter=500), (1e-2, 1e-5)
 
 
 def faces_problem(data: Path, work: Path):
@@ -49,19 +52,21 @@ def faces_problem(data: Path, work: Path):
         data / "fer2013" / "fer2013.csv.gz", work / "hog", features="hog", seed=2013
     )
     X = np.asarray(dataset.X["train"])
-    spec = PathSpec(multinomial=True, tol=1e-5, max_iter=300)
-    return X, np.asarray(dataset.y["train"]), 7, spec, (1e-1, 1e-4)
+    estimator = SoftmaxRegression(tol=1e-5, max_iter=300)
+    return X, np.asarray(dataset.y["train"]), estimator, (1e-1, 1e-4)
 
 
-def run(name, X, y, n_classes, spec, bounds, n_values):
+def run(name, X, y, estimator, bounds, n_values):
     values = penalty_grid(*bounds, n_values)
-    timings = {}
-    for warm in (True, False):
-        started = time.perf_counter()
-        coefs, _, iters = fit_path(X, y, n_classes, values, spec, warm_start=warm)
-        timings[warm] = (time.perf_counter() - started, sum(iters), coefs)
-    gap = max(np.max(np.abs(a - b)) for a, b in zip(timings[True][2], timings[False][2]))
-    (warm_s, warm_it, _), (cold_s, cold_it, _) = timings[True], timings[False]
+    started = time.perf_counter()
+    path = regularization_path(estimator, X, y, l2s=values)
+    warm_s, warm_it = time.perf_counter() - started, int(path.n_iter.sum())
+    started, cold_it, gap = time.perf_counter(), 0, 0.0
+    for value, warm_coef in zip(path.l2s, path.coefs):
+        cold = estimator.set_params(l2=float(value)).fit(X, y)
+        cold_it += int(np.max(cold.n_iter_))
+        gap = max(gap, float(np.max(np.abs(cold.coef_ - warm_coef))))
+    cold_s = time.perf_counter() - started
     print(
         f"| {name} | {X.shape[0]} x {X.shape[1]} | {n_values} | {warm_s:.1f} ({warm_it}) "
         f"| {cold_s:.1f} ({cold_it}) | {cold_s / warm_s:.2f} | {gap:.1e} |",
@@ -83,8 +88,8 @@ def main() -> None:
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as work:
         for name in args.problems:
-            X, y, n_classes, spec, bounds = problems[name](args.data, Path(work))
-            run(name, X, y, n_classes, spec, bounds, args.n_values)
+            X, y, estimator, bounds = problems[name](args.data, Path(work))
+            run(name, X, y, estimator, bounds, args.n_values)
 
 
 if __name__ == "__main__":

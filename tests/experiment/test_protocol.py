@@ -16,6 +16,7 @@ from logreg.experiment import selection, statistics
 from logreg.experiment.config import compose
 from logreg.experiment.run import train
 from logreg.experiment.text_features import ReviewCorpus, TextOptions
+from logreg.linear.estimators import LogisticRegression
 from logreg.linear.model_selection import repeated_stratified_kfold, stratified_kfold
 
 
@@ -95,34 +96,41 @@ def _problem(seed=0, n=300, d=20):
     return X, y
 
 
-def test_warm_started_path_reaches_the_cold_solutions_in_fewer_iterations():
+def test_selection_on_a_validation_set_returns_the_fit_of_the_chosen_penalty():
     X, y = _problem()
-    spec = selection.PathSpec(tol=1e-8, max_iter=1000)
-    values = selection.penalty_grid(1.0, 1e-3, 8)
-    warm = selection.fit_path(X, y, 2, values, spec, warm_start=True)
-    cold = selection.fit_path(X, y, 2, values, spec, warm_start=False)
-    for w, c in zip(warm[0], cold[0]):
-        np.testing.assert_allclose(w, c, atol=1e-4)
-    assert sum(warm[2]) < sum(cold[2])
+    X_val, y_val = _problem(seed=1)
+    estimator = LogisticRegression(tol=1e-10, max_iter=2000)
+    values = selection.penalty_grid(1.0, 1e-3, 6)
+    result = selection.select_penalty(
+        estimator, X, y, "l2", values, n_splits=3, seed=0, validation=(X_val, y_val)
+    )
+    assert result.scores.shape == (1, 6) and result.chosen in values
+    cold = LogisticRegression(l2=result.chosen, tol=1e-10, max_iter=2000).fit(X, y)
+    np.testing.assert_allclose(result.coef, cold.coef_, atol=1e-6)
+    assert result.scores[0, list(values).index(result.chosen)] == cold.score(X_val, y_val)
 
 
-def test_l1_max_is_the_smallest_penalty_that_zeroes_every_weight():
+def test_inner_cv_scores_every_fold_and_is_seed_reproducible():
     X, y = _problem()
-    spec = selection.PathSpec(penalty="l1", tol=1e-10, max_iter=2000)
-    high = selection.l1_max(X, y, 2, spec)
-    coefs = selection.fit_path(X, y, 2, [high * 1.001, high * 0.8], spec)[0]
-    assert np.count_nonzero(coefs[0]) == 0
-    assert np.count_nonzero(coefs[1]) > 0
+    estimator = LogisticRegression(l1=0.0, tol=1e-8)
+    values = selection.penalty_grid(1.0, 1e-3, 4)
+    a = selection.select_penalty(estimator, X, y, "l2", values, n_splits=3, seed=5)
+    b = selection.select_penalty(estimator, X, y, "l2", values, n_splits=3, seed=5)
+    assert a.scores.shape == (3, 4) and a.coef is None
+    np.testing.assert_array_equal(a.scores, b.scores)
+    assert np.all(a.nonzero == X.shape[1])  # an L2 path keeps every weight
 
 
 def test_choose_takes_the_best_mean_or_the_strongest_within_one_standard_error():
     values = np.array([1.0, 0.1, 0.01])
     scores = np.array([[0.80, 0.86, 0.87], [0.84, 0.86, 0.89]])
-    assert selection.choose(values, scores, one_se=False) == 0.01
+    assert values[selection.choose(values, scores, one_se=False)] == 0.01
     # best mean .88, se = std(.87, .89) / sqrt(2) = .01: 0.1 (mean .86) is out, 0.01 is it
-    assert selection.choose(values, scores, one_se=True) == 0.01
+    assert values[selection.choose(values, scores, one_se=True)] == 0.01
     scores[:, 1] = [0.87, 0.88]  # mean .875 >= .87: the stronger 0.1 is chosen
-    assert selection.choose(values, scores, one_se=True) == 0.1
+    assert values[selection.choose(values, scores, one_se=True)] == 0.1
+    scores[:, 2] = [0.87, 0.88]  # a tie of means: the stronger penalty wins
+    assert values[selection.choose(values, scores, one_se=False)] == 0.1
 
 
 # -- review features per fold: no leakage ----------------------------------------------------------

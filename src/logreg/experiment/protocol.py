@@ -32,6 +32,7 @@ from logreg.experiment.config import build_estimator
 from logreg.experiment.text_features import ReviewCorpus, TextOptions, reviews_table_path
 from logreg.fileio import atomic_path
 from logreg.linear.model_selection import repeated_stratified_kfold
+from logreg.linear.path import largest_l1
 
 log = logging.getLogger(__name__)
 
@@ -47,40 +48,30 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 # -- penalty selection ---------------------------------------------------------------
-def path_spec(cfg: DictConfig) -> selection.PathSpec:
-    """The path the config describes: ``l1`` when ``penalty.l1 > 0``, else ``l2``."""
-    varies_l1 = cfg.penalty.l1 > 0
-    return selection.PathSpec(
-        penalty="l1" if varies_l1 else "l2",
-        fixed=float(cfg.penalty.l2 if varies_l1 else cfg.penalty.l1),
-        multinomial=cfg.model.name == "softmax",
-        fit_intercept=bool(cfg.model.fit_intercept),
-        solver=cfg.optimizer.solver,
-        max_iter=int(cfg.optimizer.max_iter),
-        tol=float(cfg.optimizer.tol),
-    )
+def path_penalty(cfg: DictConfig) -> str:
+    """The penalty the path varies: ``l1`` when ``penalty.l1 > 0`` (at fixed ``l2``),
+    else ``l2``."""
+    return "l1" if cfg.penalty.l1 > 0 else "l2"
 
 
 def select(cfg: DictConfig, X, y: np.ndarray, seed: int, validation=None):
     """Run the configured path on ``(X, y)``; returns a :class:`selection.PathResult`."""
-    classes, y_index = np.unique(y, return_inverse=True)
-    spec = path_spec(cfg)
+    estimator = build_estimator(cfg)
+    penalty = path_penalty(cfg)
     s = cfg.selection
-    if spec.penalty == "l1":
-        high = selection.l1_max(X, y_index, classes.size, spec)
+    if penalty == "l1":
+        high = largest_l1(estimator, X, y)
         values = selection.penalty_grid(high, high * s.l1_ratio, s.n_values)
     else:
         values = selection.penalty_grid(s.high, s.low, s.n_values)
-    if validation is not None:
-        validation = (validation[0], np.searchsorted(classes, validation[1]))
     if validation is None:
-        _folds("selection.n_splits", y_index, s.n_splits, 1, seed)  # a clear error first
+        _folds("selection.n_splits", y, s.n_splits, 1, seed)  # a clear error first
     return selection.select_penalty(
+        estimator,
         X,
-        y_index,
-        classes.size,
+        y,
+        penalty,
         values,
-        spec,
         n_splits=s.n_splits,
         seed=seed,
         one_se=bool(s.one_se),

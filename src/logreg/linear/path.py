@@ -36,7 +36,7 @@ from logreg.linear.solvers import (
 from logreg.linear.solvers._common import exact_sparse
 from logreg.linear.validation import check_features, check_labels, check_sample_weight
 
-__all__ = ["RegularizationPath", "l1_max", "regularization_path"]
+__all__ = ["RegularizationPath", "l1_max", "largest_l1", "regularization_path"]
 
 
 @dataclass
@@ -128,15 +128,7 @@ def regularization_path(
     """
     if l1s is not None and l2s is not None:
         raise ValueError("give l1s or l2s, not both")
-    estimator.validate_params()
-    name = type(estimator).__name__
-    X = check_features(X, estimator=name)
-    classes, y_index = check_labels(y, X.shape[0])
-    estimator._check_classes(classes)
-    sample_weight = check_sample_weight(sample_weight, X.shape[0])
-    scale = estimator._sample_scale(classes, y_index, sample_weight)
-    loss = make_loss(classes.size, estimator._multinomial, estimator.fit_intercept)
-    Y = one_hot(y_index, loss.n_outputs)
+    X, classes, loss, Y, scale = _problem(estimator, X, y, sample_weight)
     if l2s is not None:
         l2s = np.sort(np.asarray(l2s, dtype=float).ravel())[::-1]
         l1s = np.full(l2s.shape, float(estimator.l1))
@@ -210,6 +202,26 @@ def regularization_path(
         coefs[index], intercepts[index], n_kept[index] = coef, intercept, keep.sum()
         previous_l1 = l1
     return RegularizationPath(l1s, l2s, coefs, intercepts, n_iter, n_kept, classes, solver)
+
+
+def _problem(estimator, X, y, sample_weight):
+    """The checked inputs of a path: ``X``, the classes, the loss, the one-hot ``Y`` and
+    the per-sample scale (class and sample weights, as :meth:`fit` computes them)."""
+    estimator.validate_params()
+    X = check_features(X, estimator=type(estimator).__name__)
+    classes, y_index = check_labels(y, X.shape[0])
+    estimator._check_classes(classes)
+    sample_weight = check_sample_weight(sample_weight, X.shape[0])
+    scale = estimator._sample_scale(classes, y_index, sample_weight)
+    loss = make_loss(classes.size, estimator._multinomial, estimator.fit_intercept)
+    return X, classes, loss, one_hot(y_index, loss.n_outputs), scale
+
+
+def largest_l1(estimator, X, y, sample_weight=None) -> float:
+    """:func:`l1_max` of ``estimator``'s model (intercept, class weights) on ``(X, y)``:
+    the strongest useful value of an L1 path."""
+    X, _, loss, Y, scale = _problem(estimator, X, y, sample_weight)
+    return l1_max(loss, X, Y, scale)
 
 
 def _smooth_gradient(loss, penalty, coef, intercept, X, Y, scale):
