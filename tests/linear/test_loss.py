@@ -163,3 +163,62 @@ def test_one_hot_layouts():
     np.testing.assert_array_equal(one_hot([2, 0], 3), [[0, 0, 1], [1, 0, 0]])
     with pytest.raises(ValueError, match="binary loss needs 2 classes, got 3"):
         make_loss(3, multinomial=False)
+
+
+@pytest.mark.parametrize("multinomial", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_pass_in_blocks_of_rows_equals_one_pass_over_the_whole_matrix(
+    monkeypatch, multinomial, weighted
+):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(1000, 40)).astype(np.float32)
+    y = rng.integers(0, 3 if multinomial else 2, size=1000)
+    loss = make_loss(3 if multinomial else 2, multinomial)
+    Y = one_hot(y, loss.n_outputs)
+    coef, intercept = rng.normal(size=(loss.n_outputs, 40)), rng.normal(size=loss.n_outputs)
+    sw = rng.uniform(0.5, 2.0, size=1000) if weighted else None
+    whole = loss.loss_gradient(coef, intercept, X, Y, sw)
+    monkeypatch.setattr("logreg.linear.loss.BLOCK_BYTES", 64 * 40 * 4)  # 64-row blocks
+    blocks = loss.loss_gradient(coef, intercept, X, Y, sw)
+    np.testing.assert_allclose(blocks[0], whole[0], rtol=1e-6)  # float32 products
+    for a, b in zip(blocks[1:], whole[1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * np.abs(b).max())  # float32
+
+
+def test_kept_training_scores_are_those_of_the_last_evaluated_weights(monkeypatch):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(500, 30))
+    loss = make_loss(4, True)
+    Y = one_hot(rng.integers(0, 4, size=500), 4)
+    coef, intercept = rng.normal(size=(4, 30)), rng.normal(size=4)
+    monkeypatch.setattr("logreg.linear.loss.BLOCK_BYTES", 100 * 30 * 8)  # 5 blocks
+    passes = []
+    scores = type(loss)._scores
+    monkeypatch.setattr(
+        type(loss), "_scores", lambda self, *a: passes.append(a[2].shape[0]) or scores(self, *a)
+    )
+    loss.keep_scores_of(X)
+    loss.loss_gradient(coef, intercept, X, Y)
+    assert passes == [100] * 5
+    kept = loss.raw_prediction(coef, intercept, X)
+    assert passes == [100] * 5  # the kept scores, not another product
+    np.testing.assert_allclose(kept, X @ coef.T + intercept, rtol=1e-12)
+    kept[:] = 0  # a copy: writing into it changes nothing kept
+    np.testing.assert_allclose(loss.raw_prediction(coef, intercept, X), X @ coef.T + intercept)
+    # Other weights or another matrix: computed afresh.
+    loss.raw_prediction(coef * 2, intercept, X)
+    loss.raw_prediction(coef, intercept, X.copy())
+    assert passes == [100] * 5 + [500, 500]
+    loss.keep_scores_of(None)
+    loss.raw_prediction(coef, intercept, X)
+    assert passes[-1] == 500 and len(passes) == 8
+
+
+def test_a_fitted_model_holds_no_reference_to_its_training_data():
+    from logreg.linear.estimators import SoftmaxRegression
+
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(300, 10)), rng.integers(0, 3, size=300)
+    model = SoftmaxRegression(max_iter=20).fit(X, y, eval_set=(X[:50], y[:50]))
+    assert model._loss._kept is None
+    assert len(model.history_["train_accuracy"]) == model.n_iter_

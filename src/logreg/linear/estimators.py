@@ -445,9 +445,15 @@ class _LinearClassifier:
         if solver == "minibatch":
             kwargs["batch_size"] = self.batch_size
         kwargs["coef0"], kwargs["intercept0"] = self._warm_start_weights(loss, X_train.shape[1])
-        coef, intercept, n_iter, history = SOLVERS[solver](
-            loss, penalty, X_train, Y, scale, **kwargs
-        )
+        if monitor is not None:
+            # The monitor's training accuracy reads the scores of the solver's last pass.
+            loss.keep_scores_of(X_train)
+        try:
+            coef, intercept, n_iter, history = SOLVERS[solver](
+                loss, penalty, X_train, Y, scale, **kwargs
+            )
+        finally:
+            loss.keep_scores_of(None)
 
         self.best_epoch_ = None
         if monitor is not None:

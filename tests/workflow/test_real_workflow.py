@@ -1,0 +1,75 @@
+"""The README's real-data command, run as written (into a temporary results folder): every
+experiment on the real reviews and FER2013, and the accuracy each default must reach.
+
+One run of the whole workflow stands for the per-experiment accuracy tests: the review
+domains under the default protocol (5-fold x 2 repeated CV, l2 picked by nested inner CV)
+and the k-means face softmax (l2 picked on PublicTest, scored on PrivateTest). Its wall
+time is printed, not asserted (benchmarks/README.md records it on a quiet machine).
+"""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from paths import REPO, SHARED_DATA
+from readme import bash_blocks
+
+pytestmark = [
+    pytest.mark.realdata,
+    pytest.mark.slow,
+    pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real data not found at {SHARED_DATA}"),
+]
+
+
+def real_data_command() -> list[str]:
+    (block,) = bash_blocks("Running on the real data")
+    lines = [
+        line.split("#")[0].strip()
+        for line in block.replace("\\\n", " ").splitlines()
+        if line.split("#")[0].strip()
+    ]
+    (command,) = lines
+    assert command.startswith(".venv/bin/snakemake ")
+    return command.split()
+
+
+def test_the_real_data_command_trains_every_experiment_to_its_accuracy(tmp_path):
+    snakemake = Path(sys.executable).with_name("snakemake")
+    argv = [str(snakemake), *real_data_command()[1:], "--config", f"results_dir={tmp_path}"]
+    started = time.perf_counter()
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=1800)
+    print(f"real-data workflow: {time.perf_counter() - started:.0f} s")
+    assert done.returncode == 0, done.stderr[-4000:]
+
+    summary = pd.read_csv(tmp_path / "summary" / "real.csv").set_index("dataset")
+    assert set(summary["experiment"]) == {
+        "reviews",
+        "faces_softmax",
+        "faces_softmax_pixels",
+        "faces_happy_vs_sad",
+        "gaussian_clouds",
+    }
+    reviews = summary[summary["experiment"] == "reviews"]
+    # Issue 13's floors, a tuned scikit-learn baseline's level under the same CV
+    # (measured: electronics 0.884 [0.862, 0.907], kitchen 0.903 [0.887, 0.919]).
+    for domain, floor in (("electronics", 0.88), ("kitchen_&_housewares", 0.90)):
+        row = reviews.loc[f"real/{domain}"]
+        assert row["test_accuracy_mean"] >= floor, (domain, row["test_accuracy_mean"])
+        assert row["test_accuracy_ci_low"] < row["test_accuracy_mean"] < row["test_accuracy_ci_high"]
+        assert row["cv_folds"] == 10
+    faces = summary[summary["experiment"] == "faces_softmax"].iloc[0]
+    # k-means features (issue 14): >= 0.55 on PrivateTest with l2 chosen on PublicTest.
+    assert faces["test_accuracy"] >= 0.55, faces["test_accuracy"]
+    assert faces["val_accuracy"] >= 0.545  # not a lucky test split: PublicTest agrees
+    assert faces["test_accuracy_ci_low"] < faces["test_accuracy"] < faces["test_accuracy_ci_high"]
+    assert "selected_l2" in faces and faces["selected_l2"] > 0
+    pixels = summary[summary["experiment"] == "faces_softmax_pixels"].iloc[0]
+    assert 0.36 <= pixels["test_accuracy"] < faces["test_accuracy"]
+    # The figures a user opens: the k-means centroids and the selection path.
+    run = tmp_path / "runs" / "faces_softmax" / "real"
+    assert (run / "figures" / "kmeans_centroids.png").is_file()
+    assert (run / "figures" / "cv_path.png").is_file()
