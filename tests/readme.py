@@ -16,3 +16,14 @@ def bash_blocks(heading: str) -> list[str]:
     end = re.search(rf"^#{{1,{level}}} ", rest, re.M)
     section = rest[: end.start()] if end else rest
     return re.findall(r"^```bash\n(.*?)^```", section, re.M | re.S)
+
+
+def commands(heading: str) -> list[str]:
+    """The commands of those blocks, one per logical line (continuations joined,
+    comments and blank lines dropped)."""
+    return [
+        line.split("#")[0].strip()
+        for block in bash_blocks(heading)
+        for line in block.replace("\\\n", " ").splitlines()
+        if line.split("#")[0].strip()
+    ]

@@ -364,3 +364,30 @@ def test_warm_start_ignores_weights_of_another_shape():
     model.fit(X, y)
     cold = SoftmaxRegression(l2=0.01, tol=1e-10).fit(X, y)
     np.testing.assert_allclose(model.coef_, cold.coef_, atol=1e-6)
+
+
+def test_coef_init_starts_the_fit_from_given_weights():
+    X, y = _blobs(n=200, d=8)
+    cold = SoftmaxRegression(l2=0.01, tol=1e-8, max_iter=1000).fit(X, y)
+    nearby = SoftmaxRegression(l2=0.0105, tol=1e-8, max_iter=1000).fit(X, y)
+    started = SoftmaxRegression(l2=0.01, tol=1e-8, max_iter=1000).fit(
+        X, y, coef_init=nearby.coef_, intercept_init=nearby.intercept_
+    )
+    np.testing.assert_allclose(started.coef_, cold.coef_, atol=1e-5)
+    assert started.n_iter_ < cold.n_iter_
+    # From the optimum itself there is nothing left to do.
+    again = SoftmaxRegression(l2=0.01, tol=1e-8).fit(
+        X, y, coef_init=cold.coef_, intercept_init=cold.intercept_
+    )
+    assert again.n_iter_ <= 1
+
+
+@pytest.mark.parametrize(
+    ("coef", "intercept", "key"),
+    [(np.zeros((2, 8)), None, "coef_init"), (np.zeros((3, 8)), np.zeros(2), "intercept_init"),
+     (np.full((3, 8), np.nan), None, "coef_init")],
+)  # fmt: skip
+def test_coef_init_of_the_wrong_shape_names_the_parameter(coef, intercept, key):
+    X, y = _blobs(n=200, d=8)
+    with pytest.raises(ValueError, match=key):
+        SoftmaxRegression().fit(X, y, coef_init=coef, intercept_init=intercept)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from paths import REPO, SHARED_DATA
-from readme import bash_blocks
+from readme import commands
 
 pytestmark = [
     pytest.mark.realdata,
@@ -26,13 +26,7 @@ pytestmark = [
 
 
 def real_data_command() -> list[str]:
-    (block,) = bash_blocks("Running on the real data")
-    lines = [
-        line.split("#")[0].strip()
-        for line in block.replace("\\\n", " ").splitlines()
-        if line.split("#")[0].strip()
-    ]
-    (command,) = lines
+    (command,) = commands("Running on the real data")
     assert command.startswith(".venv/bin/snakemake ")
     return command.split()
 
@@ -59,7 +53,9 @@ def test_the_real_data_command_trains_every_experiment_to_its_accuracy(tmp_path)
     for domain, floor in (("electronics", 0.88), ("kitchen_&_housewares", 0.90)):
         row = reviews.loc[f"real/{domain}"]
         assert row["test_accuracy_mean"] >= floor, (domain, row["test_accuracy_mean"])
-        assert row["test_accuracy_ci_low"] < row["test_accuracy_mean"] < row["test_accuracy_ci_high"]
+        assert (
+            row["test_accuracy_ci_low"] < row["test_accuracy_mean"] < row["test_accuracy_ci_high"]
+        )
         assert row["cv_folds"] == 10
     faces = summary[summary["experiment"] == "faces_softmax"].iloc[0]
     # k-means features (issue 14): >= 0.55 on PrivateTest with l2 chosen on PublicTest.

@@ -123,6 +123,15 @@ def get_train_data(wildcards):
     return [run.data_dir]
 
 
+def get_train_priority(wildcards):
+    # The fit on k-means features is the longest training job: it starts as soon as its
+    # data is ready, the other runs go beside it (see get_prepare_priority).
+    run = RUNS[wildcards.experiment, wildcards.dataset]
+    if run.kind != "faces":
+        return 0
+    return 1 if "kmeans" in feature_parts(os.path.basename(run.data_dir)) else 0
+
+
 def get_train_overrides(wildcards):
     return list(RUNS[wildcards.experiment, wildcards.dataset].overrides)
 
@@ -140,6 +149,18 @@ def get_reviews_root(wildcards, output):
 def get_face_normalization(wildcards):
     # One table says which features take which normalization (logreg.data.faces.features).
     return normalization_for(wildcards.features, config["faces"]["normalization"])
+
+
+def get_prepare_threads(wildcards):
+    # The k-means encoding runs one thread per core; pixels and HOG are single-threaded
+    # numpy, so their jobs leave the other core to the rest of the workflow.
+    return 2 if "kmeans" in feature_parts(wildcards.features) else 1
+
+
+def get_prepare_priority(wildcards):
+    # The k-means feature pass is the longest data job and its model the longest fit:
+    # started first, the rest of the workflow runs beside that chain (critical path first).
+    return 1 if "kmeans" in feature_parts(wildcards.features) else 0
 
 
 def get_feature_options(wildcards):

@@ -34,7 +34,8 @@ rule prepare_faces:
         skip_flag="--skip-bad-rows" if config["faces"]["skip_bad_rows"] else "",
         val_fraction=config["faces"]["val_fraction"],
         seed=config["seed"],
-    threads: 2  # k-means features: one encoding thread per core
+    threads: get_prepare_threads
+    priority: get_prepare_priority
     log:
         f"{LOGS}/prepare_faces/{FACE_SOURCE}/{{features}}.log",
     benchmark:

@@ -30,6 +30,7 @@ rule train:
             category="Runs",
             subcategory="{experiment} {dataset}",
         ),
+    priority: get_train_priority
     params:
         overrides=get_train_overrides,
         run_dir=get_run_dir_override,

@@ -73,7 +73,16 @@ def evaluate(estimator, dataset: PreparedDataset, cfg: DictConfig, output_dir: P
     out["weight_sparsity"] = float(1 - np.count_nonzero(coef) / coef.size)
     if "feature_seconds" in dataset.meta:  # faces: the data stage's feature pass
         out["feature_seconds"] = float(dataset.meta["feature_seconds"])
-    _write_files(estimator, dataset, proba, threshold, output_dir, cfg.tracking.top_words)
+    started_on_path = cfg.selection.name == "cv_path" and cfg.selection.scored_on == "val"
+    _write_files(
+        estimator,
+        dataset,
+        proba,
+        threshold,
+        output_dir,
+        cfg.tracking.top_words,
+        "epochs after the selection path's fit at the chosen penalty" if started_on_path else None,
+    )
     mosaic = Path(cfg.dataset.get("path") or ".") / "kmeans_centroids.png"
     if dataset.meta.get("kmeans") and mosaic.is_file():
         shutil.copyfile(mosaic, output_dir / FIGURES / mosaic.name)  # logged with the run
@@ -87,6 +96,7 @@ def _write_files(
     threshold: float | None,
     output_dir: Path,
     n_top_words: int,
+    history_note: str | None,
 ) -> None:
     class_names = dataset.class_names
     (output_dir / FIGURES).mkdir(exist_ok=True)
@@ -103,7 +113,9 @@ def _write_files(
     history = pd.DataFrame(estimator.history_)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     _write_csv(history, output_dir / "history.csv")
-    plots.learning_curves(estimator.history_, output_dir / FIGURES / "learning_curves.png")
+    plots.learning_curves(
+        estimator.history_, output_dir / FIGURES / "learning_curves.png", history_note
+    )
 
     y_test, p_test = dataset.y["test"], proba["test"]
     predicted = (

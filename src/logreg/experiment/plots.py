@@ -21,9 +21,14 @@ def _save(fig: plt.Figure, path: str | os.PathLike) -> None:
     plt.close(fig)
 
 
-def learning_curves(history: dict[str, list[float]], path: str | os.PathLike) -> None:
-    """Training objective and validation loss; training and validation accuracy, per epoch."""
+def learning_curves(
+    history: dict[str, list[float]], path: str | os.PathLike, note: str | None = None
+) -> None:
+    """Training objective and validation loss; training and validation accuracy, per
+    epoch. ``note`` (a figure title) says where the epochs started, if not from zero."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    if note:
+        fig.suptitle(note)
     epochs = np.arange(1, len(history["loss"]) + 1)
     ax_loss.plot(epochs, history["loss"], label="train objective")
     if history.get("val_loss"):

@@ -363,7 +363,7 @@ class _LinearClassifier:
         sw_train = None if sample_weight is None else sample_weight[train]
         return X[train], y_index[train], sw_train, (X[val], y_index[val])
 
-    def fit(self, X, y, sample_weight=None, eval_set=None):
+    def fit(self, X, y, sample_weight=None, eval_set=None, coef_init=None, intercept_init=None):
         """Fit the model.
 
         Parameters
@@ -381,6 +381,13 @@ class _LinearClassifier:
             epoch, and it drives early stopping. Without it, ``early_stopping=True``
             holds out a stratified 10% of the training data, drawn with
             ``random_state``.
+        coef_init : ndarray of shape (K, n_features), optional
+            Weights to start from (as scikit-learn's ``SGDClassifier.fit``), for
+            example a regularization path's fit at this penalty; they take precedence
+            over ``warm_start``. ``K`` is 1 for a binary model, else the number of
+            classes.
+        intercept_init : ndarray of shape (K,), optional
+            Intercepts to start from (zeros when ``coef_init`` is given without them).
 
         Returns
         -------
@@ -444,7 +451,12 @@ class _LinearClassifier:
             kwargs["rng"] = rng
         if solver == "minibatch":
             kwargs["batch_size"] = self.batch_size
-        kwargs["coef0"], kwargs["intercept0"] = self._warm_start_weights(loss, X_train.shape[1])
+        if coef_init is not None:
+            kwargs["coef0"], kwargs["intercept0"] = self._initial_weights(
+                loss, X_train.shape[1], coef_init, intercept_init
+            )
+        else:
+            kwargs["coef0"], kwargs["intercept0"] = self._warm_start_weights(loss, X_train.shape[1])
         if monitor is not None:
             # The monitor's training accuracy reads the scores of the solver's last pass.
             loss.keep_scores_of(X_train)
@@ -478,6 +490,29 @@ class _LinearClassifier:
             else objective(loss, penalty, coef, intercept, X_train, Y, scale),
         )
         return self
+
+    @staticmethod
+    def _initial_weights(loss, n_features, coef_init, intercept_init):
+        """``(coef0, intercept0)`` from the caller's ``coef_init``/``intercept_init``."""
+        shape = (loss.n_outputs, n_features)
+        coef = np.asarray(coef_init, dtype=np.float64)
+        if coef.shape != shape:
+            raise InvalidParameterError(
+                "coef_init", f"coef_init has shape {coef.shape}, expected {shape}"
+            )
+        intercept = None
+        if intercept_init is not None and loss.fit_intercept:
+            intercept = np.asarray(intercept_init, dtype=np.float64)
+            if intercept.shape != shape[:1]:
+                raise InvalidParameterError(
+                    "intercept_init",
+                    f"intercept_init has shape {intercept.shape}, expected {shape[:1]}",
+                )
+        if not (
+            np.all(np.isfinite(coef)) and (intercept is None or np.all(np.isfinite(intercept)))
+        ):
+            raise InvalidParameterError("coef_init", "coef_init and intercept_init must be finite")
+        return coef, intercept
 
     def _warm_start_weights(self, loss, n_features):
         """``(coef0, intercept0)``: the previous fit's weights with ``warm_start`` when
