@@ -42,8 +42,15 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def evaluate(estimator, dataset: PreparedDataset, cfg: DictConfig, output_dir: Path) -> Evaluation:
-    """Metrics on train/val/test (``<split>_<metric>``) and the run's files."""
+def evaluate(
+    estimator,
+    dataset: PreparedDataset,
+    cfg: DictConfig,
+    output_dir: Path,
+    history_note: str | None = None,
+) -> Evaluation:
+    """Metrics on train/val/test (``<split>_<metric>``) and the run's files;
+    ``history_note`` titles the learning curves (where the fit started, if not at zero)."""
     class_names = dataset.class_names
     binary = len(class_names) == 2
     proba = {split: estimator.predict_proba(dataset.X[split]) for split in SPLITS}
@@ -73,7 +80,6 @@ def evaluate(estimator, dataset: PreparedDataset, cfg: DictConfig, output_dir: P
     out["weight_sparsity"] = float(1 - np.count_nonzero(coef) / coef.size)
     if "feature_seconds" in dataset.meta:  # faces: the data stage's feature pass
         out["feature_seconds"] = float(dataset.meta["feature_seconds"])
-    started_on_path = cfg.selection.name == "cv_path" and cfg.selection.scored_on == "val"
     _write_files(
         estimator,
         dataset,
@@ -81,7 +87,7 @@ def evaluate(estimator, dataset: PreparedDataset, cfg: DictConfig, output_dir: P
         threshold,
         output_dir,
         cfg.tracking.top_words,
-        "epochs after the selection path's fit at the chosen penalty" if started_on_path else None,
+        history_note,
     )
     mosaic = Path(cfg.dataset.get("path") or ".") / "kmeans_centroids.png"
     if dataset.meta.get("kmeans") and mosaic.is_file():

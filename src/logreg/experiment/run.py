@@ -207,7 +207,8 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
             except InvalidParameterError as exc:  # e.g. a batch larger than the data
                 raise config_error(exc) from None
             fit_seconds = time.perf_counter() - started
-            result = evaluation.evaluate(estimator, dataset, cfg, output_dir)
+            note = "epochs after the selection path's fit at the chosen penalty" if start else None
+            result = evaluation.evaluate(estimator, dataset, cfg, output_dir, note)
             row = {
                 "experiment": cfg.experiment_name,
                 "dataset": cfg.dataset.name,
