@@ -26,9 +26,9 @@ the sums of the loss run in float64. Penalties are separate terms
 
 A dense ``X`` is read once per :meth:`loss_gradient`: it goes in blocks of rows small
 enough to stay in the processor's cache between the two products (scores, then the
-gradient), which on wide data that does not fit in cache (FER2013's 28,709 x 7,200
-k-means features, 827 MB of float32) costs 0.24 s per pass where two whole-matrix
-products cost 0.34 s (one thread, benchmarks/README.md).
+gradient). On data that does not fit in cache (FER2013's 28,709 x 7,200 k-means
+features, 789 MiB of float32) a pass takes 0.27 s where two whole-matrix products took
+0.35 s on one thread (``benchmarks/bench_loss_pass.py``).
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-#: Bytes of ``X`` per block of rows in a dense :meth:`loss_gradient` pass: well inside a
-#: last-level cache (16 MiB or more on current server processors), large enough that
-#: each block's two products run at full speed.
-BLOCK_BYTES = 4 << 20
+#: Bytes of ``X`` per block of rows in a dense :meth:`loss_gradient` pass: small enough to
+#: stay in a core's share of the cache between the two products, large enough that each
+#: product runs at full speed (1-4 MiB measured best on 2 cores: bench_loss_pass.py).
+BLOCK_BYTES = 2 << 20
 
 
 def one_hot(y_index, n_outputs: int, dtype=np.float64) -> np.ndarray:
