@@ -122,11 +122,13 @@ def penalty_path(
     penalty: str,
     path: str | os.PathLike,
     nonzero: np.ndarray | None = None,
+    scored_by: str = "inner CV accuracy",
 ) -> None:
-    """Inner-CV accuracy (mean +/- std) against the penalty, the chosen value marked;
-    for an L1 path also the number of non-zero weights."""
+    """Accuracy along the path (inner-CV mean +/- std, or ``scored_by`` a validation
+    set) against the penalty, the chosen value marked; for an L1 path also the number
+    of non-zero weights."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.errorbar(values, mean, yerr=std, marker="o", capsize=3, label="inner CV accuracy")
+    ax.errorbar(values, mean, yerr=std, marker="o", capsize=3, label=scored_by)
     ax.axvline(chosen, color="grey", linestyle="--", label=f"chosen {penalty} = {chosen:.3g}")
     ax.set(xscale="log", xlabel=penalty, ylabel="accuracy", title="Regularization path")
     ax.legend(loc="lower left")

@@ -88,10 +88,12 @@ def select_for_run(cfg: DictConfig, estimator, dataset: PreparedDataset, output_
     validation = (dataset.X["val"], dataset.y["val"]) if cfg.selection.scored_on == "val" else None
     result = select(cfg, dataset.X["train"], dataset.y["train"], cfg.seed, validation)
     estimator.set_params(**{result.penalty: result.chosen})
+    scored_by = "validation accuracy" if validation is not None else "inner CV accuracy"
     log.info(
-        "selection: %s = %.4g (inner CV accuracy %.4f)",
+        "selection: %s = %.4g (%s %.4f)",
         result.penalty,
         result.chosen,
+        scored_by,
         result.mean.max(),
     )
     frame = pd.DataFrame(
@@ -112,6 +114,7 @@ def select_for_run(cfg: DictConfig, estimator, dataset: PreparedDataset, output_
         result.penalty,
         output_dir / FIGURES / "cv_path.png",
         result.nonzero if result.penalty == "l1" else None,
+        scored_by,
     )
     return result
 
