@@ -440,13 +440,7 @@ class _LinearClassifier:
             "callback": monitor,
             "verbose": self.verbose,
         }
-        if solver in LR_SOLVERS:
-            kwargs.update(
-                lr=float(self.lr),
-                lr_schedule=self.lr_schedule,
-                decay=float(self.decay),
-                momentum=float(self.momentum),
-            )
+        kwargs.update(self._step_options(solver))
         if solver in STOCHASTIC_SOLVERS:
             kwargs["rng"] = rng
         if solver == "minibatch":
@@ -490,6 +484,19 @@ class _LinearClassifier:
             else objective(loss, penalty, coef, intercept, X_train, Y, scale),
         )
         return self
+
+    def _step_options(self, solver) -> dict:
+        """The step-size keywords of ``solver`` from this estimator's parameters (empty
+        for the solvers that choose their own steps); :meth:`fit` and the
+        regularization path pass them alike."""
+        if solver not in LR_SOLVERS:
+            return {}
+        return {
+            "lr": float(self.lr),
+            "lr_schedule": self.lr_schedule,
+            "decay": float(self.decay),
+            "momentum": float(self.momentum),
+        }
 
     @staticmethod
     def _initial_weights(loss, n_features, coef_init, intercept_init):

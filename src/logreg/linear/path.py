@@ -27,7 +27,6 @@ from logreg.linear.exceptions import InvalidParameterError
 from logreg.linear.loss import make_loss, one_hot
 from logreg.linear.penalties import ElasticNet
 from logreg.linear.solvers import (
-    LR_SOLVERS,
     SOLVERS,
     STOCHASTIC_SOLVERS,
     kkt_violation,
@@ -147,13 +146,7 @@ def regularization_path(
             "solver", f"a path needs a deterministic solver for its penalties, got {solver!r}"
         )
     options = {"max_iter": estimator.max_iter, "tol": float(estimator.tol)}
-    if solver in LR_SOLVERS:
-        options.update(
-            lr=float(estimator.lr),
-            lr_schedule=estimator.lr_schedule,
-            decay=float(estimator.decay),
-            momentum=float(estimator.momentum),
-        )
+    options.update(estimator._step_options(solver))
     K, d = loss.n_outputs, X.shape[1]
     coef, intercept = np.zeros((K, d)), np.zeros(K)
     if sp.issparse(X):
