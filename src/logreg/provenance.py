@@ -62,3 +62,84 @@ def package_versions() -> dict[str, str]:
 def batch_job(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Tags naming the SLURM job this process runs in (``slurm.job_id``, ...); {} outside one."""
     return {tag: environ[name] for name, tag in SLURM_TAGS.items() if environ.get(name)}
+
+
+# --- code versions: what the workflow's rerun triggers hash ------------------------------
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The pinned environment: a changed lock file changes every code version.
+LOCK_FILE = REPO_ROOT / "requirements.lock"
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of module ``logreg.x.y`` (a package's ``__init__.py``), or None when
+    ``name`` is no module of the package (e.g. a function imported by name)."""
+    parts = name.split(".")
+    if parts[0] != "logreg":
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    for candidate in (base / "__init__.py", base.with_name(base.name + ".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_package_modules(path: Path) -> set[str]:
+    """The ``logreg`` modules that the file ``path`` imports, function-level imports included.
+
+    ``from logreg.a import b`` imports module ``logreg.a.b`` when that is a module, else
+    the name ``b`` of module ``logreg.a``. A package's ``__init__`` counts only when it is
+    imported itself: it runs first, but what it re-exports is used through its own module.
+    """
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if module_file(submodule) else node.module)
+    return {name for name in found if module_file(name) is not None}
+
+
+def code_files(*modules: str) -> list[Path]:
+    """Every source file the modules run: ``modules`` and all they import, transitively."""
+    seen: dict[str, Path] = {}
+    pending = list(modules)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        path = module_file(name)
+        if path is None:
+            raise ValueError(f"no module {name} in {PACKAGE_DIR}")
+        seen[name] = path
+        pending.extend(imported_package_modules(path) - seen.keys())
+    return sorted(seen.values())
+
+
+def code_version(*modules: str, entry: str | None = None) -> str:
+    """sha256 (first 16 hex digits) of the code a result depends on.
+
+    Covers the source files of ``modules`` and of every package module they import
+    (:func:`code_files`), the file of the command-line ``entry`` module that calls them
+    (its argument parsing, not the other commands it dispatches to), the package's
+    resources (stop words, checksums) and the pinned environment (``requirements.lock``).
+    A comment counts: any byte that changes may change what runs. Anything else in the
+    repository (README, docs, tests) does not.
+    """
+    import hashlib
+
+    files = [*code_files(*modules), *sorted((PACKAGE_DIR / "resources").glob("*"))]
+    if entry is not None:
+        files.append(module_file(entry))
+    if LOCK_FILE.is_file():
+        files.append(LOCK_FILE)
+    digest = hashlib.sha256()
+    for path in files:
+        name = path.relative_to(REPO_ROOT) if REPO_ROOT in path.parents else path.name
+        digest.update(f"{name}\0".encode())
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]

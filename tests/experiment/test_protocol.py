@@ -144,7 +144,15 @@ def demo_results(tmp_path_factory):
 
 def test_fold_features_are_fitted_on_the_training_part_alone(demo_results):
     table = demo_results / "data" / "reviews" / "demo" / "electronics" / "reviews.parquet"
-    options = TextOptions(stopwords=False, bigrams=True, sublinear_tf=True)
+    options = TextOptions(
+        fields=("title", "review_text"),
+        stopwords=False,
+        bigrams=True,
+        min_count=2,
+        max_size=None,
+        weighting="tfidf",
+        sublinear_tf=True,
+    )
     corpus = ReviewCorpus(table, options)
     train, test = repeated_stratified_kfold(corpus.y, 5, 1, seed=0)[2]
     X_train, X_test, vectorizer = corpus.fold(train, test)

@@ -112,6 +112,11 @@ def test_the_real_command_line_prints_the_error_and_exits_2(parsed_domain):
     assert "Traceback" not in result.stderr
 
 
+# The workflow passes every text option: the stages have no defaults of their own.
+TEXT_OPTIONS = [
+    *("--stopwords", "true", "--bigrams", "false", "--min-count", "2"),
+    *("--max-size", "none", "--fields", "title,review_text"),
+]
 STAGES = {
     "split": [
         "split",
@@ -134,6 +139,7 @@ STAGES = {
         "out/split.parquet",
         "--out",
         "out/vocabulary.tsv",
+        *TEXT_OPTIONS,
     ],
     "vectorize": [
         "vectorize",
@@ -147,6 +153,11 @@ STAGES = {
         "out/prepared",
         "--domain",
         "dom",
+        *TEXT_OPTIONS,
+        "--weighting",
+        "tfidf",
+        "--sublinear-tf",
+        "false",
     ],
 }
 OUTPUTS = {"split": "split.parquet", "vocabulary": "vocabulary.tsv", "vectorize": "prepared"}

@@ -26,19 +26,21 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def electronics(tmp_path_factory):
-    """The workflow's data stage for electronics (its default config, seed 2013)."""
+    """The data stage for electronics with the course's text options (stop words, no
+    bigrams, plain tf-idf), seed 2013."""
     out = tmp_path_factory.mktemp("electronics")
     table, split, vocabulary = out / "reviews.parquet", out / "split.parquet", out / "vocab.tsv"
     reviews_cli(["parse", str(REAL / "positive.review"), str(REAL / "negative.review"),
                  "--out", str(table)])  # fmt: skip
     reviews_cli(["split", "--reviews", str(table), "--out", str(split), "--test-fraction",
                  "0.2", "--val-fraction", "0.1", "--seed", "2013"])  # fmt: skip
-    text = ["--stopwords", "true", "--bigrams", "false", "--min-count", "2"]
+    text = ["--stopwords", "true", "--bigrams", "false", "--min-count", "2", "--max-size",
+            "none", "--fields", "title,review_text"]  # fmt: skip
     reviews_cli(["vocabulary", "--reviews", str(table), "--split", str(split), "--out",
                  str(vocabulary), *text])  # fmt: skip
     reviews_cli(["vectorize", "--reviews", str(table), "--split", str(split), "--vocabulary",
                  str(vocabulary), "--out-dir", str(out / "prepared"), "--domain",
-                 "electronics", *text, "--weighting", "tfidf"])  # fmt: skip
+                 "electronics", *text, "--weighting", "tfidf", "--sublinear-tf", "false"])  # fmt: skip
     X = sp.load_npz(out / "prepared" / "X_train.npz").tocsr()
     return X, np.load(out / "prepared" / "y_train.npy")
 

@@ -16,6 +16,7 @@ rule demo_faces:
     params:
         n_rows=1400,
         seed=config["seed"],
+        code=CODE["demo_faces"],
     log:
         f"{LOGS}/demo_faces.log",
     shell:
@@ -30,6 +31,7 @@ rule prepare_faces:
         prepared=directory(f"{FACES_RESULTS}/{{features}}"),
     params:
         normalization=get_face_normalization,
+        code=CODE["faces"],
         feature_options=get_feature_options,
         skip_flag="--skip-bad-rows" if config["faces"]["skip_bad_rows"] else "",
         val_fraction=config["faces"]["val_fraction"],

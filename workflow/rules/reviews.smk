@@ -21,6 +21,7 @@ rule demo_reviews:
         out_dir=get_reviews_root,
         seed=config["seed"],
         n_per_file=150,
+        code=CODE["demo_reviews"],
     log:
         f"{LOGS}/demo_reviews/{{domain}}.log",
     shell:
@@ -53,6 +54,8 @@ rule parse_reviews:
         negative=f"{REVIEWS_DIR}/{{domain}}/negative.review",
     output:
         table=f"{REVIEWS_RESULTS}/{{domain}}/reviews.parquet",
+    params:
+        code=CODE["reviews"],
     log:
         f"{LOGS}/parse_reviews/{REVIEW_SOURCE}/{{domain}}.log",
     benchmark:
@@ -68,6 +71,7 @@ rule split_reviews:
     output:
         split=f"{REVIEWS_RESULTS}/{{domain}}/split.parquet",
     params:
+        code=CODE["reviews"],
         test_fraction=config["split"]["test_fraction"],
         val_fraction=config["split"]["val_fraction"],
         seed=config["seed"],
@@ -86,6 +90,7 @@ rule build_vocabulary:
     output:
         vocabulary=f"{REVIEWS_RESULTS}/{{domain}}/vocabulary.tsv",
     params:
+        code=CODE["reviews"],
         stopwords=config["text"]["stopwords"],
         bigrams=config["text"]["bigrams"],
         min_count=config["text"]["min_count"],
@@ -109,6 +114,7 @@ rule vectorize_reviews:
     output:
         prepared=directory(f"{REVIEWS_RESULTS}/{{domain}}/prepared"),
     params:
+        code=CODE["reviews"],
         stopwords=config["text"]["stopwords"],
         bigrams=config["text"]["bigrams"],
         min_count=config["text"]["min_count"],

@@ -34,6 +34,8 @@ rule train:
     params:
         overrides=get_train_overrides,
         run_dir=get_run_dir_override,
+        config=get_train_config_digest,
+        code=CODE["train"],
     log:
         f"{LOGS}/train/{{experiment}}/{{dataset}}.log",
     benchmark:
@@ -48,6 +50,8 @@ rule summary:
         metrics=[f"{run_dir}/metrics.json" for run_dir in RUN_DIRS],
     output:
         summary=report(SUMMARY, caption="../report/summary.rst", category="Summary"),
+    params:
+        code=CODE["summary"],
     log:
         f"{LOGS}/summary.log",
     shell:

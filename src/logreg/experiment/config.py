@@ -43,21 +43,6 @@ class PathsConfig:
 
 
 @dataclass
-class TextConfig:
-    """Review text options of per-fold features (``evaluation=cv``), as the data stage's
-    ``text:`` section names them; under ``evaluation=holdout`` the prepared folder's
-    vectors are used as written."""
-
-    fields: list[str] = field(default_factory=lambda: ["title", "review_text"])
-    stopwords: bool = True
-    bigrams: bool = False
-    min_count: int = 2
-    max_size: Optional[int] = None
-    weighting: str = "tfidf"
-    sublinear_tf: bool = False
-
-
-@dataclass
 class DatasetConfig:
     """Where the examples come from.
 
@@ -80,7 +65,6 @@ class DatasetConfig:
     mean0: list[float] = field(default_factory=lambda: [-2.0, -2.0])
     mean1: list[float] = field(default_factory=lambda: [2.0, 2.0])
     p1: float = 0.5
-    text: TextConfig = field(default_factory=TextConfig)
 
 
 @dataclass
@@ -140,8 +124,6 @@ def applicable_params(cfg: DictConfig) -> dict[str, object]:
     }
     skip |= {"dataset.features", "dataset.classes"} if kind != "faces" else set()
     skip |= {"dataset.domain"} if kind != "reviews" else set()
-    if kind != "reviews" or cfg.evaluation.name != "cv":
-        skip.add("dataset.text")
     if cfg.evaluation.name != "cv":
         skip |= {f"evaluation.{k}" for k in ("n_splits", "n_repeats", "seed")}
     else:

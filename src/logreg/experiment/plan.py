@@ -11,11 +11,12 @@ dataset is ``<source>`` or ``<source>/<domain>``: the run folder
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hydra.errors import HydraException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from logreg.data.sources import GENERATED
 from logreg.errors import ConfigError
@@ -34,6 +35,9 @@ class PlannedRun:
     domain: str | None
     overrides: tuple[str, ...]  # the full Hydra overrides of `python -m logreg.train`
     data_dir: str | None  # the prepared folder it reads (None for generated data)
+    # sha256 of the composed, resolved training config: the run's rerun trigger, so an
+    # edit of its preset, of a group default or of its overrides reruns it (and no other).
+    config_digest: str = ""
 
     @property
     def dataset(self) -> str:
@@ -105,8 +109,18 @@ def plan_runs(
             overrides = [*own, *data_overrides, *run_overrides(name, run.dataset)]
             cfg = _compose_checked(compose, overrides, where)
             data_dir = None if kind == "gaussian_clouds" else str(cfg.dataset.path)
-            runs.append(PlannedRun(name, kind, source, domain, tuple(overrides), data_dir))
+            runs.append(
+                PlannedRun(
+                    name, kind, source, domain, tuple(overrides), data_dir, config_digest(cfg)
+                )
+            )
     return runs
+
+
+def config_digest(cfg: DictConfig) -> str:
+    """sha256 (16 hex digits) of the resolved config: equal exactly when every value is."""
+    text = OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _compose_checked(compose, overrides: list[str], where: str) -> DictConfig:

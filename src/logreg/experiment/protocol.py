@@ -170,9 +170,10 @@ def _folds(key: str, y: np.ndarray, n_splits: int, n_repeats: int, seed: int):
 def _fold_features(cfg: DictConfig, dataset: PreparedDataset):
     """The labels and a function ``(train, test) -> (X_train, X_test)`` over every example."""
     if cfg.dataset.kind == "reviews":
-        corpus = ReviewCorpus(
-            reviews_table_path(cfg.dataset.path), TextOptions.from_config(cfg.dataset.text)
-        )
+        # The options the prepared folder was made with (the workflow's `text:`), so the
+        # CV estimate is of the features the served model uses.
+        options = TextOptions.from_meta(dataset.meta, Path(cfg.dataset.path) / "meta.json")
+        corpus = ReviewCorpus(reviews_table_path(cfg.dataset.path), options)
         return corpus.y, lambda train, test: corpus.fold(train, test)[:2]
     # Features without fitted statistics (Gaussian clouds): pool the splits.
     parts = [dataset.X[split] for split in SPLITS]

@@ -11,7 +11,7 @@ only: nothing from a test fold reaches its features.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -21,31 +21,44 @@ from logreg.data.reviews.parse import CLASS_NAMES, read_reviews_table
 from logreg.data.reviews.stages import TEXT_FIELDS, document_texts
 from logreg.data.reviews.vectorize import Vectorizer
 from logreg.data.reviews.vocabulary import build_vocabulary
-from logreg.errors import ConfigError
+from logreg.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
 class TextOptions:
-    """The data stage's text options (``dataset.text`` in the training config)."""
+    """The text options a prepared review folder was made with (its ``meta.json``
+    ``text``): the workflow config's ``text:`` section, their one owner. Cross-validation
+    refits each fold's features with exactly these."""
 
-    fields: tuple[str, ...] = TEXT_FIELDS
-    stopwords: bool = True
-    bigrams: bool = False
-    min_count: int = 2
-    max_size: int | None = None
-    weighting: str = "tfidf"
-    sublinear_tf: bool = False
+    fields: tuple[str, ...]
+    stopwords: bool
+    bigrams: bool
+    min_count: int
+    max_size: int | None
+    weighting: str
+    sublinear_tf: bool
 
     @classmethod
-    def from_config(cls, text) -> TextOptions:
+    def from_meta(cls, meta: dict, where: str | Path = "meta.json") -> TextOptions:
+        """The options recorded by the data stage; a folder written before they were all
+        recorded must be rebuilt (the workflow does that by itself)."""
+        text = dict(meta.get("text") or {})
+        text.setdefault("weighting", meta.get("weighting"))
+        missing = [f.name for f in fields(cls) if text.get(f.name, "missing") == "missing"]
+        if missing or text["weighting"] is None:
+            raise DataError(
+                f"the prepared reviews do not record the text options {missing or ['weighting']}; "
+                "rerun the workflow's data stage",
+                where=where,
+            )
         return cls(
-            fields=tuple(text.fields),
-            stopwords=bool(text.stopwords),
-            bigrams=bool(text.bigrams),
-            min_count=int(text.min_count),
-            max_size=None if text.max_size is None else int(text.max_size),
-            weighting=str(text.weighting),
-            sublinear_tf=bool(text.sublinear_tf),
+            fields=tuple(text["fields"]),
+            stopwords=bool(text["stopwords"]),
+            bigrams=bool(text["bigrams"]),
+            min_count=int(text["min_count"]),
+            max_size=None if text["max_size"] is None else int(text["max_size"]),
+            weighting=str(text["weighting"]),
+            sublinear_tf=bool(text["sublinear_tf"]),
         )
 
     def vectorizer(self) -> Vectorizer:
@@ -79,7 +92,7 @@ class ReviewCorpus:
         try:
             texts = document_texts(reviews, options.fields)
         except ConfigError as exc:
-            raise ConfigError("dataset.text.fields", str(exc).split(": ", 1)[1]) from None
+            raise ConfigError("text.fields", str(exc).split(": ", 1)[1]) from None
         self.options = options
         self.tokenizer = options.vectorizer().tokenizer
         self.terms = [self.tokenizer(text) for text in texts]

@@ -51,35 +51,31 @@ def _fields(text: str) -> tuple[str, ...]:
 
 
 def _add_text_options(parser: argparse.ArgumentParser) -> None:
+    # No defaults: the workflow config's `text:` section is the one source of these values
+    # (its schema documents them), and the workflow passes every one.
     parser.add_argument(
-        "--stopwords",
-        type=_bool,
-        default=True,
-        help="drop the bundled stop words (true/false; default true)",
+        "--stopwords", type=_bool, required=True, help="drop the bundled stop words (true/false)"
     )
     parser.add_argument(
-        "--bigrams",
-        type=_bool,
-        default=False,
-        help="add bigrams of adjacent kept tokens (default false)",
+        "--bigrams", type=_bool, required=True, help="add bigrams of adjacent kept tokens"
     )
     parser.add_argument(
         "--min-count",
         type=_positive_int,
-        default=2,
+        required=True,
         help="minimum document frequency in the training reviews",
     )
     parser.add_argument(
         "--max-size",
         type=_optional_size,
-        default=None,
-        help="maximum number of terms, or none (default)",
+        required=True,
+        help="maximum number of terms, or none",
     )
     parser.add_argument(
         "--fields",
         type=_fields,
-        default=("title", "review_text"),
-        help="comma-separated review fields to vectorize (default title,review_text)",
+        required=True,
+        help="comma-separated review fields to vectorize (title,review_text)",
     )
 
 
@@ -126,12 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vocabulary", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--domain", required=True)
-    p.add_argument("--weighting", choices=WEIGHTINGS, default="tfidf")
+    p.add_argument("--weighting", choices=WEIGHTINGS, required=True)
     p.add_argument(
         "--sublinear-tf",
         type=_bool,
-        default=False,
-        help="replace each count c by 1 + ln(c) (true/false; default false)",
+        required=True,
+        help="replace each count c by 1 + ln(c) (true/false)",
     )
     _add_text_options(p)
     return parser

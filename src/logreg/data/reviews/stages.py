@@ -161,13 +161,16 @@ def vectorize_stage(
         "feature_names": vectorizer.feature_names,
         "weighting": weighting,
         "source_files": sources,
+        # Every text option this folder was made with: what cross-validation refits per
+        # fold (logreg.experiment.text_features.TextOptions.from_meta) and what a run records.
         "text": {
             "fields": list(fields),
-            "sublinear_tf": sublinear_tf,
             "stopwords": stopwords,
             "bigrams": bigrams,
             "min_count": min_count,
             "max_size": max_size,
+            "weighting": weighting,
+            "sublinear_tf": sublinear_tf,
         },
         "row_ids": ids,
     }
