@@ -40,7 +40,8 @@ def electronics(tmp_path_factory):
                  str(vocabulary), *text])  # fmt: skip
     reviews_cli(["vectorize", "--reviews", str(table), "--split", str(split), "--vocabulary",
                  str(vocabulary), "--out-dir", str(out / "prepared"), "--domain",
-                 "electronics", *text, "--weighting", "tfidf", "--sublinear-tf", "false"])  # fmt: skip
+                 "electronics", *text, "--weighting", "tfidf", "--sublinear-tf",
+                 "false"])  # fmt: skip
     X = sp.load_npz(out / "prepared" / "X_train.npz").tocsr()
     return X, np.load(out / "prepared" / "y_train.npy")
 

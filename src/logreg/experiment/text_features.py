@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from logreg.data.reviews.parse import CLASS_NAMES, read_reviews_table
-from logreg.data.reviews.stages import TEXT_FIELDS, document_texts
+from logreg.data.reviews.stages import document_texts
 from logreg.data.reviews.vectorize import Vectorizer
 from logreg.data.reviews.vocabulary import build_vocabulary
 from logreg.errors import ConfigError, DataError
