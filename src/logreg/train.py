@@ -19,7 +19,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from logreg.errors import UserError
-from logreg.experiment.config import CONF_DIR, default_run_name, register_configs
+from logreg.experiment.config import (
+    CONF_DIR,
+    check_overrides,
+    default_run_name,
+    register_configs,
+)
 from logreg.experiment.run import train
 from logreg.experiment.sweep import read_parent_run_id
 from logreg.linear.exceptions import TrainingDivergedError
@@ -55,10 +60,10 @@ def main(cfg: DictConfig) -> float:
         cfg.source = f"sweep:{hydra_cfg.sweep.dir}:{hydra_cfg.job.num}"
     output_dir = Path(hydra_cfg.runtime.output_dir)
     try:
+        check_overrides(cfg, list(hydra_cfg.overrides.task))
         row = train(cfg, output_dir)
     except (UserError, TrainingDivergedError) as exc:
         # Bad input or settings the user can fix: one line, no traceback.
-        log.error("%s", exc)
         print(f"error: {exc}", file=sys.stderr)
         _remove_if_only_hydra_files(output_dir, Path(cfg.paths.results_dir))
         sys.exit(2)
@@ -68,5 +73,38 @@ def main(cfg: DictConfig) -> float:
     return float(row["val_loss"])
 
 
+def composition_error(argv: list[str]) -> str | None:
+    """One line for overrides that do not compose (an unknown key or group option, a wrong
+    type), or None. Hydra would print several lines and advise ``+key=value``, which
+    adds a key nothing reads; a sweep (``-m``) is left to Hydra, which expands it first."""
+    if any(arg in ("-m", "--multirun") for arg in argv) or any(arg.startswith("-") for arg in argv):
+        return None
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from logreg.experiment.config import compose
+
+    overrides = [arg for arg in argv if not arg.lstrip("+~").startswith("hydra")]
+    try:
+        compose(overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        skip = ("To append to your config", "Config search path", "provider=", "HYDRA_FULL_ERROR")
+        skip += ("reference_type=", "object_type=", "full_key:")
+        lines: list[str] = []
+        error: BaseException | None = exc
+        while error is not None:  # Hydra puts OmegaConf's reason in the cause
+            for line in str(error).splitlines():
+                line = " ".join(line.split())
+                if line and not line.startswith(skip) and line not in lines:
+                    lines.append(line)
+            error = error.__cause__
+        text = "; ".join(lines).replace("Available options in", "options of").replace(":;", ":")
+        return "config: " + text.replace("; ", ", ").replace(".,", ";")
+    return None
+
+
 if __name__ == "__main__":
+    if (problem := composition_error(sys.argv[1:])) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
     main()

@@ -7,6 +7,8 @@ subset of classes (e.g. Happy vs Sad), relabelled 0..k-1 in the order given.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from omegaconf import DictConfig
 
@@ -19,6 +21,8 @@ def load_dataset(cfg: DictConfig, rng: np.random.Generator) -> PreparedDataset:
     """Load or generate the dataset described by the ``dataset`` config group."""
     if cfg.kind == "gaussian_clouds":
         return _gaussian_clouds(cfg, rng)
+    if not Path(cfg.path, "meta.json").is_file():
+        raise _missing_prepared(cfg)
     dataset = load_prepared(cfg.path)
     if cfg.kind == "faces":
         # Folders written before HOG existed hold pixels.
@@ -33,6 +37,33 @@ def load_dataset(cfg: DictConfig, rng: np.random.Generator) -> PreparedDataset:
     if cfg.classes is not None:
         dataset = _keep_classes(dataset, list(cfg.classes))
     return dataset
+
+
+def _missing_prepared(cfg: DictConfig) -> ConfigError:
+    """Name the key to change and the prepared data that exists, e.g. after a typo in a
+    domain name, rather than ask for a data stage that would not help."""
+    # <results>/data/<kind>/<source>/<domain>/prepared or <results>/data/faces/<source>/<features>
+    source_dir = Path(cfg.path).parents[1 if cfg.kind == "reviews" else 0]
+    kind_dir = source_dir.parent
+    if cfg.kind == "reviews":
+        key, value = "dataset.domain", cfg.domain
+        found = sorted(p.parents[1].name for p in source_dir.glob("*/prepared/meta.json"))
+    else:
+        key, value = "dataset.features", cfg.features
+        found = sorted(p.parent.name for p in source_dir.glob("*/meta.json"))
+    if not found:
+        sources = sorted(p.name for p in kind_dir.iterdir()) if kind_dir.is_dir() else []
+        return ConfigError(
+            "dataset.source",
+            f"got {cfg.source!r}: no prepared {cfg.kind} data in {source_dir}; "
+            + (f"prepared sources: {', '.join(sources)}" if sources else "none is prepared")
+            + " (the workflow prepares them: make run, or snakemake with this source)",
+        )
+    return ConfigError(
+        key,
+        f"got {value!r}: no prepared data at {cfg.path}; prepared for source "
+        f"{cfg.source!r}: {', '.join(found)}",
+    )
 
 
 def _gaussian_clouds(cfg: DictConfig, rng: np.random.Generator) -> PreparedDataset:

@@ -47,6 +47,27 @@ class PreparedDataset:
         return list(self.meta["class_names"])
 
 
+# meta.json keys that describe the examples rather than the options that made them.
+_NOT_OPTIONS = {"feature_names", "class_names", "source_files", "row_ids", "skipped_rows"}
+_NOT_OPTIONS |= {"feature_seconds", "name", "kind", "weighting"}  # weighting: also in text
+
+
+def recorded_options(meta: dict) -> dict[str, object]:
+    """The options a prepared folder was made with, flat (``text.bigrams``, ``features``,
+    ``kmeans.n_centroids``, ``split_sizes.train``, ...): what a run records as its data."""
+    flat: dict[str, object] = {}
+
+    def walk(node: object, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in sorted(node.items()):
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = node
+
+    walk({k: v for k, v in meta.items() if k not in _NOT_OPTIONS}, "")
+    return flat
+
+
 def save_prepared(path: str | os.PathLike, dataset: PreparedDataset) -> None:
     """Write ``dataset`` to directory ``path`` atomically (all files or none)."""
     missing = [s for s in SPLITS if s not in dataset.X or s not in dataset.y]

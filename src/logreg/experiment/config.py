@@ -130,8 +130,11 @@ def applicable_params(cfg: DictConfig) -> dict[str, object]:
         skip.add("evaluation.n_boot")
     if cfg.selection.name != "cv_path":
         skip |= {f"selection.{f.name}" for f in fields(SelectionConfig) if f.name != "name"}
-    elif cfg.selection.scored_on != "cv":
-        skip.add("selection.n_splits")
+    else:
+        # Chosen along the path, not configured: the chosen value is logged as fit.<penalty>.
+        skip.add(f"penalty.{path_penalty(cfg)}")
+        if cfg.selection.scored_on != "cv":
+            skip.add("selection.n_splits")
     skip |= {"dataset.path"} if kind == "gaussian_clouds" else set()
     if solver not in LR_SOLVERS:
         skip |= {f"optimizer.{k}" for k in ("lr", "lr_schedule", "decay", "momentum")}
@@ -194,10 +197,12 @@ class SelectionConfig:
     """How the penalty is chosen (``conf/selection/``).
 
     ``fixed``: ``penalty.l1``/``penalty.l2`` as configured. ``cv_path``: along
-    ``n_values`` log-spaced values, warm-started, by inner ``n_splits``-fold CV on the
-    training part (``scored_on: cv``) or on the validation split (``scored_on: val``, FER2013's
-    PublicTest). The path varies ``l1`` when ``penalty.l1 > 0`` (from the smallest value
-    zeroing every weight down ``l1_ratio`` times), else ``l2`` (``high`` down to ``low``).
+    ``n_values`` log-spaced values, warm-started (extended past an end the choice lands
+    on: ``extend_by`` values, ``max_extensions`` times at most), by inner ``n_splits``-fold
+    CV on the training part (``scored_on: cv``) or on the validation split
+    (``scored_on: val``, FER2013's PublicTest). The path varies ``l1`` when
+    ``penalty.l1 > 0`` (from the smallest value zeroing every weight down ``l1_ratio``
+    times), else ``l2`` (``high`` down to ``low``).
     """
 
     name: str = "fixed"
@@ -208,6 +213,10 @@ class SelectionConfig:
     low: float = 1.0e-5
     l1_ratio: float = 1.0e-3
     one_se: bool = False
+    # A choice at an end of the grid extends it past that end by extend_by values (same
+    # spacing), at most max_extensions times; then the record says it stayed at the edge.
+    max_extensions: int = 2
+    extend_by: int = 3
 
 
 @dataclass
@@ -312,6 +321,9 @@ def check_config(cfg: DictConfig) -> None:
             "FER2013 keeps its official split (PublicTest for selection, PrivateTest for "
             "test): use evaluation=holdout (its test metrics get a bootstrap CI)",
         )
+    for key, least in (("selection.max_extensions", 0), ("selection.extend_by", 1)):
+        if cfg_get(cfg, key) < least:
+            raise ConfigError(key, f"got {cfg_get(cfg, key)}, expected >= {least}")
     for key in ("evaluation.n_splits", "selection.n_splits", "selection.n_values"):
         if cfg_get(cfg, key) < 2:
             raise ConfigError(key, f"got {cfg_get(cfg, key)}, expected >= 2")
@@ -330,6 +342,19 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(
             "selection.l1_ratio", f"got {cfg.selection.l1_ratio}, expected 0 < value < 1"
         )
+    if cfg.selection.name == "cv_path":
+        from logreg.linear.path import check_path_solver
+        from logreg.linear.solvers import resolve_solver
+
+        try:
+            # Checked here, not when the path runs: no folder, no MLflow run, one line.
+            check_path_solver(resolve_solver(cfg.optimizer.solver, cfg.penalty.l1), cfg.penalty.l1)
+        except InvalidParameterError as exc:
+            raise ConfigError(
+                "optimizer.solver",
+                f"{str(exc).split('; use ')[0]} for selection=cv_path; "
+                f"use {str(exc).split('; use ')[1]}, or selection=fixed to fit one penalty",
+            ) from None
     if cfg.dataset.kind == "faces":
         _choice(cfg, "dataset.features", FEATURES)  # folders results/data/faces/<source>/<features>
     if cfg.dataset.kind != "gaussian_clouds" and not cfg.dataset.path:
@@ -338,6 +363,69 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(
             "model.threshold_value", f"got {cfg.model.threshold_value}, expected 0 < value < 1"
         )
+
+
+def path_penalty(cfg: DictConfig) -> str:
+    """The penalty a ``cv_path`` selection varies: ``l1`` when ``penalty.l1 > 0`` (at fixed
+    ``l2``), else ``l2``."""
+    return "l1" if cfg.penalty.l1 > 0 else "l2"
+
+
+def _override_key(override: str) -> tuple[str, str, str]:
+    """``(prefix, key, value)`` of an override such as ``+penalty.l3=0.01``."""
+    key, _, value = override.partition("=")
+    prefix = key[: len(key) - len(key.lstrip("+~"))]
+    return prefix, key[len(prefix) :], value
+
+
+def _schema_keys(node: Any, prefix: str = "") -> set[str]:
+    keys = set()
+    for key in node:
+        value = node[key] if not OmegaConf.is_missing(node, key) else None
+        keys.add(f"{prefix}{key}")
+        if isinstance(value, DictConfig):
+            keys |= _schema_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+def check_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> None:
+    """What a user set is what runs: refuse a setting the config would ignore.
+
+    * a key added with ``+`` that no config group defines (``+penalty.l3=0.01``) would be
+      carried along and never read;
+    * ``penalty.<p>`` set while ``selection=cv_path`` chooses ``<p>`` along its path would
+      be replaced by the chosen value.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, the value and the form that works.
+    """
+    schema = _schema_keys(OmegaConf.structured(TrainConfig))
+    for override in overrides:
+        prefix, key, value = _override_key(override)
+        if key.startswith("hydra.") or key == "hydra":
+            continue
+        if "+" in prefix and "." in key and key not in schema:
+            raise ConfigError(
+                key,
+                f"'{override}' adds a key that no config group defines, so nothing would read "
+                f"it; the keys of '{key.rsplit('.', 1)[0]}' are in "
+                f"logreg/experiment/config.py (TrainConfig) and conf/",
+            )
+        if cfg.selection.name == "cv_path" and key == f"penalty.{path_penalty(cfg)}":
+            s = cfg.selection
+            where = (
+                f"l2 from {s.high:g} to {s.low:g}"
+                if key == "penalty.l2"
+                else f"l1 from l1_max down to l1_max x {s.l1_ratio:g}"
+            )
+            raise ConfigError(
+                key,
+                f"set to {value}, but selection=cv_path chooses {key.split('.')[1]} along its "
+                f"path ({where}) and would replace it; add selection=fixed to fit with "
+                f"{key}={value}, or move the path with selection.high/selection.low",
+            )
 
 
 def compose(overrides: list[str]) -> DictConfig:

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from logreg.data.sources import GENERATED
 from logreg.errors import ConfigError
-from logreg.experiment.config import check_config
+from logreg.experiment.config import check_config, check_overrides
 
 DOMAIN_OVERRIDE = "dataset.domain="
 
@@ -132,6 +132,7 @@ def _compose_checked(compose, overrides: list[str], where: str) -> DictConfig:
         # At start-up: a bad value names its key here instead of asking for a file no
         # rule makes.
         check_config(cfg)
+        check_overrides(cfg, overrides)
     except ConfigError as exc:
         raise ValueError(f"{where} give an invalid value: {exc}") from None
     return cfg

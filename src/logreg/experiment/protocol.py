@@ -28,7 +28,7 @@ from omegaconf import DictConfig
 from logreg.data.prepared import SPLITS, PreparedDataset
 from logreg.errors import ConfigError
 from logreg.experiment import metrics, plots, selection, statistics
-from logreg.experiment.config import build_estimator
+from logreg.experiment.config import build_estimator, path_penalty
 from logreg.experiment.text_features import ReviewCorpus, TextOptions, reviews_table_path
 from logreg.fileio import atomic_path
 from logreg.linear.model_selection import repeated_stratified_kfold
@@ -48,35 +48,61 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 # -- penalty selection ---------------------------------------------------------------
-def path_penalty(cfg: DictConfig) -> str:
-    """The penalty the path varies: ``l1`` when ``penalty.l1 > 0`` (at fixed ``l2``),
-    else ``l2``."""
-    return "l1" if cfg.penalty.l1 > 0 else "l2"
-
-
 def select(cfg: DictConfig, X, y: np.ndarray, seed: int, validation=None):
-    """Run the configured path on ``(X, y)``; returns a :class:`selection.PathResult`."""
+    """Run the configured path on ``(X, y)``; returns a :class:`selection.PathResult`.
+
+    A choice at an end of the grid means the best value may lie beyond it: the grid is
+    extended past that end by ``selection.extend_by`` values of the same spacing, at most
+    ``selection.max_extensions`` times, until the choice is inside (an L1 path never
+    beyond ``l1_max``, where every weight is zero). ``result.edge`` says where it stayed.
+    """
     estimator = build_estimator(cfg)
     penalty = path_penalty(cfg)
     s = cfg.selection
     if penalty == "l1":
-        high = largest_l1(estimator, X, y)
-        values = selection.penalty_grid(high, high * s.l1_ratio, s.n_values)
+        top = largest_l1(estimator, X, y)
+        values = selection.penalty_grid(top, top * s.l1_ratio, s.n_values)
     else:
+        top = np.inf
         values = selection.penalty_grid(s.high, s.low, s.n_values)
     if validation is None:
         _folds("selection.n_splits", y, s.n_splits, 1, seed)  # a clear error first
-    return selection.select_penalty(
-        estimator,
-        X,
-        y,
-        penalty,
-        values,
-        n_splits=s.n_splits,
-        seed=seed,
-        one_se=bool(s.one_se),
-        validation=validation,
-    )
+    for extension in range(s.max_extensions + 1):
+        result = selection.select_penalty(
+            estimator,
+            X,
+            y,
+            penalty,
+            values,
+            n_splits=s.n_splits,
+            seed=seed,
+            one_se=bool(s.one_se),
+            validation=validation,
+        )
+        result.edge = selection.grid_edge(result.values, result.chosen)
+        if result.edge is None or extension == s.max_extensions:
+            break
+        wider = selection.extend_grid(result.values, result.edge, s.extend_by, top)
+        if wider.size == result.values.size:
+            break
+        log.info(
+            "selection: %s = %.4g is the %s end of the grid; extending it to %.4g",
+            penalty,
+            result.chosen,
+            "weakest" if result.edge == "low" else "strongest",
+            wider.min() if result.edge == "low" else wider.max(),
+        )
+        values = wider
+    if result.edge is not None:
+        log.warning(
+            "selection: %s = %.4g is still the %s end of the grid after %d extension(s) "
+            "(selection.max_extensions): the best value may lie beyond it",
+            penalty,
+            result.chosen,
+            "weakest" if result.edge == "low" else "strongest",
+            extension,
+        )
+    return result
 
 
 def select_for_run(cfg: DictConfig, estimator, dataset: PreparedDataset, output_dir: Path):
@@ -121,7 +147,13 @@ def select_for_run(cfg: DictConfig, estimator, dataset: PreparedDataset, output_
 
 def selection_metrics(result) -> tuple[dict[str, float], list[tuple[str, float, int]]]:
     """The chosen value (``selected_<penalty>``) and the path as MLflow series."""
-    row = {f"selected_{result.penalty}": result.chosen, "selection_path_iterations": result.n_iter}
+    row = {
+        f"selected_{result.penalty}": result.chosen,
+        "selection_path_iterations": result.n_iter,
+        "selection_path_values": int(result.values.size),
+        # "low" / "high": the choice is an end of the (extended) grid, so not an optimum.
+        "selection_edge": result.edge or "",
+    }
     series = []
     for step, (value, mean, std, nonzero) in enumerate(
         zip(result.values, result.mean, result.std, result.nonzero)

@@ -18,6 +18,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from logreg.data.loading import load_dataset
+from logreg.data.prepared import recorded_options
 from logreg.errors import ConfigError
 from logreg.experiment import evaluation, protocol, tracking
 from logreg.experiment.config import (
@@ -89,7 +90,11 @@ def _log_run(
     try:
         # Headline metrics first, test accuracy leading: the MLflow compare view plots the
         # first metric the runs share by default.
-        numbers = {k: v for k, v in row.items() if isinstance(v, (int, float))}
+        numbers = {
+            k: v
+            for k, v in row.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("data.")
+        }
         headline = ["test_accuracy"] if "test_accuracy" in numbers else []
         tracker.log_metrics(
             (k, numbers[k], 0)
@@ -116,6 +121,13 @@ def _log_run(
     row["mlflow_run_id"] = tracker.run_id
     row["model_logging_seconds"] = time.perf_counter() - model_started
     row["tracking_seconds"] = tracker.seconds
+
+
+def ran_params(row: dict) -> dict[str, object]:
+    """MLflow params of what ran (``fit.*``) beside those of the config: the effective
+    solver and penalties, and the options the prepared data was made with (``data.*``)."""
+    fitted = {f"fit.{k}": row[k] for k in ("solver", "penalty", "l1", "l2", "n_iter")}
+    return {**fitted, **{k: v for k, v in row.items() if k.startswith("data.")}}
 
 
 def _finish(tracker: tracking.Tracker, error: BaseException | None) -> None:
@@ -209,25 +221,31 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
             fit_seconds = time.perf_counter() - started
             note = "epochs after the selection path's fit at the chosen penalty" if start else None
             result = evaluation.evaluate(estimator, dataset, cfg, output_dir, note)
+            # What ran, not what was asked: the solver `auto` picked, the penalties after
+            # selection, the iterations that made these weights.
+            n_iter = int(np.max(estimator.n_iter_))
             row = {
                 "experiment": cfg.experiment_name,
                 "dataset": cfg.dataset.name,
                 "data_source": cfg.dataset.source,
                 "task": cfg.dataset.task,
                 "model": cfg.model.name,
-                "penalty": penalty_name(cfg.penalty),
-                "l1": cfg.penalty.l1,
-                "l2": cfg.penalty.l2,
-                "solver": cfg.optimizer.solver,
-                "n_iter": int(np.max(estimator.n_iter_)),
+                "penalty": penalty_name(estimator),
+                "l1": float(estimator.l1),
+                "l2": float(estimator.l2),
+                "solver": estimator.solver_,
+                "selection": cfg.selection.name,
+                "n_iter": n_iter + (selected.n_iter_to_chosen if start else 0),
+                "final_fit_iterations": n_iter,
                 "fit_seconds": fit_seconds,
                 **result.metrics,
             }
             series = []
             if selected is not None:
-                row[selected.penalty] = selected.chosen
                 extra, series = protocol.selection_metrics(selected)
                 row.update(extra)
+            # The options the prepared data was made with (text, features): params in MLflow.
+            row.update({f"data.{k}": v for k, v in recorded_options(dataset.meta).items()})
             row.update(
                 protocol.holdout_intervals(cfg, estimator, dataset, result.threshold, output_dir)
             )
@@ -236,6 +254,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 row.update(cv_metrics)
                 series += cv_series
             if tracker is not None:
+                tracker.log_params(ran_params(row))
                 tracker.log_metrics(series)
                 _log_run(tracker, cfg, estimator, dataset, output_dir, row)
             else:

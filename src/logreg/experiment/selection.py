@@ -30,6 +30,25 @@ def penalty_grid(high: float, low: float, n_values: int) -> np.ndarray:
     return np.geomspace(high, low, n_values)
 
 
+def grid_edge(values: np.ndarray, chosen: float) -> str | None:
+    """``"low"`` when ``chosen`` is the weakest value of the grid, ``"high"`` when the
+    strongest, else None."""
+    if chosen == np.min(values):
+        return "low"
+    return "high" if chosen == np.max(values) else None
+
+
+def extend_grid(values: np.ndarray, edge: str, n_more: int, ceiling: float) -> np.ndarray:
+    """``values`` (log-spaced) with ``n_more`` values of the same spacing past ``edge``,
+    never above ``ceiling``; decreasing, like :func:`penalty_grid`."""
+    values = np.sort(np.asarray(values, dtype=np.float64))[::-1]
+    ratio = values[0] / values[1]
+    steps = ratio ** np.arange(1, n_more + 1)
+    more = values[-1] / steps if edge == "low" else values[0] * steps
+    more = more[more <= ceiling * (1 + 1e-12)]
+    return np.sort(np.concatenate([values, more]))[::-1]
+
+
 @dataclass
 class PathResult:
     """The inner CV curve and the chosen penalty.
@@ -37,7 +56,8 @@ class PathResult:
     ``scores`` has shape ``(n_inner_folds, n_values)`` (validation accuracy), ``nonzero``
     the mean number of non-zero weights at each value, ``n_iter`` the solver iterations
     of every path fit. Scored on a validation set, ``coef``/``intercept`` are the path's
-    fit at the chosen value (on the whole training part), else None.
+    fit at the chosen value (on the whole training part) and ``n_iter_to_chosen`` the
+    iterations of the path up to it (what that fit cost), else None and 0.
     """
 
     penalty: str
@@ -48,6 +68,8 @@ class PathResult:
     n_iter: int
     coef: np.ndarray | None = None
     intercept: np.ndarray | None = None
+    n_iter_to_chosen: int = 0
+    edge: str | None = None  # "low" / "high" when chosen is the weakest / strongest value
 
     @property
     def mean(self) -> np.ndarray:
@@ -123,4 +145,5 @@ def select_penalty(
     )
     if validation is not None:
         result.coef, result.intercept = path.coefs[best], path.intercepts[best]
+        result.n_iter_to_chosen = int(path.n_iter[: best + 1].sum())
     return result

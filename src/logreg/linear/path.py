@@ -27,6 +27,7 @@ from logreg.linear.exceptions import InvalidParameterError
 from logreg.linear.loss import make_loss, one_hot
 from logreg.linear.penalties import ElasticNet
 from logreg.linear.solvers import (
+    SMOOTH_ONLY_SOLVERS,
     SOLVERS,
     STOCHASTIC_SOLVERS,
     kkt_violation,
@@ -35,7 +36,36 @@ from logreg.linear.solvers import (
 from logreg.linear.solvers._common import exact_sparse
 from logreg.linear.validation import check_features, check_labels, check_sample_weight
 
-__all__ = ["RegularizationPath", "l1_max", "largest_l1", "regularization_path"]
+__all__ = [
+    "RegularizationPath",
+    "check_path_solver",
+    "l1_max",
+    "largest_l1",
+    "regularization_path",
+]
+
+
+def check_path_solver(solver: str, l1: float) -> None:
+    """Refuse a solver that cannot fit a path with penalties up to ``l1``: a path compares
+    fits across penalties, so each must be deterministic (no ``sgd``/``minibatch``), and
+    an L1 path needs a solver of the non-smooth objective.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming ``solver`` and the solvers that work.
+    """
+    if solver in STOCHASTIC_SOLVERS or (solver in SMOOTH_ONLY_SOLVERS and l1 > 0):
+        usable = [
+            name
+            for name in SOLVERS
+            if name not in STOCHASTIC_SOLVERS and not (name in SMOOTH_ONLY_SOLVERS and l1 > 0)
+        ]
+        raise InvalidParameterError(
+            "solver",
+            f"a regularization path needs a deterministic solver{' of L1' if l1 > 0 else ''}, "
+            f"got {solver!r}; use auto or one of {', '.join(usable)}",
+        )
 
 
 @dataclass
@@ -141,10 +171,7 @@ def regularization_path(
     if np.any(l1s < 0) or np.any(l2s < 0) or not np.all(np.isfinite(l1s + l2s)):
         raise ValueError("the penalties of a path must be finite and >= 0")
     solver = resolve_solver(estimator.solver, float(l1s.min()), sp.issparse(X))
-    if solver in STOCHASTIC_SOLVERS or (estimator.solver == "lbfgs" and np.any(l1s > 0)):
-        raise InvalidParameterError(
-            "solver", f"a path needs a deterministic solver for its penalties, got {solver!r}"
-        )
+    check_path_solver(solver, float(l1s.max()))
     options = {"max_iter": estimator.max_iter, "tol": float(estimator.tol)}
     options.update(estimator._step_options(solver))
     K, d = loss.n_outputs, X.shape[1]
