@@ -205,6 +205,7 @@ def _fold_features(cfg: DictConfig, dataset: PreparedDataset):
         # The options the prepared folder was made with (the workflow's `text:`), so the
         # CV estimate is of the features the served model uses.
         options = TextOptions.from_meta(dataset.meta, Path(cfg.dataset.path) / "meta.json")
+        log.info("cross-validation: per-fold text features with %s", options)
         corpus = ReviewCorpus(reviews_table_path(cfg.dataset.path), options)
         return corpus.y, lambda train, test: corpus.fold(train, test)[:2]
     # Features without fitted statistics (Gaussian clouds): pool the splits.
