@@ -9,6 +9,7 @@ A thin entry point: the run itself is :func:`logreg.experiment.run.train`.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -80,9 +81,10 @@ def composition_error(argv: list[str]) -> str | None:
     if any(arg in ("-m", "--multirun") for arg in argv) or any(arg.startswith("-") for arg in argv):
         return None
     from hydra.errors import HydraException
+    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from logreg.experiment.config import compose
+    from logreg.experiment.config import TrainConfig, compose
 
     overrides = [arg for arg in argv if not arg.lstrip("+~").startswith("hydra")]
     try:
@@ -98,13 +100,25 @@ def composition_error(argv: list[str]) -> str | None:
                 if line and not line.startswith(skip) and line not in lines:
                     lines.append(line)
             error = error.__cause__
+        unknown = re.match(r"Could not override '(.+)'", lines[0]) if lines else None
+        if unknown and any(line.startswith("Key ") for line in lines):
+            key = unknown[1]
+            group = key.rsplit(".", 1)[0] if "." in key else ""
+            node = OmegaConf.select(OmegaConf.structured(TrainConfig), group) if group else None
+            if node is not None:
+                return f"config key '{key}': no such key; {group} has {', '.join(node)}"
         text = "; ".join(lines).replace("Available options in", "options of").replace(":;", ":")
         return "config: " + text.replace("; ", ", ").replace(".,", ";")
     return None
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """``python -m logreg.train``: overrides that do not compose stop in one line (exit 2)."""
     if (problem := composition_error(sys.argv[1:])) is not None:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -26,7 +26,7 @@ def train_cli(in_tmp, capsys, monkeypatch):
     """``python -m logreg.train ARGV`` in-process (Hydra's main reads sys.argv).
 
     Returns ``(exit status, message)``: the ``error:`` line for the package's own
-    errors (status 2), Hydra's message for a config Hydra refuses (status 1).
+    errors and for overrides that do not compose (status 2), Hydra's message otherwise.
     """
     import logreg.train as train
 
@@ -36,7 +36,7 @@ def train_cli(in_tmp, capsys, monkeypatch):
         handlers, level = root.handlers[:], root.level
         try:
             with pytest.raises(SystemExit) as info:
-                train.main()
+                train.cli()
         finally:  # Hydra configures the root logger for the job; undo it
             root.handlers[:] = handlers
             root.setLevel(level)

@@ -27,23 +27,52 @@ TRAIN_CASES = [
     (
         "an experiment that does not exist",
         ["experiment=nope"],
-        1,
-        r"In 'train': Could not find 'experiment/nope'\nAvailable options in 'experiment':\n"
-        r"(    \w+\n?)+",
+        2,
+        r"error: config: In 'train': Could not find 'experiment/nope', options of "
+        r"'experiment': faces_binary, faces_softmax, .*",
     ),
     (
         "an unknown key",
         ["optimizer.nope=1"],
-        1,
-        r"Could not override 'optimizer\.nope'\.\n.*\nKey 'nope' not in 'OptimizerConfig'\n"
-        r"    full_key: optimizer\.nope\n[\s\S]*",
+        2,
+        r"error: config key 'optimizer\.nope': no such key; optimizer has solver, lr, .*",
+    ),
+    (
+        "a key added with + that no config group defines",
+        ["+penalty.l3=0.01"],
+        2,
+        r"error: config key 'penalty\.l3': '\+penalty\.l3=0\.01' adds a key that no config "
+        r"group defines, so nothing would read it; .*",
     ),
     (
         "a value of the wrong type",
         ["optimizer.lr=fast"],
-        1,
-        r"Error merging override optimizer\.lr=fast\nValue 'fast' of type 'str' could not be "
-        r"converted to Float\n    full_key: optimizer\.lr\n[\s\S]*",
+        2,
+        r"error: config: Error merging override optimizer\.lr=fast, Value 'fast' of type "
+        r"'str' could not be converted to Float",
+    ),
+    (
+        "a penalty that the preset's selection would replace",
+        ["experiment=reviews", "penalty.l2=0.01"],
+        2,
+        r"error: config key 'penalty\.l2': set to 0\.01, but selection=cv_path chooses l2 "
+        r"along its path \(l2 from 0\.01 to 1e-05\) and would replace it; add "
+        r"selection=fixed to fit with penalty\.l2=0\.01, .*",
+    ),
+    (
+        "a stochastic solver with a preset that selects its penalty (minibatch)",
+        ["experiment=reviews", "optimizer=minibatch"],
+        2,
+        r"error: config key 'optimizer\.solver': a regularization path needs a deterministic "
+        r"solver, got 'minibatch' for selection=cv_path; use auto or one of gd, lbfgs, fista, "
+        r"newton_cd, newton_cg, or selection=fixed to fit one penalty",
+    ),
+    (
+        "a stochastic solver with a preset that selects its penalty (sgd)",
+        ["experiment=faces_softmax", "optimizer=sgd"],
+        2,
+        r"error: config key 'optimizer\.solver': a regularization path needs a deterministic "
+        r"solver, got 'sgd' for selection=cv_path; .*",
     ),
     (
         "a negative L1 strength",
@@ -93,8 +122,8 @@ TRAIN_CASES = [
         "a domain that was never prepared",
         ["experiment=reviews", "dataset.domain=books"],
         2,
-        r"error: results/data/reviews/demo/books/prepared: not a prepared dataset "
-        r"\(no meta\.json\); run the workflow's data stage first",
+        r"error: config key 'dataset\.source': got 'demo': no prepared reviews data in "
+        r"results/data/reviews/demo; none is prepared \(the workflow prepares them: .*\)",
     ),
 ]
 
@@ -115,6 +144,25 @@ def test_bad_training_config_stops_before_any_work(train_cli, what, overrides, s
     assert re.fullmatch(message, shown), shown
     _no_outputs(Path("results"))
     record("Training config", what, "python -m logreg.train " + " ".join(argv), shown)
+
+
+def test_a_misspelt_domain_names_the_domains_that_are_prepared(train_cli):
+    for domain in ("electronics", "kitchen_&_housewares"):
+        prepared = Path("results/data/reviews/demo", domain, "prepared")
+        prepared.mkdir(parents=True)
+        (prepared / "meta.json").write_text("{}", encoding="utf-8")
+    argv = ["experiment=reviews", "dataset.domain=electronic", "paths.results_dir=results"]
+    code, shown = train_cli(argv)
+    assert code == 2
+    assert shown == (
+        "error: config key 'dataset.domain': got 'electronic': no prepared data at "
+        "results/data/reviews/demo/electronic/prepared; prepared for source 'demo': "
+        "electronics, kitchen_&_housewares"
+    )
+    assert not Path("results/cli-runs").exists() and not Path("results/mlflow.db").exists()
+    record(
+        "Training config", "a misspelt domain", "python -m logreg.train " + " ".join(argv), shown
+    )
 
 
 def test_a_batch_larger_than_the_data_names_the_config_key(train_cli):

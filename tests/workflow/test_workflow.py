@@ -321,3 +321,36 @@ def test_the_readme_serving_commands_run_as_written(workflow_run, tmp_path):
     assert lines[0].startswith("positive\t")  # python -m logreg.predict
     predictions = json.loads(lines[-1])["predictions"]  # curl against mlflow models serve
     assert [p["label"] for p in predictions] == ["positive", "negative"]
+
+
+@pytest.mark.slow
+def test_the_readme_training_examples_run_as_written_and_use_what_they_set(workflow_run, tmp_path):
+    """README's "Training with Hydra" block, verbatim, in a folder laid out like the clone
+    after `make run`: every command exits 0, and each run used the values it set."""
+    (block,) = bash_blocks("Training with Hydra")
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
+    shutil.copytree(workflow_run / "results" / "data", tmp_path / "results" / "data")
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = [
+        (json.loads(p.read_text(encoding="utf-8")), p.parent)
+        for p in sorted((tmp_path / "results").glob("**/metrics.json"))
+    ]
+    assert runs, "no run folder"
+    for metrics, folder in runs:
+        for override in yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text()):
+            key, _, value = override.partition("=")
+            if key == "penalty.l2":
+                assert metrics["l2"] == float(value), folder
+            elif key == "optimizer":
+                assert metrics["solver"] == value, folder
+            elif key == "selection":
+                assert metrics["selection"] == value, folder
