@@ -83,15 +83,17 @@ def artifact_repository(
 ):
     """The artifact repository of an ``mlflow-artifacts:`` URI (MLflow's factory signature).
 
-    With a sqlite tracking URI (the one given, else the process's): the local folder
-    ``<database folder>/artifacts/<path of the URI>``. Otherwise, or when the URI names a
-    server (``mlflow-artifacts://host:port/...``), MLflow's proxy client.
+    With a sqlite tracking URI (the one given, else the one this process set): the local
+    folder ``<database folder>/artifacts/<path of the URI>``. Otherwise, or when the URI
+    names a server (``mlflow-artifacts://host:port/...``), MLflow's proxy client, which also
+    explains that no tracking URI is set.
     """
     from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
     from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
-    from mlflow.tracking._tracking_service.utils import get_tracking_uri
+    from mlflow.tracking._tracking_service.utils import get_tracking_uri, is_tracking_uri_set
 
-    tracking_uri = tracking_uri or get_tracking_uri()
+    if not tracking_uri and is_tracking_uri_set():
+        tracking_uri = get_tracking_uri()
     parsed = urlparse(artifact_uri)
     database = sqlite_file(tracking_uri)
     if database is None or parsed.netloc:
