@@ -35,13 +35,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --no-cache --check src tests benchmarks scripts
 	$(BIN)/python scripts/lint_workflow.py
 
-# make ui [STORE=tracking-store-uri] [PORT=n]: the MLflow UI on 127.0.0.1. Job execution off
-# and one worker: 2 processes, ready in ~10 s (the defaults start 10 processes, ~25 s on 2
-# busy cores). tests/test_ui.py runs this target (with STAMP= BIN=<its venv>/bin).
+# make ui [STORE=tracking-store-uri] [ARTIFACTS=folder] [PORT=n]: the MLflow UI on 127.0.0.1.
+# Job execution off and one worker: 2 processes, ready in ~10 s (the defaults start 10
+# processes, ~25 s on 2 busy cores). The store names artifacts by mlflow-artifacts:/ URIs,
+# served from ARTIFACTS: for a sqlite store the artifacts/ folder beside it, wherever the
+# results folder was moved (docs/tracking.md). tests/test_ui.py runs this target (with
+# STAMP= BIN=<its venv>/bin).
+ARTIFACTS ?= $(dir $(patsubst sqlite:///%,%,$(STORE)))artifacts
 ui: $(STAMP)
 	@echo "MLflow UI: http://127.0.0.1:$(PORT)/#/experiments?workflowType=machine_learning"
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --host 127.0.0.1 --port $(PORT) \
-		--workers 1 --backend-store-uri $(STORE)
+		--workers 1 --backend-store-uri $(STORE) \
+		--serve-artifacts --artifacts-destination $(ARTIFACTS)
 
 # make server: the shared MLflow tracking server for cluster jobs (PostgreSQL, proxied
 # artifacts, MLflow's basic-auth). Settings (database URIs, artifact folder, admin user) come

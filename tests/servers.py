@@ -1,13 +1,17 @@
-"""Helpers for tests that start a server: a free port, a bounded wait, a clean stop."""
+"""Helpers for tests that start a server: a free port, a bounded wait, a clean stop, `make ui`."""
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from paths import REPO
 
 
 def free_port() -> int:
@@ -53,3 +57,37 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> No
         f"{url} did not answer 200 within {timeout:.0f} s (last: {last}); "
         f"server log ends:\n{log.read_text()[-3000:]}"
     )
+
+
+@contextlib.contextmanager
+def make_ui(store: str, tmp_path: Path):
+    """`make ui` on ``store`` (its log in ``tmp_path``); yields the UI's base URL, stops the
+    server at the end."""
+    port, log = free_port(), tmp_path / "ui.log"
+    # The Makefile's own recipe; STAMP= skips the venv check (this venv runs the test).
+    command = [
+        "make",
+        "--no-print-directory",
+        "-s",
+        "-C",
+        str(REPO),
+        "ui",
+        "STAMP=",
+        f"BIN={Path(sys.executable).parent}",
+        f"STORE={store}",
+        f"PORT={port}",
+    ]
+    with log.open("w") as sink:
+        server = subprocess.Popen(
+            command,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"),
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", server, log, timeout=45)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(server)
+    assert server.poll() is not None

@@ -7,7 +7,6 @@ experiment tag ``mlflow.sharedViewState.<key>`` holding the view state as JSON) 
 selects metric and parameter columns, and opens it with ``?viewStateShareKey=<key>``.
 """
 
-import contextlib
 import json
 import os
 import subprocess
@@ -20,8 +19,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from logreg.experiment.tracking import Tracker
-from paths import REPO as ROOT
-from servers import free_port, stop, wait_http
+from servers import make_ui, stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -121,39 +119,6 @@ def make_store(uri: str) -> str:
         experiment_id, f"mlflow.sharedViewState.{SHARE_KEY}", json.dumps(view)
     )
     return experiment_id
-
-
-@contextlib.contextmanager
-def make_ui(store: str, tmp_path: Path):
-    """`make ui` on ``store``; yields the UI's base URL, stops the server at the end."""
-    port, log = free_port(), tmp_path / "ui.log"
-    # The Makefile's own recipe; STAMP= skips the venv check (this venv runs the test).
-    command = [
-        "make",
-        "--no-print-directory",
-        "-s",
-        "-C",
-        str(ROOT),
-        "ui",
-        "STAMP=",
-        f"BIN={Path(sys.executable).parent}",
-        f"STORE={store}",
-        f"PORT={port}",
-    ]
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            command,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"),
-        )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", server, log, timeout=45)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(server)
-    assert server.poll() is not None
 
 
 def rendered_text(url: str, tmp_path: Path, wanted: list[str]) -> str:

@@ -11,8 +11,10 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from importlib.metadata import entry_points
 from pathlib import Path
 
+import mlflow.artifacts
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
@@ -38,6 +40,10 @@ def post_json(url: str, body: dict) -> tuple[int, dict]:
 
 @pytest.mark.slow
 def test_served_model_of_a_tracked_run_answers_invocations(tmp_path):
+    # `mlflow models serve` resolves the store's mlflow-artifacts:/ URIs through the
+    # package's entry point (pyproject.toml), present once the package is installed.
+    installed = entry_points(group="mlflow.artifact_repository", name="mlflow-artifacts")
+    assert installed, "reinstall the package (`make`, or pip install -e .): no entry point"
     store = f"sqlite:///{tmp_path}/mlflow.db"
     # The venv's bin first on PATH: `models serve` execs `uvicorn` by name.
     env = dict(
@@ -70,7 +76,16 @@ def test_served_model_of_a_tracked_run_answers_invocations(tmp_path):
     # The same model in this process: its input columns and the answers to expect.
     logged = MlflowClient(tracking_uri=store).get_logged_model(model_uri.split("/")[-1])
     assert logged.source_run_id == metrics["mlflow_run_id"]
-    local = mlflow.pyfunc.load_model(logged.artifact_location)
+    # The store names the model's files by an mlflow-artifacts:/ URI: fetched through the
+    # store (docs/tracking.md), as `mlflow models serve` below fetches them.
+    assert logged.artifact_location.startswith("mlflow-artifacts:/models/")
+    local = mlflow.pyfunc.load_model(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=logged.artifact_location,
+            dst_path=str(tmp_path / "model"),
+            tracking_uri=store,
+        )
+    )
     columns = local.metadata.get_input_schema().input_names()
     assert len(columns) == 2, columns  # the Gaussian clouds have two features
     # Deep inside each cloud (means -2 and +2 on every axis), and one point between them.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -266,7 +267,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 row["test_accuracy"],
                 row["test_f1"],
                 row["test_auc"],
-                output_dir,
+                os.path.relpath(output_dir),  # a log in the results folder names no abs. path
             )
             return row
     except BaseException as exc:

@@ -29,6 +29,11 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from logreg.serving import artifact_store  # noqa: E402
+
+# The store names artifacts by mlflow-artifacts:/ URIs; this process resolves them itself.
+artifact_store.register()
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -41,25 +46,35 @@ class TrackingError(UserError):
     """The tracking store could not be reached or written after the allowed retries."""
 
 
-def _sqlite_file(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI, None for any other store."""
-    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
+def prepare_store_uri(uri: str, retries: int = 5) -> str:
+    """Create a new ``sqlite:///`` store, and its folder (MLflow does not); return the URI.
 
+    The new store's Default experiment gets the proxied artifact root too: created by a plain
+    MLflow client it would name ``<working folder>/mlruns``, an absolute path.
+    """
+    database = artifact_store.sqlite_file(uri)
+    if database is not None and not database.is_file():
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-def prepare_store_uri(uri: str) -> str:
-    """Create the folder of a ``sqlite:///`` store (MLflow does not) and return the URI."""
-    if (database := _sqlite_file(uri)) is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
+        with_retries(
+            lambda: SqlAlchemyStore(uri, artifact_store.PROXIED_ROOT),
+            what="create the store",
+            uri=uri,
+            retries=retries,
+        )
     return uri
 
 
 def artifact_root(uri: str) -> str | None:
-    """Where a new experiment keeps its artifacts: beside a sqlite store, else the server's.
+    """Where a new experiment keeps its artifacts: for a sqlite store the proxied root
+    ``mlflow-artifacts:/``, i.e. the ``artifacts`` folder beside the database wherever the
+    results folder is moved (:mod:`logreg.serving.artifact_store`); for a server, None: the
+    server's own root.
 
     Without this MLflow puts them in ``./mlruns`` of whatever folder the process ran in.
     """
-    database = _sqlite_file(uri)
-    return None if database is None else (database.resolve().parent / "artifacts").as_uri()
+    return None if artifact_store.sqlite_file(uri) is None else artifact_store.PROXIED_ROOT
 
 
 def with_retries(action: Callable[[], T], *, what: str, uri: str, retries: int) -> T:
@@ -105,7 +120,7 @@ class Tracker:
         retries: int = 5,
         parent_run_id: str | None = None,
     ):
-        self.uri, self.retries = prepare_store_uri(uri), retries
+        self.uri, self.retries = prepare_store_uri(uri, retries), retries
         self.seconds = 0.0  # time spent talking to the store, to keep logging cheap
         self.client = MlflowClient(tracking_uri=self.uri)
         experiment_id = self.retry(
@@ -233,7 +248,7 @@ def status_for(error: BaseException | None) -> str:
 
 def init_store(uri: str, retries: int = 5) -> None:
     """Create the store (for sqlite: the file and its schema) before parallel jobs use it."""
-    client = MlflowClient(tracking_uri=prepare_store_uri(uri))
+    client = MlflowClient(tracking_uri=prepare_store_uri(uri, retries))
     with_retries(
         lambda: client.search_experiments(max_results=1),
         what="initialize the store",

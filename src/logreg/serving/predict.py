@@ -18,6 +18,7 @@ from pathlib import Path
 
 from logreg.cli import run_cli
 from logreg.errors import UserError
+from logreg.serving import artifact_store
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 DEFAULT_TRACKING_URI = "sqlite:///results/mlflow.db"
@@ -25,7 +26,8 @@ DEFAULT_TRACKING_URI = "sqlite:///results/mlflow.db"
 
 def read_run_folder(folder: Path) -> tuple[str, str]:
     """``(model URI, tracking URI)`` of the run whose folder (``metrics.json``,
-    ``config.yaml``) is ``folder``."""
+    ``config.yaml``) is ``folder``; a sqlite store of its results folder is found from the
+    folder, wherever that results folder was moved to."""
     import yaml
 
     try:
@@ -35,7 +37,10 @@ def read_run_folder(folder: Path) -> tuple[str, str]:
         raise UserError(f"not a finished run folder: {exc}", where=folder) from exc
     if not metrics.get("model_uri"):
         raise UserError("the run logged no model (it ran with tracking=none)", where=folder)
-    return metrics["model_uri"], config["tracking"]["uri"]
+    tracking_uri = artifact_store.store_of_run_folder(
+        folder, config["tracking"]["uri"], (config.get("paths") or {}).get("results_dir")
+    )
+    return metrics["model_uri"], tracking_uri
 
 
 def resolve_model_uri(ref: str, tracking_uri: str) -> str:
@@ -84,7 +89,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if Path(args.model).is_dir():
         uri, folder_tracking_uri = read_run_folder(Path(args.model))
         tracking_uri = args.tracking_uri or folder_tracking_uri
-    else:
+    if (database := artifact_store.missing_store(tracking_uri)) is not None:
+        # MLflow would create an empty store there and then not find the run.
+        raise UserError(
+            f"no tracking store at {database}: give the store's --tracking-uri",
+            where=tracking_uri,
+        )
+    if not Path(args.model).is_dir():
         uri = resolve_model_uri(args.model, tracking_uri)
     if args.print_model_uri:
         print(uri)
@@ -95,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import mlflow
     import pandas as pd
 
+    artifact_store.register()
     mlflow.set_tracking_uri(tracking_uri)
     model = mlflow.pyfunc.load_model(uri)
     columns = [c.name for c in model.metadata.get_input_schema().inputs]

@@ -25,6 +25,7 @@ import mlflow  # noqa: E402
 from mlflow.pyfunc import PythonModel  # noqa: E402
 
 from logreg.linear.loss import make_loss  # noqa: E402
+from logreg.serving import artifact_store  # noqa: E402
 
 PIXELS_COLUMN, TEXT_COLUMN = "pixels", "text"
 
@@ -124,6 +125,9 @@ def log_model(
     """Log the run's pyfunc model (with signature and input example); return its URI."""
     artifacts, example = model_inputs(kind, dataset_path, feature_names)
     artifacts["model"] = str(run_dir / "model.npz")
+    # The model's MLmodel file records where each artifact was copied from: relative to the
+    # working folder (the clone), so a moved results folder names no old absolute path.
+    artifacts = {name: _relative_to_cwd(path) for name, path in artifacts.items()}
     # A throwaway instance computes the example output; a fresh one is pickled, so the
     # logged model holds no state but what load_context reads from its artifacts.
     probe = LinearClassifierModel()
@@ -131,6 +135,7 @@ def log_model(
     probe.load_context(context)
     output = probe.predict(context, example)
     signature = mlflow.models.infer_signature(example, output)
+    artifact_store.register()
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
@@ -140,9 +145,17 @@ def log_model(
             signature=signature,
             input_example=example,
             pip_requirements=_requirements(),
+            # MLflow would tag the model with the absolute path of the running script.
+            tags={"mlflow.source.name": "python -m logreg.train", "mlflow.source.type": "LOCAL"},
         )
         mlflow.set_tag("model_uri", info.model_uri)
     return info.model_uri
+
+
+def _relative_to_cwd(path: str) -> str:
+    """``path`` relative to the working folder when it lies inside it, else as given."""
+    absolute, cwd = Path(path).absolute(), Path.cwd()
+    return str(absolute.relative_to(cwd)) if absolute.is_relative_to(cwd) else path
 
 
 def _requirements() -> list[str]:
