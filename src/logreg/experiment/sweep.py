@@ -121,6 +121,8 @@ class MlflowSweepCallback(Callback):
         self._handlers = {
             signum: signal.signal(signum, self._interrupt)
             for signum in (signal.SIGINT, signal.SIGTERM)
+            # An ignored signal stays ignored (a background job of a script ignores Ctrl-C).
+            if signal.getsignal(signum) != signal.SIG_IGN
         }
         tracker.log_params(
             {
