@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -37,3 +38,17 @@ def run_cli(
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def signal_reason(signum: int) -> str:
+    """Why a process stops on signal ``signum``: what the MLflow ``error`` tag and the
+    console say ("interrupted (SIGINT)" for Ctrl-C, "terminated by signal 15" for kill)."""
+    if signum == signal.SIGINT:
+        return "interrupted (SIGINT)"
+    return f"terminated by signal {signum}"
+
+
+def interrupt_reason(exc: BaseException) -> str:
+    """The reason a :class:`KeyboardInterrupt` carries. Signal handlers raise it with
+    :func:`signal_reason`; Python's own Ctrl-C handler raises it with no message."""
+    return str(exc) or signal_reason(signal.SIGINT)

@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from logreg.cli import interrupt_reason
 from logreg.errors import UserError
 from logreg.experiment.config import (
     CONF_DIR,
@@ -27,7 +28,7 @@ from logreg.experiment.config import (
     register_configs,
 )
 from logreg.experiment.run import train
-from logreg.experiment.sweep import read_parent_run_id
+from logreg.experiment.sweep import job_failed, job_label, read_parent_run_id
 from logreg.linear.exceptions import TrainingDivergedError
 
 log = logging.getLogger("logreg.train")
@@ -49,6 +50,19 @@ def _remove_if_only_hydra_files(output_dir: Path, results_dir: Path) -> None:
             parent = parent.parent
 
 
+def _interrupted(exc: KeyboardInterrupt, cfg: DictConfig, hydra_cfg, output_dir: Path) -> str:
+    """The one line after Ctrl-C or SIGTERM: why, what stopped, what MLflow records."""
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        what = f"the sweep stopped in job {job_label(hydra_cfg.job)}"
+        runs = "; the sweep's and the job's MLflow runs are marked KILLED"
+    else:
+        cwd = Path.cwd()
+        folder = output_dir.relative_to(cwd) if output_dir.is_relative_to(cwd) else output_dir
+        what = f"the training run in {folder} stopped before it finished"
+        runs = "; its MLflow run is marked KILLED"
+    return f"{interrupt_reason(exc)}: {what}{runs if cfg.tracking.enabled else ''}"
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg: DictConfig) -> float:
     """Hydra entry point; returns the validation loss for sweepers that minimize it."""
@@ -65,11 +79,15 @@ def main(cfg: DictConfig) -> float:
         row = train(cfg, output_dir)
     except (UserError, TrainingDivergedError) as exc:
         # Bad input or settings the user can fix: one line, no traceback.
-        print(f"error: {exc}", file=sys.stderr)
         _remove_if_only_hydra_files(output_dir, Path(cfg.paths.results_dir))
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            # Not an exit: Hydra marks the job failed and runs the rest of the batch; the
+            # sweep callback prints the job's line and names it on the sweep's MLflow run.
+            raise job_failed(hydra_cfg.job, cfg.tracking.parent_run_id) from exc
+        print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt as exc:
-        print(f"interrupted: {exc or 'Ctrl-C'}; the MLflow run is marked KILLED", file=sys.stderr)
+        print(_interrupted(exc, cfg, hydra_cfg, output_dir), file=sys.stderr)
         sys.exit(130)
     return float(row["val_loss"])
 

@@ -104,8 +104,8 @@ def write_errors_md() -> None:
         "Every row is a case of the hostile-input tests (`tests/hostile/`), the command "
         "that was run (from a scratch folder holding the bad file) and the line it "
         "printed. The exit status is 2 for the package's own entry points (`error: ...` "
-        "lines), 1 for Hydra's and Snakemake's messages, 130 after SIGTERM. Generated "
-        "from the real runs:",
+        "lines), 1 for Hydra's and Snakemake's messages, 130 after Ctrl-C (SIGINT) or "
+        "SIGTERM. Generated from the real runs:",
         "",
         "    LOGREG_WRITE_ERRORS_MD=1 .venv/bin/python -m pytest tests/hostile",
         "",

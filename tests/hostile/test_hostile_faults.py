@@ -123,32 +123,40 @@ def _run_dir(results: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_sigterm_marks_the_run_killed_and_writes_no_metrics(tmp_path, store):
+@pytest.mark.parametrize(
+    "sig, reason, case",
+    [
+        (signal.SIGTERM, "terminated by signal 15", "the training is sent SIGTERM (kill PID)"),
+        (signal.SIGINT, "interrupted (SIGINT)", "the training is interrupted (Ctrl-C, SIGINT)"),
+    ],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_a_signal_marks_the_run_killed_with_its_reason_and_writes_no_metrics(
+    tmp_path, store, sig, reason, case
+):
     args = [
         *LONG_FIT,
         "paths.results_dir=results",
         f"tracking.uri={store}",
-        "tracking.experiment=sigterm",
+        f"tracking.experiment={sig.name.lower()}",
     ]
-    status = _kill_while_fitting(
-        _start(args, tmp_path, tmp_path / "log"), tmp_path / "log", signal.SIGTERM
-    )
+    status = _kill_while_fitting(_start(args, tmp_path, tmp_path / "log"), tmp_path / "log", sig)
     assert status == 130
-    (run_,) = _runs(store, "sigterm")
+    (run_,) = _runs(store, sig.name.lower())
     assert run_.info.status == "KILLED"
-    assert run_.data.tags["error"] == "terminated by signal 15"
+    assert run_.data.tags["error"] == reason
     folder = _run_dir(tmp_path / "results")
     assert not (folder / "metrics.json").exists()
     assert leftovers(tmp_path / "results") == []
     last = (tmp_path / "log").read_text().strip().splitlines()[-1]
-    assert last == "interrupted: terminated by signal 15; the MLflow run is marked KILLED"
-    assert "Traceback" not in (tmp_path / "log").read_text()
-    record(
-        "Faults",
-        "the training is sent SIGTERM (kill PID)",
-        "python -m logreg.train " + " ".join(LONG_FIT),
-        last,
+    # Why, what stopped (the run's folder) and what MLflow says.
+    assert last == (
+        f"{reason}: the training run in {folder.relative_to(tmp_path)} stopped before it "
+        "finished; its MLflow run is marked KILLED"
     )
+    assert "Traceback" not in (tmp_path / "log").read_text()
+    command = " ".join([*LONG_FIT, f"tracking.experiment={sig.name.lower()}"])
+    record("Faults", case, f"python -m logreg.train {command}", last)
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from commands import snakemake
+from commands import SNAKEMAKE, snakemake
 from paths import REPO
 from readme import bash_blocks
 
@@ -354,3 +355,78 @@ def test_the_readme_training_examples_run_as_written_and_use_what_they_set(workf
                 assert metrics["solver"] == value, folder
             elif key == "selection":
                 assert metrics["selection"] == value, folder
+
+
+# A training job that writes its figures early and then cross-validates for a while, so
+# Ctrl-C can land between its first output and its last (metrics.json).
+SLOW_CLOUDS = {
+    "experiments": [
+        {
+            "name": "clouds",
+            "overrides": [
+                "experiment=gaussian_clouds",
+                "dataset.n_samples=50000",
+                "optimizer=minibatch",
+                "optimizer.max_iter=20",
+                "optimizer.tol=1e-12",
+                "evaluation=cv",
+            ],
+        }
+    ]
+}
+
+
+@pytest.mark.slow
+def test_after_ctrl_c_during_a_training_job_the_same_command_completes(tmp_path):
+    (tmp_path / "clouds.yaml").write_text(yaml.safe_dump(SLOW_CLOUDS))
+    args = ["--configfile", "clouds.yaml"]
+    run_dir = tmp_path / "results/runs/clouds/generated"
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--cores",
+        "2",
+        *args,
+    ]
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
+    # Its own process group, which Ctrl-C in a terminal signals as a whole.
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while not (run_dir / "figures").is_dir():
+            assert process.poll() is None, "the workflow ended before its training job wrote"
+            assert time.monotonic() < deadline, "the training job never wrote its figures"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=300) != 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert not (run_dir / "metrics.json").exists()  # cut off: figures, but no metrics
+    log = (tmp_path / "results/logs/train/clouds/generated.log").read_text()
+    assert log.strip().splitlines()[-1] == (
+        "interrupted (SIGINT): the training run in results/runs/clouds/generated stopped "
+        "before it finished; its MLflow run is marked KILLED"
+    )
+    # What the next run would have said without the default profile (the issue) ...
+    bare = snakemake(tmp_path, "-n", "--workflow-profile", "none", *args)
+    assert "IncompleteFilesException" in bare.stdout + bare.stderr
+    # ... and the same command again, which now redoes the cut-off job by itself.
+    again = snakemake(tmp_path, *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/results/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("gaussian_clouds").experiment_id])
+    statuses = {run.info.run_id: run.info.status for run in runs}
+    assert sorted(statuses.values()) == ["FINISHED", "KILLED"]
+    assert statuses[metrics["mlflow_run_id"]] == "FINISHED"

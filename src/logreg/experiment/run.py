@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from logreg.cli import interrupt_reason
 from logreg.data.loading import load_dataset
 from logreg.data.prepared import recorded_options
 from logreg.errors import ConfigError
@@ -134,6 +135,9 @@ def ran_params(row: dict) -> dict[str, object]:
 def _finish(tracker: tracking.Tracker, error: BaseException | None) -> None:
     """Mark the run FINISHED, FAILED or KILLED. When the run already failed, a store that
     cannot take the status is logged, so the user sees the error that matters first."""
+    if isinstance(error, KeyboardInterrupt):
+        # Python's own Ctrl-C carries no message: the run's ``error`` tag says why it stopped.
+        error = KeyboardInterrupt(interrupt_reason(error))
     try:
         tracker.finish(tracking.status_for(error), error)
     except tracking.TrackingError as exc:
