@@ -66,8 +66,27 @@ def test_the_estimators_own_checks_name_the_config_key(override, key):
 def test_a_run_logs_only_the_parameters_that_apply():
     reviews = applicable_params(compose(["experiment=reviews"]))
     assert "dataset.mean0" not in reviews and "optimizer.lr" not in reviews
-    assert reviews["dataset.domain"] == "electronics" and reviews["penalty.l2"] == 0.0002
+    assert reviews["dataset.domain"] == "electronics"
+    # The preset's selection chooses l2: the configured value is not what runs, so it is
+    # not logged (the chosen one is, as fit.l2, after the path).
+    assert "penalty.l2" not in reviews and reviews["selection.high"] == 0.01
+    fixed = applicable_params(compose(["experiment=reviews", "selection=fixed"]))
+    assert fixed["penalty.l2"] == 0.0002 and "selection.high" not in fixed
     sgd = applicable_params(compose(["experiment=gaussian_clouds", "optimizer=sgd"]))
     assert {"optimizer.lr", "optimizer.decay", "dataset.mean0"} <= set(sgd)
     assert "optimizer.batch_size" not in sgd and "dataset.domain" not in sgd
     assert not any(key.startswith(("tracking.", "paths.")) for key in sgd)
+
+
+def test_a_setting_that_would_be_replaced_or_ignored_is_refused():
+    from logreg.experiment.config import check_overrides
+
+    reviews = compose(["experiment=reviews", "penalty.l2=0.01"])
+    with pytest.raises(ConfigError, match=r"^config key 'penalty\.l2': .*selection=fixed"):
+        check_overrides(reviews, ["experiment=reviews", "penalty.l2=0.01"])
+    # Honoured with selection=fixed; the other penalty is not the path's, so it is used.
+    check_overrides(compose(["experiment=reviews", "selection=fixed"]), ["penalty.l2=0.01"])
+    check_overrides(reviews, ["penalty.l1=0.001"])
+    with pytest.raises(ConfigError, match=r"^config key 'penalty\.l3': '\+penalty\.l3=0\.01'"):
+        check_overrides(compose([]), ["+penalty.l3=0.01"])
+    check_overrides(compose([]), ["+dataset.classes=[0,1]", "+hparams_search=optuna"])
