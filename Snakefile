@@ -8,7 +8,9 @@
 
 import os
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from logreg.experiment.workflow_config import check_workflow_config
 
 min_version("9.0")
 
@@ -16,7 +18,11 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "conf", "workflow", "config.yaml")
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# The schema check of snakemake.utils.validate (defaults filled in), but a mistake is one
+# line (key, value, what is allowed) instead of the schema and the whole config.
+check_workflow_config(
+    config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+)
 
 
 include: "workflow/rules/common.smk"

@@ -115,6 +115,7 @@ class MlflowSweepCallback(Callback):
             },
             retries=config.tracking.retries,
         )
+        write_text_atomic(parent_run_file(config.hydra.sweep.dir), tracker.run_id)
         self._open = config
         # From here on the parent is closed at exit, whatever stops the sweep.
         atexit.register(self._close_at_exit)
@@ -131,7 +132,6 @@ class MlflowSweepCallback(Callback):
                 "sweep.launcher": config.hydra.launcher.get("_target_", ""),
             }
         )
-        write_text_atomic(parent_run_file(config.hydra.sweep.dir), tracker.run_id)
         log.info("sweep parent MLflow run %s", tracker.run_id)
 
     def _interrupt(self, signum: int, frame: Any) -> None:
