@@ -139,15 +139,14 @@ def test_a_code_edit_reruns_the_results_that_code_makes(clone):
         stage.write_text(before, encoding="utf-8")
 
 
-def test_the_workflow_text_options_reach_the_data_the_record_and_the_cv(clone, tmp_path):
-    options = tmp_path / "no_bigrams.yaml"
-    options.write_text("text:\n  bigrams: false\n", encoding="utf-8")
-    jobs = planned(clone, "--configfile", str(options))
+def test_the_workflow_text_options_reach_the_data_the_record_and_the_cv(clone):
+    options = ("--config", "text={bigrams: false}")
+    jobs = planned(clone, *options)
     rules = {rule for rule, _ in jobs}
     assert {"build_vocabulary", "vectorize_reviews"} <= rules
     assert "prepare_faces" not in rules and "parse_reviews" not in rules
     assert {w.split(",")[0] for w in trained(jobs)} == {"experiment=reviews"}
-    result = snakemake_in(clone, "--configfile", str(options))
+    result = snakemake_in(clone, *options)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = clone / "results/runs/reviews/demo/electronics"
     metrics = yaml.safe_load((run_dir / "metrics.json").read_text(encoding="utf-8"))
