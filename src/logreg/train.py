@@ -9,7 +9,6 @@ A thin entry point: the run itself is :func:`logreg.experiment.run.train`.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -99,34 +98,15 @@ def composition_error(argv: list[str]) -> str | None:
     if any(arg in ("-m", "--multirun") for arg in argv) or any(arg.startswith("-") for arg in argv):
         return None
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from logreg.experiment.config import TrainConfig, compose
+    from logreg.experiment.config import compose, composition_problem
 
     overrides = [arg for arg in argv if not arg.lstrip("+~").startswith("hydra")]
     try:
         compose(overrides)
     except (HydraException, OmegaConfBaseException) as exc:
-        skip = ("To append to your config", "Config search path", "provider=", "HYDRA_FULL_ERROR")
-        skip += ("reference_type=", "object_type=", "full_key:")
-        lines: list[str] = []
-        error: BaseException | None = exc
-        while error is not None:  # Hydra puts OmegaConf's reason in the cause
-            for line in str(error).splitlines():
-                line = " ".join(line.split())
-                if line and not line.startswith(skip) and line not in lines:
-                    lines.append(line)
-            error = error.__cause__
-        unknown = re.match(r"Could not override '(.+)'", lines[0]) if lines else None
-        if unknown and any(line.startswith("Key ") for line in lines):
-            key = unknown[1]
-            group = key.rsplit(".", 1)[0] if "." in key else ""
-            node = OmegaConf.select(OmegaConf.structured(TrainConfig), group) if group else None
-            if node is not None:
-                return f"config key '{key}': no such key; {group} has {', '.join(node)}"
-        text = "; ".join(lines).replace("Available options in", "options of").replace(":;", ":")
-        return "config: " + text.replace("; ", ", ").replace(".,", ";")
+        return composition_problem(exc)
     return None
 
 

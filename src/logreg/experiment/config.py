@@ -428,6 +428,33 @@ def check_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> 
             )
 
 
+def composition_problem(exc: BaseException) -> str:
+    """One line for Hydra's error on overrides that do not compose (an unknown key or group
+    option, a wrong type): what is wrong and what exists. Hydra's own message spans many
+    lines and advises ``+key=value``, which would add a key that nothing reads."""
+    import re
+
+    skip = ("To append to your config", "Config search path", "provider=", "HYDRA_FULL_ERROR")
+    skip += ("reference_type=", "object_type=", "full_key:")
+    lines: list[str] = []
+    error: BaseException | None = exc
+    while error is not None:  # Hydra puts OmegaConf's reason in the cause
+        for line in str(error).splitlines():
+            line = " ".join(line.split())
+            if line and not line.startswith(skip) and line not in lines:
+                lines.append(line)
+        error = error.__cause__
+    unknown = re.match(r"Could not override '(.+)'", lines[0]) if lines else None
+    if unknown and any(line.startswith("Key ") for line in lines):
+        key = unknown[1]
+        group = key.rsplit(".", 1)[0] if "." in key else ""
+        node = OmegaConf.select(OmegaConf.structured(TrainConfig), group) if group else None
+        if node is not None:
+            return f"config key '{key}': no such key; {group} has {', '.join(node)}"
+    text = "; ".join(lines).replace("Available options in", "options of").replace(":;", ":")
+    return "config: " + text.replace("; ", ", ").replace(".,", ";")
+
+
 def compose(overrides: list[str]) -> DictConfig:
     """The training config for ``overrides``, composed as ``python -m logreg.train`` would.
 

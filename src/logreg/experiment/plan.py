@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from logreg.data.sources import GENERATED
 from logreg.errors import ConfigError
-from logreg.experiment.config import check_config, check_overrides
+from logreg.experiment.config import check_config, check_overrides, composition_problem
 
 DOMAIN_OVERRIDE = "dataset.domain="
 
@@ -126,8 +127,8 @@ def config_digest(cfg: DictConfig) -> str:
 def _compose_checked(compose, overrides: list[str], where: str) -> DictConfig:
     try:
         cfg = compose(overrides)
-    except HydraException as exc:
-        raise ValueError(f"{where} do not compose: {exc}") from None
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ValueError(f"{where} do not compose: {composition_problem(exc)}") from None
     try:
         # At start-up: a bad value names its key here instead of asking for a file no
         # rule makes.
