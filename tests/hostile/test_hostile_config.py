@@ -345,7 +345,9 @@ def _snakemake_error(result) -> str:
             "an experiment whose overrides do not compose",
             ["--configfile", "bad_experiment.yaml"],
             "ValueError: experiment 'clouds' in the workflow config: its overrides "
-            "['experiment=nope'] do not compose: In 'train': Could not find 'experiment/nope'",
+            "['experiment=nope'] do not compose: In 'train': Could not find 'experiment/nope', "
+            "options of 'experiment': faces_binary, faces_softmax, faces_softmax_hog, "
+            "faces_softmax_pixels, gaussian_clouds, reviews",
         ),
         (
             "an experiment with dataset.features that no rule prepares",

@@ -128,7 +128,8 @@ def _compose_checked(compose, overrides: list[str], where: str) -> DictConfig:
     try:
         cfg = compose(overrides)
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ValueError(f"{where} do not compose: {composition_problem(exc)}") from None
+        problem = composition_problem(exc).removeprefix("config: ")
+        raise ValueError(f"{where} do not compose: {problem}") from None
     try:
         # At start-up: a bad value names its key here instead of asking for a file no
         # rule makes.
