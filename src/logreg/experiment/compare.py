@@ -169,8 +169,8 @@ def compare_runs(a: Run, b: Run, metric: str = "accuracy", confidence: float = 0
     data_a, data_b = a.fold_identity()[:2], b.fold_identity()[:2]
     if data_a != data_b or len(pred_a) != len(pred_b) or (pred_a["label"] != pred_b["label"]).any():
         raise DataError(
-            f"the runs were scored on different test sets ({'/'.join(map(str, data_a))} and "
-            f"{'/'.join(map(str, data_b))} in {b.name})",
+            "the runs were scored on different test sets: A on {} ({} data), B ({}) on {} "
+            "({} data)".format(*data_a, b.name, *data_b),
             where=a.name,
         )
     return statistics.mcnemar(pred_a["correct"], pred_b["correct"])
