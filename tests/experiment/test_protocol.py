@@ -258,6 +258,7 @@ def test_compare_uses_the_corrected_t_test_on_shared_folds(demo_results, tmp_pat
 
 
 def test_compare_uses_mcnemar_on_one_test_set(tmp_path):
+    from logreg.errors import DataError
     from logreg.experiment.compare import compare_runs, load_run
 
     base = [f"paths.results_dir={tmp_path}", "experiment=gaussian_clouds", "tracking=none"]
@@ -267,6 +268,13 @@ def test_compare_uses_mcnemar_on_one_test_set(tmp_path):
     test = compare_runs(load_run(str(tmp_path / "a")), load_run(str(tmp_path / "b")))
     assert test.method == "McNemar (exact)"
     assert 0 <= test.p_value <= 1 and test.low <= test.mean_difference <= test.high
+    # The same labels in the same order on other data (two demo review domains have that)
+    # are other test examples: no paired test.
+    other = load_run(str(tmp_path / "b"))
+    other.metrics["dataset"] = "demo/kitchen_&_housewares"
+    wanted = r"different test sets: A on generated .* on demo/kitchen_&_housewares \(generated"
+    with pytest.raises(DataError, match=wanted):
+        compare_runs(load_run(str(tmp_path / "a")), other)
 
 
 def test_compare_refuses_a_folder_that_is_not_a_run(tmp_path):
