@@ -60,7 +60,7 @@ def test_parallel_sweep_logs_one_parent_and_every_child_with_its_metrics(tmp_pat
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert child.info.status == "FINISHED"
         assert {"test_accuracy", "val_loss", "test_auc"} <= set(child.data.metrics)
-        assert len(client.get_metric_history(child.info.run_id, "epoch_loss")) >= 1
+        assert len(client.get_metric_history(child.info.run_id, "epoch/loss")) >= 1
     # Every job is paired with the best one on the same test set (McNemar).
     tied = {c.info.run_id for c in children if c.data.tags["indistinguishable_from_best"] == "true"}
     top = max(children, key=lambda r: r.data.metrics["test_accuracy_mean"])

@@ -7,6 +7,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from logreg.experiment.config import compose
+from logreg.experiment.headline import SCORES
 from logreg.experiment.run import train
 
 
@@ -52,7 +53,7 @@ def test_gaussian_clouds_run_writes_outputs_and_tracks_everything(tmp_path, monk
     assert run.data.metrics["test_accuracy"] == pytest.approx(row["test_accuracy"])
     assert len(run.data.tags["git_commit"]) in (40, 7)  # a sha, or "unknown"
     assert run.data.tags["source"] == "cli"
-    history = client.get_metric_history(run.info.run_id, "epoch_loss")
+    history = client.get_metric_history(run.info.run_id, "epoch/loss")
     assert len(history) == len(
         np.loadtxt(tmp_path / "run" / "history.csv", delimiter=",", skiprows=1, ndmin=2)
     )
@@ -91,3 +92,42 @@ def test_failed_training_marks_the_mlflow_run_failed_with_the_error(tmp_path):
     assert "diverged in epoch 1" in run.data.tags["error"]
     assert "lr=1e+12" in run.data.tags["error"]
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_run_leads_with_its_answer_and_keeps_series_under_their_prefix(tmp_path):
+    """metrics.json and MLflow put the answer first (accuracy with its interval, F1, AUC,
+    the chosen penalty): the run page lists metrics in logging order, the compare page
+    plots the first one. Per-fold, per-path and per-epoch values are series under cv/,
+    path/ and epoch/, never a bare name that could be read as the answer."""
+    cfg = _cfg(tmp_path, "penalty=l2", "evaluation=cv", "selection=cv_path")
+    row = train(cfg, tmp_path / "run")
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    keys = list(written)
+    assert keys[keys.index("evaluation") + 1 :][:5] == list(SCORES)
+    assert written["evaluation"] == "cv"
+    assert written["accuracy"] == round(row["test_accuracy_mean"], 4)
+    assert written["accuracy_ci_low"] <= written["accuracy"] <= written["accuracy_ci_high"]
+    assert (written["f1"], written["auc"]) == (
+        round(row["test_f1_mean"], 4),
+        round(row["test_auc_mean"], 4),
+    )
+
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    run = client.get_run(row["mlflow_run_id"])
+    metrics = run.data.metrics
+    assert list(metrics)[:6] == [*SCORES, "l2"]  # in the order the UI lists them
+    assert metrics["l2"] == pytest.approx(row["l2"]) == pytest.approx(row["selected_l2"])
+    assert all(metrics[k] == written[k] for k in SCORES)
+    series = {k for k in metrics if "/" in k}
+    assert {"cv/test_accuracy", "path/l2", "path/accuracy_mean", "epoch/loss"} <= series
+    assert {k.split("/")[0] for k in series} == {"cv", "path", "epoch"}
+    assert not [k for k in metrics if k.startswith(("fold_", "path_", "epoch_"))]
+    folds = client.get_metric_history(run.info.run_id, "cv/test_accuracy")
+    assert sorted(m.step for m in folds) == list(range(int(row["cv_folds"])))
+    # Every number of metrics.json is a metric of the same name, but the data's options,
+    # an inactive penalty and the times of logging itself (known after it).
+    numbers = {
+        k for k, v in written.items() if type(v) in (int, float) and not k.startswith("data.")
+    }
+    after = {"run_seconds", "model_logging_seconds", "tracking_seconds"}
+    assert numbers - {"l1", *after} <= set(metrics)

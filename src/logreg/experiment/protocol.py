@@ -8,7 +8,8 @@ example: each outer fold's features are fitted on its training part only
 training part (:mod:`logreg.experiment.selection`), and its test part scores the fit.
 Every metric is reported as ``<metric>_mean``, ``_std``, ``_ci_low``, ``_ci_high``
 (:func:`logreg.experiment.statistics.cv_interval`); the per-fold values go to
-``folds.csv`` and to MLflow as series (``fold_<metric>``, step = fold).
+``folds.csv`` and to MLflow as series (``cv/test_<metric>``, step = fold; the path of a
+penalty selection as ``path/<name>``, step = grid value).
 
 Under ``cv`` the run's served model is still the one fitted on the prepared training
 split (with the penalty its own inner CV picks): ``test_accuracy`` is its holdout score,
@@ -29,6 +30,7 @@ from logreg.data.prepared import SPLITS, PreparedDataset
 from logreg.errors import ConfigError
 from logreg.experiment import metrics, plots, selection, statistics
 from logreg.experiment.config import build_estimator, path_penalty
+from logreg.experiment.headline import CV, PATH
 from logreg.experiment.text_features import ReviewCorpus, TextOptions, reviews_table_path
 from logreg.fileio import atomic_path
 from logreg.linear.model_selection import repeated_stratified_kfold
@@ -37,9 +39,9 @@ from logreg.linear.path import largest_l1
 log = logging.getLogger(__name__)
 
 FIGURES = "figures"
-#: The per-fold scores summarized by a CV run (binary; multiclass has macro_f1, no auc).
+#: The per-fold scores summarized by a CV run (multiclass: macro F1, one-vs-rest macro AUC).
 BINARY_METRICS = ("accuracy", "f1", "auc", "loss")
-MULTICLASS_METRICS = ("accuracy", "macro_f1", "loss")
+MULTICLASS_METRICS = ("accuracy", "macro_f1", "auc", "loss")
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -146,7 +148,8 @@ def select_for_run(cfg: DictConfig, estimator, dataset: PreparedDataset, output_
 
 
 def selection_metrics(result) -> tuple[dict[str, float], list[tuple[str, float, int]]]:
-    """The chosen value (``selected_<penalty>``) and the path as MLflow series."""
+    """The chosen value (``selected_<penalty>``) and the path as MLflow series
+    (``path/<penalty>``, ``path/accuracy_mean``, ...; step = index on the grid)."""
     row = {
         f"selected_{result.penalty}": result.chosen,
         "selection_path_iterations": result.n_iter,
@@ -159,10 +162,10 @@ def selection_metrics(result) -> tuple[dict[str, float], list[tuple[str, float, 
         zip(result.values, result.mean, result.std, result.nonzero)
     ):
         series += [
-            (f"path_{result.penalty}", float(value), step),
-            ("path_accuracy_mean", float(mean), step),
-            ("path_accuracy_std", float(std), step),
-            ("path_nonzero_weights", float(nonzero), step),
+            (f"{PATH}{result.penalty}", float(value), step),
+            (f"{PATH}accuracy_mean", float(mean), step),
+            (f"{PATH}accuracy_std", float(std), step),
+            (f"{PATH}nonzero_weights", float(nonzero), step),
         ]
     return row, series
 
@@ -220,7 +223,8 @@ def cross_validate(
 ) -> tuple[dict[str, float], list[tuple[str, float, int]]]:
     """Nested repeated stratified k-fold; writes ``folds.csv``.
 
-    Returns the summary metrics (``test_<metric>_mean`` ...) and the per-fold series.
+    Returns the summary metrics (``test_<metric>_mean`` ...) and the per-fold series
+    (``cv/test_<metric>``, ``cv/selected_<penalty>``; step = fold).
     """
     e = cfg.evaluation
     y, features = _fold_features(cfg, dataset)
@@ -265,8 +269,8 @@ def cross_validate(
         out.update(
             statistics.cv_interval(values, n_train, n_test, e.confidence).as_metrics(f"test_{m}")
         )
-        series += [(f"fold_test_{m}", float(v), step) for step, v in enumerate(values)]
+        series += [(f"{CV}test_{m}", float(v), step) for step, v in enumerate(values)]
     for key in ("selected_l2", "selected_l1"):
         if key in folds:
-            series += [(f"fold_{key}", float(v), step) for step, v in enumerate(folds[key])]
+            series += [(f"{CV}{key}", float(v), step) for step, v in enumerate(folds[key])]
     return out, series

@@ -22,7 +22,7 @@ from logreg.cli import interrupt_reason
 from logreg.data.loading import load_dataset
 from logreg.data.prepared import recorded_options
 from logreg.errors import ConfigError
-from logreg.experiment import evaluation, protocol, tracking
+from logreg.experiment import evaluation, headline, protocol, tracking
 from logreg.experiment.config import (
     applicable_params,
     build_estimator,
@@ -82,26 +82,31 @@ def _start_tracker(cfg: DictConfig, dataset_meta: dict) -> tracking.Tracker | No
 
 
 def _log_run(
-    tracker: tracking.Tracker, cfg: DictConfig, estimator, dataset, output_dir: Path, row: dict
+    tracker: tracking.Tracker,
+    cfg: DictConfig,
+    estimator,
+    dataset,
+    output_dir: Path,
+    row: dict,
+    series: list[tuple[str, float, int]],
 ) -> None:
-    """Curves, metrics, files and the served model, in batches; adds the ids to ``row``.
+    """Metrics, series, files and the served model, in batches; adds the ids to ``row``.
 
     Runs after every file is written, so a store failing here loses no work: the error
     says where the files are.
     """
     try:
-        # Headline metrics first, test accuracy leading: the MLflow compare view plots the
-        # first metric the runs share by default.
+        # The headline first: the run page lists metrics in the order they were logged,
+        # and the compare page plots the first metric the runs share.
         numbers = {
             k: v
             for k, v in row.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("data.")
         }
-        headline = ["test_accuracy"] if "test_accuracy" in numbers else []
-        tracker.log_metrics(
-            (k, numbers[k], 0)
-            for k in [*headline, *(k for k in numbers if k not in ("l1", "l2", *headline))]
-        )
+        lead = headline.mlflow_metrics(row)
+        rest = [k for k in numbers if k not in (*headline.SCORES, *headline.PENALTIES)]
+        tracker.log_metrics((k, numbers[k], 0) for k in [*lead, *rest])
+        tracker.log_metrics(series)
         tracker.log_history(estimator.history_)
         tracker.log_artifacts(output_dir)
         model_started = time.perf_counter()
@@ -169,8 +174,10 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
     """Fit the configured model, evaluate it, write ``output_dir`` and log to MLflow.
 
     Returns the summary row that is also written to ``output_dir/metrics.json``: the
-    run's identity (experiment, dataset, model, penalty, l1, l2, solver), its metrics
-    on each split (``train_*``, ``val_*``, ``test_*``) and its ``mlflow_run_id``.
+    run's identity (experiment, dataset, model, penalty, l1, l2, solver, evaluation), its
+    headline (``accuracy`` with ``accuracy_ci_low``/``_high``, ``f1``, ``auc``: see
+    :mod:`logreg.experiment.headline`), its metrics on each split (``train_*``, ``val_*``,
+    ``test_*``) and its ``mlflow_run_id``.
     ``metrics.json`` is written last, so its presence means the run is complete.
     """
     run_started = time.perf_counter()
@@ -240,6 +247,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 "l2": float(estimator.l2),
                 "solver": estimator.solver_,
                 "selection": cfg.selection.name,
+                "evaluation": cfg.evaluation.name,
                 "n_iter": n_iter + (selected.n_iter_to_chosen if start else 0),
                 "final_fit_iterations": n_iter,
                 "fit_seconds": fit_seconds,
@@ -258,19 +266,22 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 cv_metrics, cv_series = protocol.cross_validate(cfg, dataset, output_dir)
                 row.update(cv_metrics)
                 series += cv_series
+            row = headline.with_headline(row)
             if tracker is not None:
                 tracker.log_params(ran_params(row))
-                tracker.log_metrics(series)
-                _log_run(tracker, cfg, estimator, dataset, output_dir, row)
+                _log_run(tracker, cfg, estimator, dataset, output_dir, row, series)
             else:
                 row["mlflow_run_id"] = row["model_uri"] = ""
             row["run_seconds"] = time.perf_counter() - run_started
             write_text_atomic(output_dir / "metrics.json", json.dumps(row, indent=2))
             log.info(
-                "test accuracy %.4f, test F1 %.4f, test AUC %.4f (outputs in %s)",
-                row["test_accuracy"],
-                row["test_f1"],
-                row["test_auc"],
+                "accuracy %.4f [%.4f, %.4f] (%s), F1 %.4f, AUC %.4f (outputs in %s)",
+                row["accuracy"],
+                row["accuracy_ci_low"],
+                row["accuracy_ci_high"],
+                "cross-validated" if cfg.evaluation.name == "cv" else "held-out test split",
+                row["f1"],
+                row["auc"],
                 os.path.relpath(output_dir),  # a log in the results folder names no abs. path
             )
             return row

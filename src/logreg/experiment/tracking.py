@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from logreg.errors import UserError
+from logreg.experiment.headline import EPOCH
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # with_retries below bounds the retries; MLflow's own HTTP client would otherwise retry
@@ -212,9 +213,9 @@ class Tracker:
             self.retry(lambda: self.client.log_batch(self.run_id, metrics=chunk), "log metrics")
 
     def log_history(self, history: Mapping[str, list[float]]) -> None:
-        """Per-epoch curves as metrics with ``step`` = epoch (1-based)."""
+        """Per-epoch curves as the series ``epoch/<name>``, ``step`` = epoch (1-based)."""
         self.log_metrics(
-            (f"epoch_{key}", value, step)
+            (f"{EPOCH}{key}", value, step)
             for key, values in history.items()
             for step, value in enumerate(values, start=1)
         )
