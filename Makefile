@@ -42,8 +42,11 @@ lint: $(STAMP)
 # results folder was moved (docs/tracking.md). tests/test_ui.py runs this target (with
 # STAMP= BIN=<its venv>/bin).
 ARTIFACTS ?= $(dir $(patsubst sqlite:///%,%,$(STORE)))artifacts
+# First it refreshes each experiment's shared view (the headline metrics and the parameters
+# that differ as columns, best accuracy first) and prints its link: the page to open
+# (logreg.experiment.views; a store it cannot write still opens, `-` ignores that).
 ui: $(STAMP)
-	@echo "MLflow UI: http://127.0.0.1:$(PORT)/#/experiments?workflowType=machine_learning"
+	-@$(BIN)/python -m logreg.experiment.views --store $(STORE) --url http://127.0.0.1:$(PORT)
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --host 127.0.0.1 --port $(PORT) \
 		--workers 1 --backend-store-uri $(STORE) \
 		--serve-artifacts --artifacts-destination $(ARTIFACTS)

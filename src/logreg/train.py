@@ -66,12 +66,15 @@ def _interrupted(exc: KeyboardInterrupt, cfg: DictConfig, hydra_cfg, output_dir:
 def main(cfg: DictConfig) -> float:
     """Hydra entry point; returns the validation loss for sweepers that minimize it."""
     hydra_cfg = HydraConfig.get()
-    if cfg.tracking.get("run_name", "missing") is None:
-        cfg.tracking.run_name = default_run_name(cfg, hydra_cfg.job.override_dirname)
     if hydra_cfg.mode == RunMode.MULTIRUN:
         # A sweep job: a child of the sweep's parent MLflow run (see logreg.experiment.sweep).
         cfg.tracking.parent_run_id = read_parent_run_id(hydra_cfg.sweep.dir)
         cfg.source = f"sweep:{hydra_cfg.sweep.dir}:{hydra_cfg.job.num}"
+    if cfg.tracking.get("run_name", "missing") is None:
+        cfg.tracking.run_name = default_run_name(cfg, hydra_cfg.job.override_dirname)
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            # What differs first (the job's overrides), as its folder and errors name it.
+            cfg.tracking.run_name = f"{job_label(hydra_cfg.job)} ({default_run_name(cfg)})"
     output_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         check_overrides(cfg, list(hydra_cfg.overrides.task))

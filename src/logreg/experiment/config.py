@@ -102,9 +102,19 @@ class PenaltyConfig:
     l2: float = _ESTIMATOR_DEFAULTS["l2"]
 
 
+def data_label(cfg: DictConfig) -> str:
+    """The data a run trains on: the dataset, and for faces its features (``demo/hog``):
+    the same images as pixels or as HOG features are different data to a model."""
+    name = str(cfg.dataset.name)
+    return f"{name}/{cfg.dataset.features}" if cfg.dataset.kind == "faces" else name
+
+
 def default_run_name(cfg: DictConfig, overrides: str = "") -> str:
-    """``<experiment> <dataset>`` and the overrides that make this run differ."""
-    return " ".join(filter(None, [cfg.experiment_name, cfg.dataset.name, overrides]))
+    """``<experiment> <data>`` and the overrides that make this run differ; a run started
+    by hand (``source: cli``) says so first: ``cli reviews demo/electronics penalty.l2=0.01``.
+    """
+    prefix = "cli" if cfg.source == "cli" else ""
+    return " ".join(filter(None, [prefix, cfg.experiment_name, data_label(cfg), overrides]))
 
 
 def applicable_params(cfg: DictConfig) -> dict[str, object]:

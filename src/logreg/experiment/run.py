@@ -22,12 +22,13 @@ from logreg.cli import interrupt_reason
 from logreg.data.loading import load_dataset
 from logreg.data.prepared import recorded_options
 from logreg.errors import ConfigError
-from logreg.experiment import evaluation, headline, protocol, tracking
+from logreg.experiment import evaluation, headline, protocol, tracking, views
 from logreg.experiment.config import (
     applicable_params,
     build_estimator,
     check_config,
     config_error,
+    data_label,
     default_run_name,
     penalty_name,
 )
@@ -68,6 +69,7 @@ def _start_tracker(cfg: DictConfig, dataset_meta: dict) -> tracking.Tracker | No
         # The runs table's "Source" column.
         "mlflow.source.type": "LOCAL",
         "mlflow.source.name": "python -m logreg.train",
+        tracking.NOTE: views.plan_description(cfg),
     }
     if git["git_commit"] != "unknown":
         tags["mlflow.source.git.commit"] = git["git_commit"]
@@ -127,13 +129,37 @@ def _log_run(
         ) from exc
     row["mlflow_run_id"] = tracker.run_id
     row["model_logging_seconds"] = time.perf_counter() - model_started
+    _describe(tracker, cfg, row, output_dir)
     row["tracking_seconds"] = tracker.seconds
+
+
+def _describe(tracker: tracking.Tracker, cfg: DictConfig, row: dict, output_dir: Path) -> None:
+    """The run's description (its answer first), its experiment's view, and the links."""
+    folder = os.path.relpath(output_dir)  # the store names no absolute path
+    tracker.describe(views.run_description(row, cfg, folder))
+    try:
+        # Every run refreshes its experiment's view: the columns are what differs now.
+        tracker.retry(
+            lambda: views.refresh_experiment(tracker.client, tracker.experiment_id),
+            "refresh the experiment's view",
+        )
+    except tracking.TrackingError as exc:  # the run is complete; its view is a convenience
+        log.warning("%s", exc)
+    base = views.ui_base(cfg.tracking.uri)
+    log.info(
+        "MLflow%s: this run %s; its experiment's runs by accuracy %s",
+        "" if base != views.MAKE_UI else " (make ui)",
+        views.run_url(base, tracker.experiment_id, tracker.run_id),
+        views.experiment_url(base, tracker.experiment_id),
+    )
 
 
 def ran_params(row: dict) -> dict[str, object]:
     """MLflow params of what ran (``fit.*``) beside those of the config: the effective
-    solver and penalties, and the options the prepared data was made with (``data.*``)."""
-    fitted = {f"fit.{k}": row[k] for k in ("solver", "penalty", "l1", "l2", "n_iter")}
+    solver and penalties, and the options the prepared data was made with (``data.*``).
+    The iterations are a result (the metric ``n_iter``): as a param they would differ
+    between any two runs and crowd what the compare view selects by default."""
+    fitted = {f"fit.{k}": row[k] for k in ("solver", "penalty", "l1", "l2")}
     return {**fitted, **{k: v for k, v in row.items() if k.startswith("data.")}}
 
 
@@ -200,10 +226,11 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
             if tracker is not None:
                 tracker.log_params(applicable_params(cfg))
                 tracker.log_dataset(
-                    cfg.dataset.name,
+                    data_label(cfg),
                     source=cfg.dataset.path or f"generated from seed {cfg.seed}",
                     source_hashes=dataset.meta.get("source_files", {}),
                     profile={split: list(X.shape) for split, X in dataset.X.items()},
+                    options=recorded_options(dataset.meta),
                 )
             write_text_atomic(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
             log.info(

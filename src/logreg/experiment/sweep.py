@@ -32,6 +32,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from logreg.cli import signal_reason
+from logreg.experiment.tracking import NOTE
 
 log = logging.getLogger(__name__)
 PARENT_FILE = "mlflow_parent_run_id"
@@ -78,6 +79,26 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
+def swept_keys(config: DictConfig) -> list[str]:
+    """The keys a sweep varies: overrides with several values (``penalty.l2=0.1,1``,
+    ``optimizer=gd,minibatch``, ``range(...)``...), and a search sweeper's ``params``."""
+    keys = []
+    for item in config.hydra.overrides.task:
+        key, _, value = item.partition("=")
+        if "," in value or value.startswith(("range(", "choice(", "interval(", "glob(")):
+            keys.append(key.lstrip("+~"))
+    params = config.hydra.sweeper.get("params") or {}
+    return keys + [k for k in params if k not in keys]
+
+
+def _plan(config: DictConfig) -> str:
+    overrides = " ".join(config.hydra.overrides.task)
+    return (
+        f"Sweep of **{config.experiment_name}** on **{config.dataset.name}** over "
+        f"`{overrides}`: one child run per job."
+    )
+
+
 def _is_sweep_job(config: DictConfig) -> bool:
     # Hydra calls on_job_end for single runs too; they have no parent run.
     return config.hydra.mode == RunMode.MULTIRUN
@@ -112,6 +133,7 @@ class MlflowSweepCallback(Callback):
                 "data.source": config.dataset.source,
                 "mlflow.source.type": "LOCAL",
                 "mlflow.source.name": "python -m logreg.train -m",
+                NOTE: _plan(config),
             },
             retries=config.tracking.retries,
         )
@@ -181,6 +203,16 @@ class MlflowSweepCallback(Callback):
                 best.info.run_id,
                 best.data.metrics["val_loss"],
             )
+        from logreg.experiment import views
+
+        base = views.ui_base(config.tracking.uri)
+        experiment_id = best.info.experiment_id if best is not None else None
+        if experiment_id is not None:
+            log.info(
+                "compare the sweep's jobs%s: %s",
+                " (make ui)" if base == views.MAKE_UI else "",
+                views.experiment_url(base, experiment_id, views.sweep_key(parent_id), True),
+            )
 
     def _close_at_exit(self) -> None:
         """Close the parent of a sweep that stopped before its end (Hydra calls no callback
@@ -219,6 +251,7 @@ def _close_parent(
     """
     from mlflow.entities import RunTag
 
+    from logreg.experiment import views
     from logreg.experiment.tracking import MlflowClient, with_retries
 
     client = MlflowClient(tracking_uri=config.tracking.uri)
@@ -265,12 +298,17 @@ def _close_parent(
             tags["failed_children"] = "; ".join(failed)[:MAX_TAG_LENGTH]
         if error:
             tags["error"] = error[:MAX_TAG_LENGTH]
+            tags[NOTE] = f"**{status}**: {error[:MAX_TAG_LENGTH]}\n\n{_plan(config)}"
         if stopped:
             for child in children:
                 if child.info.status == "RUNNING":  # its process died without closing it
                     client.set_tag(child.info.run_id, "error", f"the sweep stopped: {error}")
                     client.set_terminated(child.info.run_id, status="KILLED")
         else:
+            key = views.refresh_sweep(
+                client, parent.info.experiment_id, parent_id, swept_keys(config)
+            )
+            tags[NOTE] = _summary(config, parent.info.experiment_id, key, finished, failed)
             if finished:
                 best = finished[0]
                 tags.update(best_run_id=best.info.run_id, best_run_name=best.info.run_name or "")
@@ -294,6 +332,31 @@ def _close_parent(
 
     with_retries(record, what=f"mark the sweep's run {status}", uri=uri, retries=retries)
     return finished[0] if finished else None
+
+
+def _summary(config: DictConfig, experiment_id: str, key: str, finished, failed) -> str:
+    """The parent's description: how many jobs, the best, the link to compare them."""
+    from logreg.experiment import views
+
+    view = views.experiment_url("", experiment_id, key)
+    done = f"{len(finished)} finished" + (
+        f", {len(failed)} failed (tag failed_children)" if failed else ""
+    )
+    lines = [
+        f"{_plan(config)} {done}. [Compare the jobs: the swept parameters against accuracy]"
+        f"({view}&compareRunsMode=CHART) · [as a table]({view})"
+    ]
+    if finished:
+        best = finished[0]
+        m = best.data.metrics
+        answer = (
+            f": accuracy {m['accuracy']:.4f} [{m['accuracy_ci_low']:.4f}, "
+            f"{m['accuracy_ci_high']:.4f}]"
+            if {"accuracy", "accuracy_ci_low", "accuracy_ci_high"} <= set(m)
+            else ""
+        )
+        lines.append(f"**Best by validation loss**: {best.info.run_name}{answer}.")
+    return "\n\n".join(lines)
 
 
 def _ties(sweep_dir: str | Path) -> dict[str, bool]:
