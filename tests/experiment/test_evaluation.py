@@ -11,7 +11,7 @@ from PIL import Image
 from logreg.data.prepared import PreparedDataset
 from logreg.errors import DataError
 from logreg.experiment import evaluation, plots
-from logreg.experiment.summary import summarize
+from logreg.experiment.summary import SHORT_COLUMNS, companions, summarize, verdicts
 from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
 
 
@@ -104,7 +104,9 @@ def test_summary_puts_identity_first_and_names_a_broken_file(tmp_path):
         files.append(tmp_path / f"{i}.json")
         files[-1].write_text(json.dumps(row))
     frame = summarize(files, tmp_path / "summary" / "s.csv")
-    assert list(frame.columns[:4]) == ["experiment", "dataset", "data_source", "test_accuracy"]
+    assert list(frame.columns[:4]) == ["experiment", "dataset", "data_source", "features"]
+    # Runs from before the headline get it from the same columns.
+    assert list(frame["accuracy"]) == [0.9, 0.8] == list(frame["test_accuracy"])
     assert list(frame["experiment"]) == ["b", "a"]  # in the order given
     written = pd.read_csv(tmp_path / "summary" / "s.csv")
     assert list(written.columns) == list(frame.columns)
@@ -112,3 +114,85 @@ def test_summary_puts_identity_first_and_names_a_broken_file(tmp_path):
     with pytest.raises(DataError, match=r"bad\.json:2: invalid JSON"):
         summarize([*files, tmp_path / "bad.json"], tmp_path / "summary" / "t.csv")
     assert not (tmp_path / "summary" / "t.csv").exists()
+
+
+def _summary_row(experiment, task, dataset, accuracy, tied, **extra) -> dict:
+    return {
+        "experiment": experiment,
+        "task": task,
+        "dataset": dataset,
+        "data_source": "demo",
+        "model": "softmax",
+        "penalty": "l2",
+        "solver": "lbfgs",
+        "l1": 0.0,
+        "l2": 0.01,
+        "evaluation": "holdout",
+        "accuracy": accuracy,
+        "accuracy_ci_low": accuracy - 0.05,
+        "accuracy_ci_high": accuracy + 0.04,
+        "f1": accuracy - 0.01,
+        "auc": 0.9,
+        "test_accuracy": accuracy,
+        "test_precision_happy": 0.5,
+        "n_iter": 30,
+        "fit_seconds": 1.5,
+        "mlflow_run_id": f"id-{experiment}",
+        "indistinguishable_from_best": tied,
+        "data.features": extra.pop("features", "hog"),
+        **extra,
+    }
+
+
+def test_verdicts_name_the_best_of_each_task_and_dataset_and_its_ties():
+    frame = pd.DataFrame(
+        [
+            _summary_row("pixels", "emotions", "demo", 0.38, False),
+            _summary_row("hog", "emotions", "demo", 0.46, True),
+            _summary_row("kmeans", "emotions", "demo", 0.45, True),
+            _summary_row("other", "emotions", "demo", 0.30, None),
+            # Another task on the same dataset name is another comparison.
+            _summary_row("binary", "happy_vs_sad", "demo", 0.70, None),
+            _summary_row("a", "reviews", "demo/x", 0.80, True),
+            _summary_row("b", "reviews", "demo/x", 0.85, True),
+        ]
+    )
+    assert list(verdicts(frame)) == [
+        "< best",
+        "best",
+        "≈ best",
+        "not paired",
+        "only run",
+        "≈ best",
+        "best",
+    ]
+
+
+def test_summary_writes_a_short_table_and_a_forest_plot_beside_it(tmp_path):
+    rows = [
+        _summary_row("faces_softmax_pixels", "emotions", "demo", 0.38, False, features="pixels"),
+        _summary_row("faces_softmax", "emotions", "demo", 0.46, True, features="kmeans"),
+        _summary_row("faces_happy_vs_sad", "happy_vs_sad", "demo", 0.70, None),
+    ]
+    files = []
+    for i, row in enumerate(rows):
+        files.append(tmp_path / f"{i}.json")
+        files[-1].write_text(json.dumps(row))
+    out = tmp_path / "summary" / "demo.csv"
+    frame = summarize(files, out)
+    short_path, picture = companions(out)
+    assert (short_path.name, picture.name) == ("demo.short.csv", "demo.png")
+    short = pd.read_csv(short_path)
+    # What a reader compares, in that order: identity, the answer, the run's id.
+    assert list(short.columns) == SHORT_COLUMNS and len(short.columns) <= 20
+    assert list(short["features"]) == ["pixels", "kmeans", "hog"]
+    assert list(short["accuracy"]) == list(frame["accuracy"])
+    assert "test_precision_happy" in frame and "test_precision_happy" not in short
+    with Image.open(picture) as image:
+        assert image.format == "PNG"
+        # One panel per task and dataset, one row per run: it grows with the rows.
+        width, height = image.size
+    assert width > 800 and height > 200
+    summarize(files[:1], tmp_path / "one.csv")
+    with Image.open(tmp_path / "one.png") as image:
+        assert image.size[1] < height

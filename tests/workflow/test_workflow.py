@@ -31,6 +31,12 @@ def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
 
 
 WORKFLOW_CONFIG = yaml.safe_load((REPO / "conf" / "workflow" / "config.yaml").read_text())
+# The face features of each demo face experiment (its data is demo/<features>).
+DEMO_FEATURES = {
+    "faces_softmax": "kmeans",
+    "faces_softmax_pixels": "pixels",
+    "faces_happy_vs_sad": "hog",
+}
 DEMO_RUNS = [
     ("reviews", "demo/electronics"),
     ("reviews", "demo/kitchen_&_housewares"),
@@ -83,9 +89,20 @@ def test_runs_can_be_told_apart_in_mlflow(workflow_run):
     summary = demo_summary(workflow_run)
     client = MlflowClient(tracking_uri=f"sqlite:///{workflow_run}/results/mlflow.db")
     runs = [client.get_run(run_id) for run_id in summary["mlflow_run_id"]]
+    # The data a face run trains on includes its features: kmeans, pixels or hog.
+    data = [f"{d}/{DEMO_FEATURES[e]}" if e in DEMO_FEATURES else d for e, d in DEMO_RUNS]
     names = [run.info.run_name for run in runs]
-    assert names == [f"{e} {d}" for e, d in DEMO_RUNS]  # unique, and say what and on what
-    for run, (experiment, dataset) in zip(runs, DEMO_RUNS):
+    assert names == [f"{e} {d}" for (e, _), d in zip(DEMO_RUNS, data)]  # unique: what, on what
+    assert list(summary["features"]) == [
+        "tfidf bigrams",
+        "tfidf bigrams",
+        "kmeans",
+        "pixels",
+        "hog",
+        "coordinates",
+    ]
+    digests = {}
+    for i, (run, (experiment, dataset), label) in enumerate(zip(runs, DEMO_RUNS, data)):
         tags, params = run.data.tags, run.data.params
         assert run.info.status == "FINISHED"
         assert tags["source"] == f"snakemake:train:{experiment}/{dataset}"
@@ -93,10 +110,15 @@ def test_runs_can_be_told_apart_in_mlflow(workflow_run):
         assert tags["mlflow.source.name"] == "python -m logreg.train"
         # MLflow's dataset API fills the runs table's Dataset column.
         (dataset_input,) = run.inputs.dataset_inputs
-        assert dataset_input.dataset.name == dataset
+        assert dataset_input.dataset.name == label
+        digests[label] = dataset_input.dataset.digest
         if experiment != "gaussian_clouds":
             assert any(key.startswith("data_sha256.") for key in tags)
             assert len(dataset_input.dataset.digest) == 8
+        # The run's page opens on its answer, then what it is.
+        note = tags["mlflow.note.content"]
+        assert note.startswith(f"**accuracy {float(summary['accuracy'][i]):.4f}**")
+        assert f"**{experiment}** on **{label}**" in note
         # Only the parameters that apply: no Gaussian-cloud means on a review run, no
         # learning rate for L-BFGS.
         assert ("dataset.mean0" in params) == (experiment == "gaussian_clouds")
@@ -109,9 +131,29 @@ def test_runs_can_be_told_apart_in_mlflow(workflow_run):
         "fer2013_happy_vs_sad",
         "gaussian_clouds",
     }
+    # The same faces as pixels, HOG or k-means features are different data to MLflow too.
+    assert len({digests["demo/kmeans"], digests["demo/pixels"], digests["demo/hog"]}) == 3
     for run in runs:
         tags = client.get_experiment(run.info.experiment_id).tags
         assert tags["mlflow.experimentKind"] == "custom_model_development"
+        # make ui's link opens a view of the runs, best accuracy first, the answer as columns.
+        view = json.loads(tags["mlflow.sharedViewState.answer"])
+        assert view["orderByKey"] == "metrics.`accuracy`" and view["orderByAsc"] is False
+        assert view["selectedColumns"][:3] == [
+            "metrics.`accuracy`",
+            "metrics.`accuracy_ci_low`",
+            "metrics.`accuracy_ci_high`",
+        ]
+        assert "viewStateShareKey=answer" in tags["mlflow.note.content"]
+    # The summary is an MLflow run too: its picture, its short and full tables.
+    (summary_run,) = client.search_runs(
+        [client.get_experiment_by_name("summary").experiment_id],
+        filter_string="tags.summary = 'demo'",
+    )
+    assert summary_run.info.run_name == "summary demo"
+    artifacts = {a.path for a in client.list_artifacts(summary_run.info.run_id)}
+    assert artifacts == {"demo.csv", "demo.short.csv", "demo.png"}
+    assert "demo.png" in summary_run.data.tags["mlflow.note.content"]
 
 
 @pytest.mark.slow
@@ -198,9 +240,10 @@ def test_command_line_runs_of_two_presets_do_not_collide(workflow_run):
             [client.get_experiment_by_name("fer2013_emotions").experiment_id]
         )
     }
+    # Started by hand, and named so: never taken for the workflow's run.
     assert {
-        "faces_softmax demo optimizer.max_iter=5",
-        "faces_softmax_pixels demo optimizer.max_iter=5",
+        "cli faces_softmax demo/kmeans optimizer.max_iter=5",
+        "cli faces_softmax_pixels demo/pixels optimizer.max_iter=5",
     } <= names
 
     bad = train("experiment=reviews", "penalty.l2=-1")

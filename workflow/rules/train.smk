@@ -1,6 +1,7 @@
 # Training: one Hydra run of `python -m logreg.train` per planned run (common.smk: every
 # experiment of the config expanded over the data it names), its run folder =
-# results/runs/<experiment>/<dataset>, tracked in MLflow; then the summary of this data.
+# results/runs/<experiment>/<dataset>, tracked in MLflow; then the summary of this data
+# (full and short tables, forest plot, its MLflow run; it prints the links to open).
 
 
 rule tracking_store:
@@ -46,14 +47,29 @@ rule train:
 
 
 rule summary:
+    # The answer: every run in one table, a short one, and the forest plot of their
+    # accuracies; logged as the MLflow run `summary <data>` (experiment `summary`).
     input:
         metrics=[f"{run_dir}/metrics.json" for run_dir in RUN_DIRS],
+        store=rules.tracking_store.output.ready,
     output:
         summary=report(SUMMARY, caption="../report/summary.rst", category="Summary"),
+        short=SUMMARY.removesuffix(".csv") + ".short.csv",
+        picture=report(
+            SUMMARY.removesuffix(".csv") + ".png",
+            caption="../report/forest.rst",
+            category="Summary",
+        ),
     params:
+        uri=TRACKING_URI,
         code=CODE["summary"],
     log:
         f"{LOGS}/summary.log",
     shell:
         "python -m logreg.experiment.summary --out {output.summary:q}"
-        " {input.metrics:q} 2> {log:q}"
+        " --tracking-uri {params.uri:q} {input.metrics:q} > {log:q} 2>&1"
+
+
+onsuccess:
+    # Where the answer is, last on the screen: the summary's links (from its log).
+    shell(f"sed -n '/^The answer:/,$p' {LOGS}/summary.log 2> /dev/null || true")

@@ -80,3 +80,15 @@ def mlflow_metrics(row: Mapping[str, object]) -> list[str]:
     then the strength of each active penalty (a run without penalty has none)."""
     active = [p for p in PENALTIES if float(row.get(p) or 0.0) > 0.0]
     return [*SCORES, *active]
+
+
+def features(row: Mapping[str, object]) -> str:
+    """What the model was fitted on, in a word or two: the face features (``pixels``,
+    ``hog``, ``kmeans``, ``hog+kmeans``), the review vectors (``tfidf bigrams``), or the
+    generated points' ``coordinates``."""
+    if "data.features" in row:
+        return str(row["data.features"])
+    if "data.text.weighting" in row:
+        grams = "bigrams" if row.get("data.text.bigrams") else "unigrams"
+        return f"{row['data.text.weighting']} {grams}"
+    return "coordinates"

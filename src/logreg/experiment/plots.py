@@ -1,5 +1,6 @@
 """Figures logged with every run: learning curves, ROC, confusion matrix, top words,
-weight images. Each function writes one PNG and returns nothing; matplotlib runs headless.
+weight images; and the summary's forest plot of every run's accuracy. Each function writes
+one PNG and returns nothing; matplotlib runs headless.
 """
 
 from __future__ import annotations
@@ -137,3 +138,84 @@ def penalty_path(
         twin.plot(values, nonzero, color="tab:orange", marker=".", label="non-zero weights")
         twin.set_ylabel("non-zero weights")
     _save(fig, path)
+
+
+def forest(frame, path: str | os.PathLike, confidence: float = 0.95) -> None:
+    """The comparison of a summary: one panel per task and dataset, one row per run, its
+    ``accuracy`` with the interval ``accuracy_ci_low`` .. ``accuracy_ci_high``.
+
+    The best of each panel is a star with its label in bold; the runs a paired test cannot
+    tell from it are shaded; each row ends with its numbers and its ``verdict``. Each
+    panel has its own scale: accuracies of different tasks do not compare.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Summary rows with ``task``, ``dataset``, ``experiment``, ``accuracy``,
+        ``accuracy_ci_low``, ``accuracy_ci_high``, ``verdict`` (``best``, ``≈ best``,
+        ``< best``, ``not paired``, ``only run``: :func:`logreg.experiment.summary.verdicts`)
+        and, if known, ``features``, ``l1``, ``l2``, ``evaluation``.
+    """
+    groups = list(frame.groupby(["task", "dataset"], sort=False))
+    heights = [len(rows) + 0.8 for _, rows in groups]
+    fig, axes = plt.subplots(
+        len(groups),
+        1,
+        figsize=(11, 0.9 + 0.42 * sum(heights)),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
+    for ax, ((task, dataset), rows) in zip(axes[:, 0], groups):
+        rows = rows.sort_values("accuracy", ascending=True, kind="stable")
+        for i, (_, row) in enumerate(rows.iterrows()):
+            best, tied = row["verdict"] in ("best", "only run"), row["verdict"] == "≈ best"
+            if tied:
+                ax.axhspan(i - 0.45, i + 0.45, color="tab:green", alpha=0.15, linewidth=0)
+            low, high = row["accuracy_ci_low"], row["accuracy_ci_high"]
+            ax.errorbar(
+                row["accuracy"],
+                i,
+                xerr=[[row["accuracy"] - low], [high - row["accuracy"]]],
+                fmt="*" if best else "o",
+                markersize=13 if best else 6,
+                color="tab:green" if best or tied else "tab:grey",
+                capsize=3,
+            )
+            ax.annotate(
+                f"{row['accuracy']:.3f} [{low:.3f}, {high:.3f}]  {row['verdict']}",
+                (1.01, i),
+                xycoords=("axes fraction", "data"),
+                va="center",
+                fontsize=9,
+                fontweight="bold" if best else "normal",
+            )
+        ax.set_yticks(np.arange(len(rows)), [_forest_label(row) for _, row in rows.iterrows()])
+        for label, verdict in zip(ax.get_yticklabels(), rows["verdict"]):
+            label.set_fontweight("bold" if verdict in ("best", "only run") else "normal")
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        ax.grid(axis="x", alpha=0.3)
+        protocols = sorted(set(rows["evaluation"].dropna())) if "evaluation" in rows else []
+        how = {"cv": "cross-validated", "holdout": "held-out test split"}
+        evaluation = f"  ({', '.join(how.get(p, p) for p in protocols)})" if protocols else ""
+        ax.set_title(f"{task} · {dataset}{evaluation}", loc="left", fontsize=10)
+    axes[-1, 0].set_xlabel(f"accuracy, {confidence:.0%} interval")
+    fig.suptitle(
+        "Which model is best on each dataset: ★ best accuracy, shaded: not distinguishable "
+        "from it (paired test)",
+        fontsize=10,
+        x=0.02,
+        ha="left",
+    )
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _forest_label(row) -> str:
+    """``faces_softmax · kmeans · l2 0.00316``: the experiment, its features, its penalty."""
+    parts = [str(row["experiment"])]
+    features = row.get("features")
+    if isinstance(features, str) and features:
+        parts.append(features)
+    strengths = [f"{p} {row[p]:.3g}" for p in ("l1", "l2") if row.get(p, 0) and row[p] > 0]
+    parts.append(" + ".join(strengths) if strengths else "no penalty")
+    return " · ".join(parts)
