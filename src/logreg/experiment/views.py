@@ -14,7 +14,8 @@ the tracking store:
   its runs) and of a run (the top of its page).
 
 Every experiment gets the view :data:`ANSWER` (the headline metrics and the parameters
-that differ as columns, best accuracy first) and a description linking to it; every sweep
+that differ as columns, best accuracy first, one group per dataset when there are several)
+and a description linking to it; every sweep
 a view ``sweep-<parent run id>`` (its jobs, the swept parameters against ``accuracy``).
 ``make ui`` refreshes them and prints the links (``python -m logreg.experiment.views``).
 """
@@ -141,15 +142,19 @@ def table_view(
     *,
     search_filter: str = "",
     charts_of: str = "the answer",
+    chart_params: Sequence[str] | None = None,
     scatter: bool = False,
     name_width: int = 280,
+    group_by_tag: str | None = None,
 ) -> dict:
     """The shared-view JSON of a runs table: Run Name, the headline ``metrics``, the
     ``params``, Dataset; best ``accuracy`` first; every run in the charts, which open on a
-    section ``charts_of`` comparing the params against accuracy."""
+    section ``charts_of`` comparing ``chart_params`` (default: ``params``) against
+    accuracy. With ``group_by_tag`` the table is grouped by that tag (each group sorted, its
+    row the best value), the charts still show each run."""
     metric_columns = [column("metrics", m) for m in metrics]
     param_columns = [column("params", p) for p in params]
-    charts, sections = _charts(charts_of, params, scatter)
+    charts, sections = _charts(charts_of, params if chart_params is None else chart_params, scatter)
     return {
         "searchFilter": search_filter,
         "orderByKey": column("metrics", "accuracy"),
@@ -163,6 +168,15 @@ def table_view(
             DATASET: 200,
         },
         "runsHiddenMode": "SHOW_ALL",
+        "groupBy": (
+            {
+                "aggregateFunction": "max",
+                "groupByKeys": [{"mode": "tag", "groupByData": group_by_tag}],
+            }
+            if group_by_tag
+            else None
+        ),
+        "useGroupedValuesInCharts": False,
         "compareRunCharts": charts,
         "compareRunSections": sections,
         "isAccordionReordered": True,
@@ -170,8 +184,9 @@ def table_view(
 
 
 def _width(column_id: str) -> int:
-    # Room for the header at the UI's font (~7.5 px a character) and its sort arrow.
-    return int(max(95, 30 + 7.5 * len(column_id.split("`")[1])))
+    # Room for the header at the UI's font (~7.5 px a character) and its sort arrow, and
+    # for a value with a group's "(max)".
+    return int(max(120, 30 + 7.5 * len(column_id.split("`")[1])))
 
 
 def _headline_columns(metric_keys: set[str]) -> list[str]:
@@ -180,7 +195,7 @@ def _headline_columns(metric_keys: set[str]) -> list[str]:
 
 def _name_width(names: Sequence[str]) -> int:
     # ~7.5 px per character of the UI's font, bounded so the metrics stay in view.
-    return int(min(max(24 + 7.5 * max((len(n) for n in names), default=0), 200), 360))
+    return int(min(max(24 + 7.5 * max((len(n) for n in names), default=0), 200), 320))
 
 
 def experiment_description(task: str, experiment_id: str) -> str:
@@ -268,14 +283,32 @@ def refresh_experiment(client, experiment_id: str) -> None:
     runs = _runs(client, experiment_id)
     metrics = _headline_columns({k for r in runs for k in r.data.metrics})
     params = differing_params([r.data.params for r in runs])
+    # Several datasets (review domains): one group each, so the best of each reads first.
+    datasets = {r.data.tags.get("dataset") for r in runs}
     view = table_view(
-        metrics or ["accuracy"], params, name_width=_name_width([r.info.run_name for r in runs])
+        metrics or ["accuracy"],
+        params,
+        name_width=_name_width([r.info.run_name for r in runs]),
+        group_by_tag="dataset" if len(datasets) > 1 else None,
     )
     client.set_experiment_tag(experiment_id, SHARE_TAG + ANSWER, json.dumps(view))
     # One experiment per task, by default named after it (tracking.experiment).
     tasks = [r.data.params["dataset.task"] for r in runs if "dataset.task" in r.data.params]
     task = tasks[0] if tasks else client.get_experiment(experiment_id).name
     set_note(client, experiment_id, experiment_description(task, experiment_id))
+
+
+def _swept_params(keys: set[str], swept: Sequence[str]) -> list[str]:
+    """The params of the swept keys: a key itself, a group by its solver or name
+    (``optimizer`` -> ``optimizer.solver``), else all of the group's params."""
+    found = []
+    for key in swept:
+        if key in keys:
+            found.append(key)
+            continue
+        named = [f"{key}.{n}" for n in ("name", "solver") if f"{key}.{n}" in keys]
+        found += named[:1] or sorted(k for k in keys if k.startswith(f"{key}."))
+    return found
 
 
 def sweep_key(parent_run_id: str) -> str:
@@ -288,13 +321,14 @@ def refresh_sweep(client, experiment_id: str, parent_run_id: str, swept: Sequenc
     search = f"tags.mlflow.parentRunId = '{parent_run_id}'"
     children = client.search_runs([experiment_id], filter_string=search, max_results=1000)
     params = [r.data.params for r in children]
-    keys = {k for p in params for k in p}
-    first = [k for s in swept for k in sorted(keys) if k == s or k.startswith(f"{s}.")]
+    first = _swept_params({k for p in params for k in p}, swept)
+    differ = differing_params(params, first)
     view = table_view(
         _headline_columns({k for r in children for k in r.data.metrics}) or ["accuracy"],
-        differing_params(params, first),
+        differ,
         search_filter=search,
         charts_of="the sweep",
+        chart_params=[k for k in first if k in differ] or differ[:3],
         scatter=True,
         name_width=_name_width([r.info.run_name for r in children]),
     )
