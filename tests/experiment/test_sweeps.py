@@ -191,6 +191,7 @@ def test_an_interrupted_sweep_marks_its_runs_killed_with_the_reason(tmp_path, si
     assert re.fullmatch(
         re.escape(reason) + r" in job #0 \S*penalty\.l2=0\.001\S*", parent.data.tags["error"]
     )
+    assert parent.data.tags["mlflow.note.content"].startswith(f"**KILLED**: {reason} in job #0")
     (child,) = children  # job #1 never started
     assert child.info.status == "KILLED"
     assert reason in child.data.tags["error"]

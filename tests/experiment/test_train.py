@@ -91,6 +91,9 @@ def test_failed_training_marks_the_mlflow_run_failed_with_the_error(tmp_path):
     assert run.info.status == "FAILED"
     assert "diverged in epoch 1" in run.data.tags["error"]
     assert "lr=1e+12" in run.data.tags["error"]
+    # The run's description leads with it, above what the run was fitting.
+    note = run.data.tags["mlflow.note.content"]
+    assert note.startswith("**FAILED**: ") and "**gaussian_clouds** on **generated**" in note
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 

@@ -145,6 +145,8 @@ def test_a_signal_marks_the_run_killed_with_its_reason_and_writes_no_metrics(
     (run_,) = _runs(store, sig.name.lower())
     assert run_.info.status == "KILLED"
     assert run_.data.tags["error"] == reason
+    # The run's page says it first, above what the run was fitting.
+    assert run_.data.tags["mlflow.note.content"].startswith(f"**KILLED**: {reason}\n\n**")
     folder = _run_dir(tmp_path / "results")
     assert not (folder / "metrics.json").exists()
     assert leftovers(tmp_path / "results") == []

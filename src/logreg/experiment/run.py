@@ -138,10 +138,13 @@ def _describe(tracker: tracking.Tracker, cfg: DictConfig, row: dict, output_dir:
     folder = os.path.relpath(output_dir)  # the store names no absolute path
     tracker.describe(views.run_description(row, cfg, folder))
     try:
-        # Every run refreshes its experiment's view: the columns are what differs now.
-        tracker.retry(
+        # Every run refreshes its experiment's view: the columns are what differs now. One
+        # retry (a locked sqlite file); a server may refuse it (another user's experiment).
+        tracking.with_retries(
             lambda: views.refresh_experiment(tracker.client, tracker.experiment_id),
-            "refresh the experiment's view",
+            what="refresh the experiment's view",
+            uri=cfg.tracking.uri,
+            retries=1,
         )
     except tracking.TrackingError as exc:  # the run is complete; its view is a convenience
         log.warning("%s", exc)

@@ -292,6 +292,13 @@ def _close_parent(
                 jobs = f"{len(failed)} job{'s' if len(failed) > 1 else ''}"
                 error = f"{jobs} of the sweep failed (tag failed_children)"
 
+    view_key = views.sweep_key(parent_id)
+    if not stopped:
+        try:  # the comparison view is a convenience: the parent is closed whatever happens
+            views.refresh_sweep(client, parent.info.experiment_id, parent_id, swept_keys(config))
+        except Exception as exc:
+            log.warning("could not write the sweep's comparison view: %s", exc)
+
     def record() -> None:
         tags = {"n_children": str(len(children))}
         if failed:
@@ -305,10 +312,7 @@ def _close_parent(
                     client.set_tag(child.info.run_id, "error", f"the sweep stopped: {error}")
                     client.set_terminated(child.info.run_id, status="KILLED")
         else:
-            key = views.refresh_sweep(
-                client, parent.info.experiment_id, parent_id, swept_keys(config)
-            )
-            tags[NOTE] = _summary(config, parent.info.experiment_id, key, finished, failed)
+            tags[NOTE] = _summary(config, parent.info.experiment_id, view_key, finished, failed)
             if finished:
                 best = finished[0]
                 tags.update(best_run_id=best.info.run_id, best_run_name=best.info.run_name or "")
