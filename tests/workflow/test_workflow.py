@@ -326,6 +326,7 @@ def test_report_holds_every_runs_figures_and_the_summary(workflow_run):
     html = (workflow_run / "results" / "report.html").read_text(errors="replace")
     for name in (
         "demo.csv",
+        "demo.png",  # the forest plot: which experiment is best on each dataset
         "learning_curves.png",
         "confusion_matrix.png",
         "roc.png",

@@ -12,6 +12,7 @@ from logreg.data.faces.hog import HogParams
 from logreg.data.faces.kmeans import KmeansParams
 from logreg.experiment.config import compose
 from logreg.experiment.plan import plan_runs
+from logreg.experiment.summary import logged_answer
 from logreg.provenance import code_version
 
 # The interpreter running Snakemake (the project's venv) runs every step, whatever the

@@ -198,7 +198,7 @@ def log_summary(frame: pd.DataFrame, out: str | Path, uri: str) -> None:
     tracker.set_tags({NOTE: _description(frame, name, picture)})
     tracker.finish()
     base = views.ui_base(uri)
-    print(f"The answer: {companions(out)[1]} and {companions(out)[0]}")
+    print(f"{ANSWER_HEADER}{companions(out)[1]} and {companions(out)[0]}")
     print(f"In MLflow{' (make ui)' if base == views.MAKE_UI else ''}: the summary run")
     print(f"  {views.run_url(base, tracker.experiment_id, tracker.run_id)}")
     shown = set()
@@ -208,6 +208,18 @@ def log_summary(frame: pd.DataFrame, out: str | Path, uri: str) -> None:
             shown.add(experiment_id)
             experiment = client.get_experiment(experiment_id).name
             print(f"  {experiment}: {views.experiment_url(base, experiment_id)}")
+
+
+ANSWER_HEADER = "The answer: "
+
+
+def logged_answer(log: str | Path) -> str:
+    """The lines :func:`log_summary` printed into the summary's log: where the answer is
+    (the workflow prints them when it ends); empty when there is no such log yet."""
+    path = Path(log)
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    start = text.rfind(ANSWER_HEADER)
+    return text[start:] if start >= 0 else ""
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -186,7 +186,7 @@ def table_view(
 def _width(column_id: str) -> int:
     # Room for the header at the UI's font (~7.5 px a character) and its sort arrow, and
     # for a value with a group's "(max)".
-    return int(max(120, 30 + 7.5 * len(column_id.split("`")[1])))
+    return int(max(115, 30 + 7.5 * len(column_id.split("`")[1])))
 
 
 def _headline_columns(metric_keys: set[str]) -> list[str]:
