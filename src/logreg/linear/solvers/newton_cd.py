@@ -35,14 +35,15 @@ import scipy.sparse as sp
 
 from logreg.linear.solvers._cd_kernels import cd_dense, cd_sparse, gradient_sparse
 from logreg.linear.solvers._common import (
+    Stagnation,
     check_finite,
     exact_sparse,
+    finish,
     gradient_reference,
     initial_weights,
     progress_bar,
     record_iteration,
-    warn_not_converged,
-    warn_stalled,
+    relative,
 )
 
 WS_MIN = 50
@@ -52,7 +53,13 @@ MAX_SWEEPS = 100
 """Coordinate-descent sweeps per outer iteration at most."""
 
 STALL_ITERATIONS = 8
-"""Outer iterations in a row without a 10% smaller violation that mean a stall."""
+"""Outer iterations in a row that lower neither the violation by 10% nor the objective
+by more than its rounding error (``STALL_ULPS``) that end a fit: Newton steps cut the
+violation fast until rounding (e.g. of float32 products) has the last word."""
+
+STALL_ULPS = 1e3
+"""The objective's rounding error in float64 ulps: it sums n per-sample losses computed
+from scores kept up to date by additions, so its error exceeds a few ulps."""
 
 INNER_TOL = 0.3
 """The inner sweeps stop when no weight moved by more than this share of the outer
@@ -109,9 +116,11 @@ def newton_cd(
 
     Returns
     -------
-    coef, intercept, n_iter, history
+    coef, intercept, n_iter, history, convergence
         As for :func:`logreg.linear.solvers.lbfgs.lbfgs`; one history entry per outer
-        iteration.
+        iteration. Besides ``tol`` and ``max_iter`` it stops when the line search finds
+        no decrease, or ``STALL_ITERATIONS`` outer iterations after its last progress
+        (:class:`~logreg.linear.solvers._common.Stagnation`).
     """
     coef, intercept = initial_weights(coef0, intercept0, Y.shape[1], X.shape[1])
     X = exact_sparse(X)
@@ -127,72 +136,53 @@ def newton_cd(
     raw = loss.raw_prediction(coef, intercept, X)
     reference = None  # set from the first gradient (see gradient_reference)
     history = {"loss": []}
-    converged = stopped = stalled = False
-    violation = np.inf
-    iteration = 0
+    stagnation = Stagnation(np.float64, STALL_ITERATIONS, ulps=STALL_ULPS)
+    steps = 0
     ws_size = WS_MIN
-    best_violation, without_progress, value_then = np.inf, 0, np.inf
     data = (indptr, indices, X_csc.data) if sparse else None
     with np.errstate(over="ignore"), progress_bar(max_iter, verbose, "newton_cd") as bar:
         value = loss.loss_residual_from_raw(raw, Y, sample_weight)[0] + penalty.value(coef)
-        for iteration in range(1, max_iter + 1):
+        while True:
             residual = loss.loss_residual_from_raw(raw, Y, sample_weight)[1]
             grad_coef, grad_intercept = _gradient(loss, penalty, coef, residual, X, data)
             if reference is None:
-                reference = (
-                    gradient_reference(
-                        loss, X, Y, sample_weight, coef0, intercept0, (grad_coef, grad_intercept)
-                    )
-                    or 1.0
+                reference = gradient_reference(
+                    loss, X, Y, sample_weight, coef0, intercept0, (grad_coef, grad_intercept)
                 )
             violation = _violation(coef, grad_coef, grad_intercept, l1, fit_intercept)
-            if violation <= tol * reference:
-                converged = True
-                iteration -= 1
+            criterion = relative(violation, reference)
+            if criterion <= tol:
+                reason = "tol"
                 break
-            # Newton steps cut the violation fast; when STALL_ITERATIONS of them in a row
-            # cut neither it by 10% nor the objective by more than its rounding error,
-            # rounding (e.g. of float32 products) has the last word.
-            if violation < 0.9 * best_violation:
-                best_violation, without_progress, value_then = violation, 0, value
-            else:
-                without_progress += 1
-                if without_progress >= STALL_ITERATIONS and value_then - value <= 1e3 * np.finfo(
-                    float
-                ).eps * abs(value):
-                    stalled = True
-                    iteration -= 1
-                    break
+            if steps == max_iter:
+                reason = "max_iter"
+                break
+            if stagnation.update(value, criterion):
+                reason = stagnation.reason
+                break
             step, value, raw, ws_size = _newton_step(
                 loss, penalty, X, data, Y, sample_weight, coef, intercept, raw, value,
                 grad_coef, grad_intercept, violation, ws_size,
             )  # fmt: skip
             if step == 0.0:
-                stalled = True
-                iteration -= 1
+                reason = "line search failed"
                 break
-            check_finite(value, "newton_cd", iteration)
+            steps += 1
+            check_finite(value, "newton_cd", steps)
             record_iteration(history, bar, value)
-            if callback is not None and callback(iteration, coef, intercept, value):
-                stopped = True
+            if callback is not None and callback(steps, coef, intercept, value):
+                reason = "callback"
                 break
-    detail = f"largest optimality violation {violation:.3g} > tol * {reference:.3g}"
-    if stalled:
-        warn_stalled("newton_cd", iteration, detail)
-    elif not (converged or stopped):
-        # The loop ran max_iter steps without the final check: check once more.
-        residual = loss.loss_residual_from_raw(raw, Y, sample_weight)[1]
-        grad_coef, grad_intercept = _gradient(loss, penalty, coef, residual, X, data)
-        violation = _violation(coef, grad_coef, grad_intercept, l1, fit_intercept)
-        if violation > tol * reference:
-            detail = f"largest optimality violation {violation:.3g} > tol * {reference:.3g}"
-            warn_not_converged("newton_cd", max_iter, detail)
+    convergence = finish(
+        "newton_cd", n_iter=steps, max_iter=max_iter, tol=tol, criterion=criterion,
+        reason=reason, measure="relative optimality violation", dtype=X.dtype,
+    )  # fmt: skip
     if K > 1 and fit_intercept:
         # Softmax scores are defined up to a shift shared by all classes, which the
         # unpenalized intercepts leave free; coordinate steps move it. Center it, as
         # the full-gradient solvers keep it (their intercept gradient sums to 0).
         intercept -= intercept.mean()
-    return coef, intercept, iteration, history
+    return coef, intercept, steps, history, convergence
 
 
 def _violation(coef, grad_coef, grad_intercept, l1, fit_intercept) -> float:
