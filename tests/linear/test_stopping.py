@@ -210,7 +210,7 @@ def electronics_bigrams(tmp_path_factory):
     reviews_cli(["split", "--reviews", str(table), "--out", str(split), "--test-fraction",
                  "0.2", "--val-fraction", "0.1", "--seed", "2013"])  # fmt: skip
     text = ["--stopwords", "false", "--bigrams", "true", "--min-count", "2",
-            "--fields", "title,review_text"]  # fmt: skip
+            "--max-size", "none", "--fields", "title,review_text"]  # fmt: skip
     reviews_cli(["vocabulary", "--reviews", str(table), "--split", str(split), "--out",
                  str(vocabulary), *text])  # fmt: skip
     weighting = ["--weighting", "tfidf", "--sublinear-tf", "true"]

@@ -128,7 +128,8 @@ def _log_run(
 def ran_params(row: dict) -> dict[str, object]:
     """MLflow params of what ran (``fit.*``) beside those of the config: the effective
     solver and penalties, and the options the prepared data was made with (``data.*``)."""
-    fitted = {f"fit.{k}": row[k] for k in ("solver", "penalty", "l1", "l2", "n_iter")}
+    keys = ("solver", "penalty", "l1", "l2", "n_iter", "converged", "stop_reason")
+    fitted = {f"fit.{k}": row[k] for k in keys}
     return {**fitted, **{k: v for k, v in row.items() if k.startswith("data.")}}
 
 
@@ -242,6 +243,10 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 "selection": cfg.selection.name,
                 "n_iter": n_iter + (selected.n_iter_to_chosen if start else 0),
                 "final_fit_iterations": n_iter,
+                # How the final fit stopped: tol met, max_iter, stagnation (and why).
+                "converged": bool(estimator.convergence_.converged),
+                "convergence_criterion": float(estimator.convergence_.criterion),
+                "stop_reason": estimator.convergence_.reason,
                 "fit_seconds": fit_seconds,
                 **result.metrics,
             }

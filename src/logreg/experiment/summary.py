@@ -29,6 +29,7 @@ LEADING_COLUMNS = [
     "selection",
     "selection_edge",
     "n_iter",
+    "converged",
     "test_accuracy",
     "test_f1",
     "test_auc",
