@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from logreg.data.loading import load_dataset
 from logreg.errors import ConfigError
-from logreg.experiment import evaluation, protocol, tracking
+from logreg.experiment import evaluation, protocol, record, tracking
 from logreg.experiment.config import (
     applicable_params,
     build_estimator,
@@ -182,6 +182,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                     profile={split: list(X.shape) for split, X in dataset.X.items()},
                 )
             write_text_atomic(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+            record.write_provenance(output_dir, cfg, dataset.meta)
             log.info(
                 "fitting %s on %s: %d training examples, %d features, %d classes",
                 type(estimator).__name__,
