@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 from reviews_data import prepare_domain
+from threadpoolctl import threadpool_limits
 
 from logreg.cli import run_cli
 from logreg.data.faces.demo import write_demo_csv
@@ -243,6 +244,33 @@ def test_another_commit_or_other_uncommitted_changes_are_refused(demo, tmp_path,
     _edit_provenance(run, git_dirty="true", git_diff_sha256="0" * 64)
     status, _, err = _reproduce(capsys, run)
     assert status == 2 and "uncommitted changes: recorded" in err
+
+
+@pytest.fixture(scope="module")
+def dense_demo(tmp_path_factory):
+    """HOG features of the workflow's 1,400 demo faces: products large enough for
+    OpenBLAS to split them over threads."""
+    root = tmp_path_factory.mktemp("dense")
+    write_demo_csv(root / "fer2013.csv", 1400, seed=2013)
+    prepare_faces(
+        root / "fer2013.csv", root / "results" / "data" / "faces" / "demo" / "hog", features="hog"
+    )
+    return root
+
+
+def test_the_rerun_uses_the_recorded_blas_threads(dense_demo, tmp_path, capsys):
+    """The workflow trains on one BLAS thread, the command line on every core, and the
+    same config then differs in the last bits: the rerun uses the recorded number."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        run, _ = _train(dense_demo, "faces_binary", tmp_path / "run")
+    assert json.loads((run / "provenance.json").read_text())["blas_threads"] == 1
+    with threadpool_limits(limits=2, user_api="blas"):
+        status, out, err = _reproduce(capsys, run)
+        assert status == 0 and out.startswith("identical"), err
+        # What the record prevents: the same run on two threads.
+        _edit_provenance(run, blas_threads=2)
+        status, out, _ = _reproduce(capsys, run)
+        assert status == 1 and "model.npz:coef" in out
 
 
 def test_a_run_without_provenance_is_refused_unless_forced(demo, tmp_path, capsys):

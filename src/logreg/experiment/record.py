@@ -10,7 +10,11 @@ artifact), before the fit. It holds what the config does not:
 - ``data_files``: the sha256 of every file the run read from the prepared folder (and,
   for cross-validated reviews, of the reviews table beside it): the prepared data can
   change (other text options, other code) while the raw files stay the same;
-- ``versions``: Python and the main packages.
+- ``versions``: Python and the main packages;
+- ``blas``: the BLAS library (name, version, CPU kernels) and ``blas_threads``, the number
+  of threads it ran on: a dense matrix product sums in another order on another number of
+  threads, and the last bits of the weights follow (the workflow runs each job on one
+  thread, ``python -m logreg.train`` on every core).
 
 :mod:`logreg.experiment.reproduce` reads it back.
 """
@@ -22,6 +26,7 @@ import os
 from pathlib import Path
 
 from omegaconf import DictConfig
+from threadpoolctl import threadpool_info
 
 from logreg.experiment.text_features import reviews_table_path
 from logreg.fileio import sha256_file, write_text_atomic
@@ -42,6 +47,16 @@ def data_files(cfg: DictConfig) -> list[Path]:
     return files
 
 
+def blas() -> tuple[list[str], int]:
+    """The loaded BLAS libraries (``<name> <version> <kernels>``) and the threads they use."""
+    libraries = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    names = [
+        " ".join(str(info.get(key)) for key in ("internal_api", "version", "architecture"))
+        for info in libraries
+    ]
+    return names, max((info["num_threads"] for info in libraries), default=1)
+
+
 def write_provenance(output_dir: Path, cfg: DictConfig, dataset_meta: dict) -> None:
     """Write ``output_dir/provenance.json`` for the run ``cfg`` on data ``dataset_meta``."""
     record = {
@@ -51,4 +66,5 @@ def write_provenance(output_dir: Path, cfg: DictConfig, dataset_meta: dict) -> N
         "data_files": {os.fspath(p): sha256_file(p) for p in data_files(cfg)},
         "versions": package_versions(),
     }
+    record["blas"], record["blas_threads"] = blas()
     write_text_atomic(Path(output_dir) / PROVENANCE, json.dumps(record, indent=2) + "\n")

@@ -10,8 +10,9 @@ hold the run folder's files, are downloaded from ``--tracking-uri``). It
    mismatch it refuses in one line naming what differs (exit 2); ``--force`` reruns anyway
    and reports it;
 2. reruns the run from its resolved ``config.yaml`` (seed included) with
-   :func:`logreg.experiment.run.train`, tracking off, into a scratch folder (removed
-   afterwards; ``--out DIR`` keeps it): the original folder and the store are only read;
+   :func:`logreg.experiment.run.train`, on the recorded number of BLAS threads, tracking
+   off, into a scratch folder (removed afterwards; ``--out DIR`` keeps it): the original
+   folder and the store are only read;
 3. compares the rerun with the record (:mod:`logreg.experiment.run_diff`): exit 0 and
    "identical", or exit 1 and a table of what differs.
 
@@ -35,12 +36,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+from threadpoolctl import threadpool_limits
 
 from logreg.data.faces.folders import folder_digest
 from logreg.errors import DataError, UserError
 from logreg.experiment import run_diff
 from logreg.experiment.config import TrainConfig
-from logreg.experiment.record import PROVENANCE
+from logreg.experiment.record import PROVENANCE, blas
 from logreg.fileio import sha256_file
 from logreg.provenance import git_diff_sha256, git_state, package_versions
 
@@ -154,13 +156,16 @@ def _source_files(record: Record, cfg: DictConfig) -> dict[str, str]:
     in the prepared folder's ``meta.json``."""
     if record.provenance is not None and "source_files" in record.provenance:
         return dict(record.provenance["source_files"])
-    meta_file = Path(cfg.dataset.path or "") / "meta.json"
-    known = _read_json(meta_file).get("source_files", {}) if meta_file.is_file() else {}
+    meta_file = Path(cfg.dataset.path) / "meta.json" if cfg.dataset.path else None
+    known = (
+        _read_json(meta_file).get("source_files", {}) if meta_file and meta_file.is_file() else {}
+    )
     paths = {Path(p).name: p for p in known}
     return {paths.get(name, name): digest for name, digest in record.tag_hashes.items()}
 
 
 def data_mismatches(record: Record, cfg: DictConfig) -> list[str]:
+    """One phrase per raw or prepared file whose sha256 is not the recorded one."""
     found = []
     for kind, files in (
         ("data file", _source_files(record, cfg)),
@@ -168,6 +173,8 @@ def data_mismatches(record: Record, cfg: DictConfig) -> list[str]:
     ):
         for path, recorded in files.items():
             now = _sha256_now(Path(path))
+            if now is None and not Path(path).is_absolute():
+                now = "missing here (paths are relative to the folder the run ran in)"
             if now != recorded:
                 found.append(f"{kind} {path}: recorded sha256 {recorded}, now {now or 'missing'}")
     return found
@@ -178,6 +185,7 @@ def _tree(dirty: str | None) -> str:
 
 
 def code_mismatches(provenance: dict) -> list[str]:
+    """One phrase per difference of commit, dirty flag or uncommitted changes."""
     now = git_state()
     commit = provenance.get("git_commit", "unknown")
     if commit == "unknown":
@@ -206,10 +214,16 @@ def check_record(record: Record, cfg: DictConfig) -> tuple[list[str], list[str]]
     notes = []
     if record.provenance is not None and "data_files" not in record.provenance:
         notes.append("the prepared files were not recorded: only the raw data files were checked")
-    recorded_versions = (record.provenance or {}).get("versions", {})
+    recorded = record.provenance or {}
+    versions = recorded.get("versions", {})
     for name, now in package_versions().items():
-        if name in recorded_versions and recorded_versions[name] != now:
-            notes.append(f"{name} {recorded_versions[name]} recorded, {now} now")
+        if name in versions and versions[name] != now:
+            notes.append(f"{name} {versions[name]} recorded, {now} now")
+    libraries, _ = blas()
+    if "blas" in recorded and recorded["blas"] != libraries:
+        notes.append(f"BLAS {', '.join(recorded['blas'])} recorded, {', '.join(libraries)} now")
+    if "blas_threads" not in recorded:
+        notes.append("the BLAS threads were not recorded: the rerun uses this machine's default")
     return mismatches, notes
 
 
@@ -276,13 +290,24 @@ def reproduce(ref: str, tracking_uri: str, out: str | None, force: bool) -> int:
             )
         for line in mismatches:
             print(f"warning: {line} (rerun anyway: --force)", file=sys.stderr)
-        row = train(cfg, rerun_folder)
+        # The recorded number of BLAS threads: dense products then sum in the same order.
+        threads = (record.provenance or {}).get("blas_threads")
+        with threadpool_limits(limits=threads, user_api="blas"):
+            row = train(cfg, rerun_folder)
         result = compare(record, rerun_folder, row)
     print(report(record, cfg, result, mismatches, notes, out))
     return 0 if result.identical else 1
 
 
-def report(record, cfg, result, mismatches, notes, out) -> str:
+def report(
+    record: Record,
+    cfg: DictConfig,
+    result: run_diff.Comparison,
+    mismatches: list[str],
+    notes: list[str],
+    out: str | None,
+) -> str:
+    """The verdict: identical or not, what was compared, and the table of differences."""
     commit = (record.provenance or {}).get("git_commit", "unknown")
     lines = [
         ("identical" if result.identical else "differs")
