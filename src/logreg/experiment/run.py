@@ -22,7 +22,7 @@ from logreg.cli import interrupt_reason
 from logreg.data.loading import load_dataset
 from logreg.data.prepared import recorded_options
 from logreg.errors import ConfigError
-from logreg.experiment import evaluation, protocol, tracking
+from logreg.experiment import evaluation, protocol, record, tracking
 from logreg.experiment.config import (
     applicable_params,
     build_estimator,
@@ -200,6 +200,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                     profile={split: list(X.shape) for split, X in dataset.X.items()},
                 )
             write_text_atomic(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+            record.write_provenance(output_dir, cfg, dataset.meta)
             log.info(
                 "fitting %s on %s: %d training examples, %d features, %d classes",
                 type(estimator).__name__,
