@@ -309,7 +309,9 @@ def test_an_mlflow_run_is_reproduced_and_the_store_is_left_as_it_was(
 
     # Runs logged before provenance.json: the tags name the data files by name only.
     client = MlflowClient(tracking_uri=uri)
-    artifacts = client.get_run(row["mlflow_run_id"]).info.artifact_uri.removeprefix("file://")
+    # mlflow-artifacts:/<run id>/artifacts, in the artifacts/ folder beside the store
+    artifact_uri = client.get_run(row["mlflow_run_id"]).info.artifact_uri
+    artifacts = results / "artifacts" / artifact_uri.removeprefix("mlflow-artifacts:/")
     (tmp_path / "old").mkdir()
     shutil.move(f"{artifacts}/provenance.json", tmp_path / "old")
     raw = demo / "raw" / "electronics" / "negative.review"

@@ -111,9 +111,12 @@ def load_mlflow_run(run_id: str, uri: str, scratch: Path) -> Record:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+    from logreg.serving import artifact_store
+
+    if artifact_store.missing_store(uri) is not None:
         # MLflow would create an empty store there.
         raise DataError("no tracking store here; give --tracking-uri", where=uri)
+    artifact_store.register()  # the store names artifacts by mlflow-artifacts:/ URIs
     client = MlflowClient(tracking_uri=uri)
     try:
         run = client.get_run(run_id)
