@@ -386,3 +386,24 @@ def scores_sparse(indptr, indices, data, coef, intercept, out):
                 continue
             for p in range(indptr[j], indptr[j + 1]):
                 out[np.uint64(indices[p]), k] += data[p] * w
+
+
+@njit(cache=True, nogil=True)
+def gradient_violation_binary(indptr, indices, data, r, coef, l1, l2, grad, violations):
+    """The gradient ``grad = X^T r + l2 coef`` (n_features,) of the binary loss from the
+    CSC arrays of X and the scaled residual ``r`` (n_samples,), and the optimality
+    violation of each weight (``kkt_violation`` of :mod:`~logreg.linear.solvers.newton_cd`)
+    into ``violations``."""
+    for j in range(indptr.shape[0] - 1):
+        total = 0.0
+        for p in range(indptr[j], indptr[j + 1]):
+            total += data[p] * r[np.uint64(indices[p])]
+        w = coef[j]
+        g = total + l2 * w
+        grad[j] = g
+        if w > 0.0:
+            violations[j] = abs(g + l1)
+        elif w < 0.0:
+            violations[j] = abs(g - l1)
+        else:
+            violations[j] = max(abs(g) - l1, 0.0)
