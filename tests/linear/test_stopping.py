@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from logreg.data.reviews.__main__ import main as reviews_cli
 from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
 from logreg.linear.solvers import ConvergenceWarning
 from logreg.linear.solvers._common import Stagnation
-from paths import SHARED_DATA
+from real_reviews import REAL, electronics_training_split
 
 # Most iterations a fit with tol=1e-12 and max_iter=10,000 may take on the problems of
 # _data. Each solver stops at most its stagnation window (gd and fista 50, lbfgs 10,
@@ -194,9 +193,6 @@ def test_stagnation_needs_both_a_flat_objective_and_a_flat_measure():
     assert run(list(1.0 + noise), [1e-3] * 100) == 6
 
 
-REAL = SHARED_DATA / "sentiment" / "sorted_data_acl" / "electronics"
-
-
 @pytest.fixture(scope="module")
 def electronics_bigrams(tmp_path_factory):
     """The electronics training split as the workflow prepares it by default
@@ -204,21 +200,7 @@ def electronics_bigrams(tmp_path_factory):
     if not REAL.is_dir():
         pytest.skip(f"real review data not found at {REAL}")
     out = tmp_path_factory.mktemp("electronics")
-    table, split, vocabulary = out / "reviews.parquet", out / "split.parquet", out / "vocab.tsv"
-    reviews_cli(["parse", str(REAL / "positive.review"), str(REAL / "negative.review"),
-                 "--out", str(table)])  # fmt: skip
-    reviews_cli(["split", "--reviews", str(table), "--out", str(split), "--test-fraction",
-                 "0.2", "--val-fraction", "0.1", "--seed", "2013"])  # fmt: skip
-    text = ["--stopwords", "false", "--bigrams", "true", "--min-count", "2",
-            "--max-size", "none", "--fields", "title,review_text"]  # fmt: skip
-    reviews_cli(["vocabulary", "--reviews", str(table), "--split", str(split), "--out",
-                 str(vocabulary), *text])  # fmt: skip
-    weighting = ["--weighting", "tfidf", "--sublinear-tf", "true"]
-    reviews_cli(["vectorize", "--reviews", str(table), "--split", str(split), "--vocabulary",
-                 str(vocabulary), "--out-dir", str(out / "prepared"), "--domain",
-                 "electronics", *text, *weighting])  # fmt: skip
-    X = sp.load_npz(out / "prepared" / "X_train.npz").tocsr()
-    return X, np.load(out / "prepared" / "y_train.npy")
+    return electronics_training_split(out, stopwords=False, bigrams=True, sublinear_tf=True)
 
 
 @pytest.mark.realdata

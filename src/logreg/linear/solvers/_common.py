@@ -187,6 +187,17 @@ class Stagnation:
         self.criterion = math.inf
         self.stagnant = 0
 
+    def stop(
+        self, value: float, criterion: float, tol: float, at_max_iter: bool = False
+    ) -> str | None:
+        """Why the solver stops after this iteration (``"tol"``, ``"max_iter"``, the
+        stagnation reason), or None to go on: the checks every solver makes, in order."""
+        if criterion <= tol:
+            return "tol"
+        if at_max_iter:
+            return "max_iter"
+        return self.reason if self.update(value, criterion) else None
+
     def update(self, value: float, criterion: float) -> bool:
         """Record one iteration's objective and measure; True when stagnating."""
         scale = abs(self.value)

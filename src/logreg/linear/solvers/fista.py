@@ -147,11 +147,8 @@ def fista(
                 reason = "callback"
                 break
             criterion = relative(mapping, reference)
-            if criterion <= tol:
-                reason = "tol"
-                break
-            if stagnation.update(value, criterion):
-                reason = stagnation.reason
+            if (stopped := stagnation.stop(value, criterion, tol)) is not None:
+                reason = stopped
                 break
             f_y, grad_coef, grad_intercept = smooth_loss_gradient(
                 loss, penalty, y_coef, y_intercept, *args

@@ -195,11 +195,8 @@ def gd(
                 break
             prox_grad = (coef - penalty.prox(coef - eta * grad_coef, eta)) / eta
             criterion = relative(max_abs(prox_grad, grad_intercept), reference)
-            if criterion <= tol:
-                reason = "tol"
-                break
-            if stagnation.update(value, criterion):
-                reason = stagnation.reason
+            if (stopped := stagnation.stop(value, criterion, tol)) is not None:
+                reason = stopped
                 break
     convergence = finish(
         "gd", n_iter=epoch, max_iter=max_iter, tol=tol, criterion=criterion, reason=reason,

@@ -173,14 +173,8 @@ def newton_cd(
             if fit_intercept:
                 violation = max(violation, float(np.abs(grad_intercept).max()))
             criterion = relative(violation, reference)
-            if criterion <= tol:
-                reason = "tol"
-                break
-            if steps == max_iter:
-                reason = "max_iter"
-                break
-            if stagnation.update(value, criterion):
-                reason = stagnation.reason
+            reason = stagnation.stop(value, criterion, tol, at_max_iter=steps == max_iter)
+            if reason is not None:
                 break
             step, value, raw, ws_size = _newton_step(
                 loss, penalty, X, data, Y, sample_weight, coef, intercept, raw, value,

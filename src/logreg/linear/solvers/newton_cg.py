@@ -107,14 +107,8 @@ def newton_cg(
                     loss, X, Y, sample_weight, coef0, intercept0, (grad_coef, grad_intercept)
                 )
             criterion = relative(max_abs(grad_coef, grad_intercept), reference)
-            if criterion <= tol:
-                reason = "tol"
-                break
-            if steps == max_iter:
-                reason = "max_iter"
-                break
-            if stagnation.update(value, criterion):
-                reason = stagnation.reason
+            reason = stagnation.stop(value, criterion, tol, at_max_iter=steps == max_iter)
+            if reason is not None:
                 break
             P = loss.predict_proba(raw)
             step_coef, step_intercept, step_raw = _cg(
