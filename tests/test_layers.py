@@ -2,10 +2,10 @@
 
     foundation (errors, fileio, cli, provenance)  <  linear  <  data  <  serving  <  experiment
 
-and the commands (``logreg.train``, ``logreg.predict``, ``logreg.compare``) and
-``logreg/__init__`` sit on top. ``linear`` (the models) imports nothing of the package
-but itself, so it can be read, tested and reused alone. Every ``import`` is checked,
-those inside functions included.
+and the commands (``logreg.train``, ``logreg.predict``, ``logreg.compare``,
+``logreg.reproduce``) and ``logreg/__init__`` sit on top. ``linear`` (the models) imports
+nothing of the package but itself, so it can be read, tested and reused alone. Every
+``import`` is checked, those inside functions included.
 """
 
 import ast
@@ -16,7 +16,7 @@ from paths import SRC
 
 PACKAGE = SRC / "logreg"
 FOUNDATION = {"logreg.errors", "logreg.fileio", "logreg.cli", "logreg.provenance"}
-ENTRY_POINTS = {"logreg", "logreg.train", "logreg.predict", "logreg.compare"}
+ENTRY_POINTS = {"logreg", "logreg.train", "logreg.predict", "logreg.compare", "logreg.reproduce"}
 LAYERS = ["linear", "data", "serving", "experiment"]
 # What each layer may import besides itself.
 ALLOWED = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -47,6 +48,21 @@ def git_state(repo: Path = REPO_ROOT) -> dict[str, str]:
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": "unknown", "git_dirty": "unknown"}
     return {"git_commit": commit, "git_dirty": str(dirty).lower()}
+
+
+def git_diff_sha256(repo: Path = REPO_ROOT) -> str:
+    """sha256 of ``git diff HEAD`` (tracked files, as ``git_dirty`` counts them): two runs
+    of one commit with the same digest ran the same code; "unknown" outside a checkout."""
+    try:
+        diff = subprocess.run(
+            ["git", "-C", str(repo), "diff", "HEAD", "--binary", "--no-ext-diff", "--no-textconv"],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return hashlib.sha256(diff).hexdigest()
 
 
 def package_versions() -> dict[str, str]:

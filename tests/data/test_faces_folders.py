@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from logreg.data.faces.folders import read_fer_folders
+from logreg.data.faces.folders import folder_digest, read_fer_folders
 from logreg.data.faces.prepare import load_fer2013, stratified_split
 from logreg.errors import DataError
 
@@ -46,6 +46,20 @@ def test_reads_pngs_with_labels_from_folder_names(tree):
             assert label == expected[file][0]
             np.testing.assert_array_equal(pixels, expected[file][1])
     np.testing.assert_array_equal(images["test"].labels, np.repeat(np.arange(7), 2))
+
+
+def test_folder_digest_is_the_recorded_one_and_changes_with_one_byte(tree):
+    """``python -m logreg.reproduce`` checks an image folder by this digest, without
+    decoding the images: it must be the one the data stage recorded."""
+    root, _ = tree
+    (root / "train" / "happy" / "notes.txt").write_text("not an image: not in the digest")
+    _, _, recorded = read_fer_folders(root)
+    assert folder_digest(root) == recorded
+    image = root / "test" / "sad" / "im1.png"
+    data = bytearray(image.read_bytes())
+    data[-1] ^= 1
+    image.write_bytes(bytes(data))
+    assert folder_digest(root) != recorded
 
 
 def test_rgb_and_jpeg_images_are_converted_to_grey(tree):

@@ -6,17 +6,13 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
-from logreg.data.reviews.__main__ import main as reviews_cli
 from logreg.linear.estimators import LogisticRegression
 from logreg.linear.loss import make_loss, one_hot
 from logreg.linear.path import l1_max, regularization_path
 from logreg.linear.penalties import ElasticNet
 from logreg.linear.solvers import ConvergenceWarning, objective
-from paths import SHARED_DATA
-
-REAL = SHARED_DATA / "sentiment" / "sorted_data_acl" / "electronics"
+from real_reviews import REAL, electronics_training_split
 
 pytestmark = [
     pytest.mark.realdata,
@@ -29,21 +25,7 @@ def electronics(tmp_path_factory):
     """The data stage for electronics with the course's text options (stop words, no
     bigrams, plain tf-idf), seed 2013."""
     out = tmp_path_factory.mktemp("electronics")
-    table, split, vocabulary = out / "reviews.parquet", out / "split.parquet", out / "vocab.tsv"
-    reviews_cli(["parse", str(REAL / "positive.review"), str(REAL / "negative.review"),
-                 "--out", str(table)])  # fmt: skip
-    reviews_cli(["split", "--reviews", str(table), "--out", str(split), "--test-fraction",
-                 "0.2", "--val-fraction", "0.1", "--seed", "2013"])  # fmt: skip
-    text = ["--stopwords", "true", "--bigrams", "false", "--min-count", "2", "--max-size",
-            "none", "--fields", "title,review_text"]  # fmt: skip
-    reviews_cli(["vocabulary", "--reviews", str(table), "--split", str(split), "--out",
-                 str(vocabulary), *text])  # fmt: skip
-    reviews_cli(["vectorize", "--reviews", str(table), "--split", str(split), "--vocabulary",
-                 str(vocabulary), "--out-dir", str(out / "prepared"), "--domain",
-                 "electronics", *text, "--weighting", "tfidf", "--sublinear-tf",
-                 "false"])  # fmt: skip
-    X = sp.load_npz(out / "prepared" / "X_train.npz").tocsr()
-    return X, np.load(out / "prepared" / "y_train.npy")
+    return electronics_training_split(out, stopwords=True, bigrams=False, sublinear_tf=False)
 
 
 @pytest.mark.parametrize("l1", [1e-4, 3e-4, 1e-3, 3e-3])

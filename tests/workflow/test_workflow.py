@@ -474,3 +474,22 @@ def test_after_ctrl_c_during_a_training_job_the_same_command_completes(tmp_path)
     statuses = {run.info.run_id: run.info.status for run in runs}
     assert sorted(statuses.values()) == ["FINISHED", "KILLED"]
     assert statuses[metrics["mlflow_run_id"]] == "FINISHED"
+
+
+@pytest.mark.slow
+def test_the_readme_reproduce_command_runs_as_written(workflow_run, tmp_path):
+    """README's "Reproducing a run" block, verbatim, where the workflow ran: identical."""
+    (block,) = bash_blocks("Reproducing a run")
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
+    for name in ("results", "data"):
+        (tmp_path / name).symlink_to(workflow_run / name)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=tmp_path,
+        env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("identical"), result.stdout

@@ -22,7 +22,7 @@ from logreg.cli import interrupt_reason
 from logreg.data.loading import load_dataset
 from logreg.data.prepared import recorded_options
 from logreg.errors import ConfigError
-from logreg.experiment import evaluation, headline, protocol, tracking, views
+from logreg.experiment import evaluation, headline, protocol, record, tracking, views
 from logreg.experiment.config import (
     applicable_params,
     build_estimator,
@@ -159,10 +159,11 @@ def _describe(tracker: tracking.Tracker, cfg: DictConfig, row: dict, output_dir:
 
 def ran_params(row: dict) -> dict[str, object]:
     """MLflow params of what ran (``fit.*``) beside those of the config: the effective
-    solver and penalties, and the options the prepared data was made with (``data.*``).
-    The iterations are a result (the metric ``n_iter``): as a param they would differ
-    between any two runs and crowd what the compare view selects by default."""
-    fitted = {f"fit.{k}": row[k] for k in ("solver", "penalty", "l1", "l2")}
+    solver and penalties, how the final fit stopped, and the options the prepared data was
+    made with (``data.*``). The iterations are a result (the metric ``n_iter``): as a param
+    they would differ between any two runs and crowd what the compare view selects."""
+    keys = ("solver", "penalty", "l1", "l2", "converged", "stop_reason")
+    fitted = {f"fit.{k}": row[k] for k in keys}
     return {**fitted, **{k: v for k, v in row.items() if k.startswith("data.")}}
 
 
@@ -236,6 +237,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                     options=recorded_options(dataset.meta),
                 )
             write_text_atomic(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+            record.write_provenance(output_dir, cfg, dataset.meta)
             log.info(
                 "fitting %s on %s: %d training examples, %d features, %d classes",
                 type(estimator).__name__,
@@ -280,6 +282,10 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 "evaluation": cfg.evaluation.name,
                 "n_iter": n_iter + (selected.n_iter_to_chosen if start else 0),
                 "final_fit_iterations": n_iter,
+                # How the final fit stopped: tol met, max_iter, stagnation (and why).
+                "converged": bool(estimator.convergence_.converged),
+                "convergence_criterion": float(estimator.convergence_.criterion),
+                "stop_reason": estimator.convergence_.reason,
                 "fit_seconds": fit_seconds,
                 **result.metrics,
             }

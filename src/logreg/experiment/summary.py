@@ -40,6 +40,7 @@ LEADING_COLUMNS = [
     "selection_edge",
     "evaluation",
     "n_iter",
+    "converged",
     "accuracy",
     "accuracy_ci_low",
     "accuracy_ci_high",

@@ -55,6 +55,11 @@ def prepare_store_uri(uri: str, retries: int = 5) -> str:
     MLflow client it would name ``<working folder>/mlruns``, an absolute path.
     """
     database = artifact_store.sqlite_file(uri)
+    if database is not None:
+        # This process talks to the file by its absolute path: MLflow caches one store per
+        # URI, and a relative one would name another file once the working folder changes.
+        # (Nothing of it is recorded: artifacts are named by path-free URIs.)
+        uri = f"sqlite:///{database.resolve()}"
     if database is not None and not database.is_file():
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
@@ -122,9 +127,9 @@ class Tracker:
         retries: int = 5,
         parent_run_id: str | None = None,
     ):
-        self.uri, self.retries = prepare_store_uri(uri, retries), retries
+        self.uri, self.retries = uri, retries  # as configured: what messages and logs name
         self.seconds = 0.0  # time spent talking to the store, to keep logging cheap
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self.client = MlflowClient(tracking_uri=prepare_store_uri(uri, retries))
         experiment_id = self.retry(
             lambda: self._experiment_id(experiment), f"open experiment '{experiment}'"
         )

@@ -25,6 +25,7 @@ and likewise ``l1 = 1 / (C * sum_i r_i)`` for its ``penalty="l1"``.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import numbers
@@ -455,7 +456,7 @@ class _LinearClassifier:
             # The monitor's training accuracy reads the scores of the solver's last pass.
             loss.keep_scores_of(X_train)
         try:
-            coef, intercept, n_iter, history = SOLVERS[solver](
+            coef, intercept, n_iter, history, convergence = SOLVERS[solver](
                 loss, penalty, X_train, Y, scale, **kwargs
             )
         finally:
@@ -466,10 +467,13 @@ class _LinearClassifier:
             history.update(monitor.history)
             if self.early_stopping and monitor.best[1] is not None:
                 _, self.best_epoch_, coef, intercept = monitor.best
+        if convergence.reason == "callback":  # the monitor is the only callback
+            convergence = dataclasses.replace(convergence, reason="early_stopping")
         self.classes_ = classes
         self.coef_ = coef
         self.intercept_ = intercept if self.fit_intercept else np.zeros(coef.shape[0])
         self.n_iter_ = n_iter
+        self.convergence_ = convergence
         self.n_features_in_ = X.shape[1]
         self.history_ = history
         self.solver_ = solver
@@ -619,8 +623,16 @@ class LogisticRegression(_LinearClassifier):
         "newton_cd" when the largest optimality (KKT) violation of any weight or
         intercept is below ``tol`` times the largest gradient entry at zero weights;
         "sgd" and "minibatch" when the objective changed by less than ``tol``
-        relative over an epoch. A :class:`ConvergenceWarning` says when
-        ``max_iter`` stopped the solver first.
+        relative over an epoch. The deterministic solvers also stop when rounding
+        stops their progress (a few iterations that lower neither the objective
+        beyond its rounding error nor the measure; a failed line search; a step
+        that changes no weight): a ``tol`` below what the arithmetic resolves ends
+        the fit within a few iterations instead of at ``max_iter``. Below 1e-6 (1e-4
+        for "lbfgs"), the products with a sparse float32 ``X`` run on a float64 copy
+        (float32 resolves a relative gradient of about 1e-7 at best); a dense
+        float32 ``X`` is not copied. A :class:`ConvergenceWarning` says when a
+        solver stopped without meeting ``tol``, with the measure it reached and why;
+        ``convergence_`` records it.
     early_stopping : bool, default=False
         Stop when the validation loss has not improved for ``patience`` epochs and
         restore the weights of the best epoch. Uses ``eval_set`` of :meth:`fit`, or
@@ -646,6 +658,14 @@ class LogisticRegression(_LinearClassifier):
     intercept_ : ndarray of shape (1,)
     n_iter_ : int
         Epochs (iterations) run.
+    convergence_ : Convergence
+        How the solver stopped, a frozen dataclass (``convergence_.as_dict()`` gives
+        plain values for JSON): ``converged`` (bool, ``criterion <= tol``),
+        ``criterion`` (float, the stopping measure reached, on the scale of ``tol``),
+        ``tol`` (float), ``reason`` (``"tol"``, ``"max_iter"``,
+        ``"stagnation: <why>"``, ``"line search failed"`` or ``"early_stopping"``)
+        and ``measure`` (str, what ``criterion`` measures, e.g.
+        ``"relative gradient"``).
     n_features_in_ : int
     history_ : dict of lists, one entry per epoch
         "loss" (the penalized training objective J), and with validation data

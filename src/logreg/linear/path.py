@@ -204,7 +204,7 @@ def regularization_path(
             local = max(float(np.abs(at_zero[1][:, columns]).max(initial=0.0)), zero_intercept)
             local = local or 1.0
             tol = options["tol"] * reference / local
-            coef_kept, intercept, iterations, _ = fit(
+            coef_kept, intercept, iterations, _, _ = fit(
                 loss, penalty, X_kept, Y, scale, coef0=coef[:, columns], intercept0=intercept,
                 **{**options, "tol": tol},
             )  # fmt: skip

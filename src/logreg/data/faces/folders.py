@@ -141,6 +141,23 @@ def read_image(data: bytes, path: str | os.PathLike) -> np.ndarray:
     return np.asarray(gray, dtype=np.uint8).reshape(N_PIXELS)
 
 
+def _manifest_line(relative: str, data: bytes) -> bytes:
+    return f"{relative}\t{hashlib.sha256(data).hexdigest()}\n".encode()
+
+
+def folder_digest(root: str | os.PathLike) -> str:
+    """The fingerprint :func:`read_fer_folders` records for ``root``, without decoding images.
+
+    Used to check that a folder still holds the data a run was prepared from.
+    """
+    root = Path(root)
+    manifest = hashlib.sha256()
+    for split in FOLDER_SPLITS:
+        for file, _ in _list_images(_child_dir(root, split, "split")):
+            manifest.update(_manifest_line(file.relative_to(root).as_posix(), file.read_bytes()))
+    return manifest.hexdigest()
+
+
 def read_fer_folders(
     root: str | os.PathLike, *, skip_bad_files: bool = False
 ) -> tuple[dict[str, FolderImages], list[tuple[str, str]], str]:
@@ -186,7 +203,7 @@ def read_fer_folders(
             for i, (file, _) in enumerate(files):
                 relative = file.relative_to(root).as_posix()
                 data = file.read_bytes()
-                manifest.update(f"{relative}\t{hashlib.sha256(data).hexdigest()}\n".encode())
+                manifest.update(_manifest_line(relative, data))
                 try:
                     pixels[i] = read_image(data, file)
                 except DataError as exc:

@@ -9,7 +9,9 @@ All solvers minimize
 
 and share one calling convention: ``solver(loss, penalty, X, Y, sample_weight, *,
 coef0=None, intercept0=None, max_iter, tol, callback=None, verbose=0, ...)`` returning
-``(coef, intercept, n_iter, history)``. Their own options:
+``(coef, intercept, n_iter, history, convergence)``, ``convergence`` a
+:class:`Convergence` (the measure reached, ``tol``, and why the solver stopped). Their
+own options:
 
 ========== ================================================ =========================
 solver     method                                            options
@@ -36,7 +38,7 @@ in :mod:`logreg.linear.solvers._common`.
 
 from __future__ import annotations
 
-from logreg.linear.solvers._common import ConvergenceWarning, objective
+from logreg.linear.solvers._common import Convergence, ConvergenceWarning, objective
 from logreg.linear.solvers.fista import fista
 from logreg.linear.solvers.gradient_descent import LR_SCHEDULES, gd, learning_rate, minibatch, sgd
 from logreg.linear.solvers.lbfgs import lbfgs
@@ -67,6 +69,7 @@ LR_SOLVERS = ("gd", "sgd", "minibatch")
 """Solvers that take ``lr``, ``lr_schedule``, ``decay`` and ``momentum``."""
 
 __all__ = [
+    "Convergence",
     "ConvergenceWarning",
     "LR_SCHEDULES",
     "LR_SOLVERS",

@@ -18,9 +18,14 @@ same step without prox. The learning rate of epoch :math:`t` (counted from 0) is
 Stopping: ``gd`` is deterministic and stops when the largest entry of the proximal
 gradient :math:`(W - \operatorname{prox}(W - \eta\nabla f(W)))/\eta` (and of the
 intercept gradient) falls below ``tol`` times the largest gradient entry at zero weights
-(the start of a cold fit).
+(the start of a cold fit); when a step no longer changes any weight (a step below the
+precision of the weights); or on
+:class:`~logreg.linear.solvers._common.Stagnation`: ``STALL_WINDOW`` epochs in a row
+that lower neither the objective beyond its rounding nor the measure by 1%, that is at
+most ``STALL_WINDOW`` epochs after its last progress.
 The stochastic solvers stop when the epoch's objective changed by less than ``tol``
-relative to the previous epoch's, :math:`|J_{t-1} - J_t| \le tol \cdot |J_{t-1}|`.
+relative to the previous epoch's, :math:`|J_{t-1} - J_t| \le tol \cdot |J_{t-1}|`, or
+at ``max_iter`` (their steps are noisy by design: no stagnation test).
 """
 
 from __future__ import annotations
@@ -28,20 +33,31 @@ from __future__ import annotations
 import numpy as np
 
 from logreg.linear.solvers._common import (
+    Stagnation,
     check_diverged,
     check_finite,
+    finish,
     gradient_reference,
     initial_weights,
     limit_blas_threads,
     max_abs,
     objective,
+    precise_data,
     progress_bar,
     record_iteration,
+    relative,
     smooth_loss_gradient,
-    warn_not_converged,
 )
+from logreg.linear.solvers.newton_cd import kkt_violation
 
 LR_SCHEDULES = ("constant", "invscaling", "exponential")
+
+STALL_WINDOW = 50
+"""Epochs of ``gd`` in a row without progress that end a fit."""
+
+STALL_FACTOR = 0.99
+"""A measure below this share of its best so far is progress for ``gd``: its measure
+falls by a constant factor per epoch, often less than 10% (the Newton solvers' share)."""
 
 
 def learning_rate(lr: float, schedule: str, decay: float, epoch: int) -> float:
@@ -64,7 +80,8 @@ class _Stepper:
         if momentum:
             self.prev_coef, self.prev_intercept = coef.copy(), intercept.copy()
 
-    def step(self, grad_coef, grad_intercept, eta):
+    def step(self, grad_coef, grad_intercept, eta, check=False):
+        """One step; with ``check``, returns whether it changed any weight."""
         new_coef = self.coef - eta * grad_coef
         new_intercept = self.intercept - eta * grad_intercept
         if self.momentum:
@@ -72,8 +89,13 @@ class _Stepper:
             new_intercept += self.momentum * (self.intercept - self.prev_intercept)
             self.prev_coef[...] = self.coef
             self.prev_intercept[...] = self.intercept
-        self.coef[...] = self.penalty.prox(new_coef, eta)
+        new_coef = self.penalty.prox(new_coef, eta)
+        moved = check and not (
+            np.array_equal(new_coef, self.coef) and np.array_equal(new_intercept, self.intercept)
+        )
+        self.coef[...] = new_coef
         self.intercept[...] = new_intercept
+        return moved
 
 
 def gd(
@@ -126,11 +148,16 @@ def gd(
         Epochs run.
     history : dict
         ``{"loss": [J after each epoch]}``.
+    convergence : Convergence
+        How it stopped (:class:`logreg.linear.solvers._common.Convergence`).
     """
     coef, intercept = initial_weights(coef0, intercept0, Y.shape[1], X.shape[1])
+    X = precise_data(X, tol)
     stepper = _Stepper(penalty, coef, intercept, momentum)
     history = {"loss": []}
-    converged = stopped = False
+    stagnation = Stagnation(X.dtype, STALL_WINDOW, factor=STALL_FACTOR)
+    reason = "max_iter"
+    criterion = np.inf
     epoch = 0
     # Overflow in a diverging run is reported by check_finite with the learning rate,
     # so numpy's own warnings would only repeat it less clearly.
@@ -144,7 +171,19 @@ def gd(
         initial = f + penalty.l1_value(coef)
         for epoch in range(1, max_iter + 1):
             eta = learning_rate(lr, lr_schedule, decay, epoch - 1)
-            stepper.step(grad_coef, grad_intercept, eta)
+            if not stepper.step(grad_coef, grad_intercept, eta, check=True):
+                # The step rounded away: the measure from the weights' difference would
+                # be 0, so take it from the gradient (the step-size limit of the same).
+                epoch -= 1
+                criterion = relative(
+                    max_abs(kkt_violation(coef, grad_coef, penalty.l1), grad_intercept), reference
+                )
+                reason = (
+                    "tol"
+                    if criterion <= tol
+                    else "stagnation: a step changed no weight (below their precision)"
+                )
+                break
             f, grad_coef, grad_intercept = smooth_loss_gradient(
                 loss, penalty, coef, intercept, X, Y, sample_weight
             )
@@ -152,21 +191,18 @@ def gd(
             check_diverged(value, initial, "gd", epoch, lr)
             record_iteration(history, bar, value)
             if callback is not None and callback(epoch, coef, intercept, value):
-                stopped = True
+                reason = "callback"
                 break
             prox_grad = (coef - penalty.prox(coef - eta * grad_coef, eta)) / eta
-            if max_abs(prox_grad, grad_intercept) <= tol * reference:
-                converged = True
+            criterion = relative(max_abs(prox_grad, grad_intercept), reference)
+            if (stopped := stagnation.stop(value, criterion, tol)) is not None:
+                reason = stopped
                 break
-    if not (converged or stopped):
-        warn_not_converged(
-            "gd",
-            max_iter,
-            "largest proximal gradient entry "
-            f"{max_abs(prox_grad, grad_intercept):.3g} > tol * "
-            f"{reference:.3g}",
-        )
-    return coef, intercept, epoch, history
+    convergence = finish(
+        "gd", n_iter=epoch, max_iter=max_iter, tol=tol, criterion=criterion, reason=reason,
+        measure="relative proximal gradient", dtype=X.dtype,
+    )  # fmt: skip
+    return coef, intercept, epoch, history, convergence
 
 
 def minibatch(
@@ -201,14 +237,16 @@ def minibatch(
 
     Returns
     -------
-    coef, intercept, n_iter, history
-        As for :func:`gd`.
+    coef, intercept, n_iter, history, convergence
+        As for :func:`gd`; the ``criterion`` of ``convergence`` is the relative change
+        of the objective over the last epoch.
     """
     n_samples = X.shape[0]
     coef, intercept = initial_weights(coef0, intercept0, Y.shape[1], X.shape[1])
     stepper = _Stepper(penalty, coef, intercept, momentum)
     history = {"loss": []}
-    converged = stopped = False
+    reason = "max_iter"
+    relative_change = np.inf
     epoch = 0
     with (
         np.errstate(over="ignore", invalid="ignore"),
@@ -238,22 +276,24 @@ def minibatch(
             value = objective(loss, penalty, coef, intercept, X, Y, sample_weight)
             check_diverged(value, initial, solver_name, epoch, lr)
             record_iteration(history, bar, value)
-            if callback is not None and callback(epoch, coef, intercept, value):
-                stopped = True
-                break
             change = abs(previous - value)
-            if change <= tol * abs(previous):
-                converged = True
-                break
-            relative_change = change / abs(previous) if previous else float("inf")
+            if previous:
+                relative_change = change / abs(previous)
+            else:
+                relative_change = 0.0 if change == 0 else np.inf
             previous = value
-    if not (converged or stopped):
-        warn_not_converged(
-            solver_name,
-            max_iter,
-            f"last relative change of the objective {relative_change:.3g} > tol={tol:g}",
-        )
-    return coef, intercept, epoch, history
+            if callback is not None and callback(epoch, coef, intercept, value):
+                reason = "callback"
+                break
+            if relative_change <= tol:
+                reason = "tol"
+                break
+    convergence = finish(
+        solver_name, n_iter=epoch, max_iter=max_iter, tol=tol, criterion=relative_change,
+        reason=reason, measure="relative change of the objective over the last epoch",
+        dtype=X.dtype,
+    )  # fmt: skip
+    return coef, intercept, epoch, history, convergence
 
 
 def sgd(loss, penalty, X, Y, sample_weight=None, *, rng, **kwargs):
