@@ -73,7 +73,8 @@ def test_make_ui_opens_the_runs_on_their_answer(tmp_path):
         )
         rows[name] = train(cfg, tmp_path / name)
     best_first = sorted(rows.values(), key=lambda r: -r["accuracy"])
-    with make_ui(store, tmp_path) as base, Chromium() as browser:
+    # Wide enough that the grid renders every column (it leaves those out of view out).
+    with make_ui(store, tmp_path) as base, Chromium(width=3000) as browser:
         browser.open(printed_link(tmp_path / "ui.log", "gaussian_clouds"))
         browser.wait_for(ROWS_SHOWN.format(n=2))
         columns = browser.evaluate(COLUMNS)
