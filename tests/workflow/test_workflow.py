@@ -163,7 +163,7 @@ def test_rerun_does_nothing_and_one_changed_parameter_reruns_one_training(workfl
     assert "Nothing to be done" in again.stdout + again.stderr
 
     config = yaml.safe_load((REPO / "conf" / "workflow" / "config.yaml").read_text())
-    config["experiments"][2]["overrides"].append("penalty.l2=0.01")  # faces_softmax
+    config["experiments"][2]["overrides"].append("optimizer.max_iter=299")  # faces_softmax_pixels
     changed = workflow_run / "changed.yaml"
     changed.write_text(yaml.safe_dump(config))
     plan = snakemake(workflow_run, "-n", "--configfile", str(changed))
