@@ -176,7 +176,9 @@ def test_a_batch_larger_than_the_data_names_the_config_key(train_cli):
     code, shown = train_cli(argv)
     assert code == 2
     assert re.fullmatch(r"error: config key 'optimizer\.batch_size': .*100000.*400.*", shown)
-    client = MlflowClient(tracking_uri="sqlite:///results/mlflow.db")
+    # By its absolute path: MLflow caches a store per URI, and a relative one would still
+    # name the file of an earlier test's working folder.
+    client = MlflowClient(tracking_uri=f"sqlite:///{Path('results/mlflow.db').resolve()}")
     experiment = client.get_experiment_by_name("gaussian_clouds")
     # Checked before any run starts (no experiment yet), or a run marked FAILED.
     runs = [] if experiment is None else client.search_runs([experiment.experiment_id])
