@@ -1,4 +1,4 @@
-"""The README's sparsity table: L1 fits on the electronics tf-idf vectors, converged.
+"""The sparsity table of docs/models.md: L1 fits on the electronics tf-idf vectors, converged.
 
 Every fit must meet its tolerance: a ConvergenceWarning is an error here.
 

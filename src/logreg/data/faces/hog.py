@@ -4,7 +4,7 @@ A linear model on raw pixels can only weigh each grey level at a fixed place: a 
 shifted by two pixels, or lit from the other side, is a different input. HOG (Dalal &
 Triggs, 2005) describes *where edges of which orientation are*, normalized for local
 contrast, which is what tells expressions apart. A softmax on HOG features is still a
-linear classifier; on FER2013 it gains about 7 points of accuracy over pixels (README).
+linear classifier; on FER2013 it gains about 7 points of accuracy over pixels (docs/results.md).
 
 For an image :math:`I` (grey levels, float):
 

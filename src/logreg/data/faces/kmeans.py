@@ -1,7 +1,7 @@
 """Unsupervised patch features of 48x48 faces: k-means on whitened patches (Coates & Ng, 2011).
 
 A linear softmax on these features stays a linear classifier of the features; what it
-gains over HOG (about 8 points on FER2013, README) comes from a dictionary of local
+gains over HOG (about 8 points on FER2013, docs/results.md) comes from a dictionary of local
 patterns learned from the training faces themselves.
 
 Fitting, on training images only (:func:`fit_kmeans`):
@@ -59,7 +59,7 @@ class KmeansParams:
     The defaults are Coates & Ng's (6x6 patches at every position, 800 centroids by 10
     iterations on 100,000 patches, whitening epsilon 0.1) but pooled over a 3x3 grid
     instead of the four quadrants: 7,200 features, which reach 0.553 on FER2013's
-    PrivateTest where the quadrants reach 0.540 (README, the feature ladder).
+    PrivateTest where the quadrants reach 0.540 (docs/results.md, the feature ladder).
     """
 
     patch_size: int = 6
