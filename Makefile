@@ -9,7 +9,7 @@ CORES ?= 2
 STORE ?= sqlite:///results/mlflow.db
 PORT ?= 5000
 
-.PHONY: run test ui server lint report lock clean
+.PHONY: run test test-fast ui server lint report lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -22,7 +22,12 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(STAMP)
+	@echo "make test: all 843 tests, the demo and real-data workflows and a throw-away SLURM cluster among them (~25 min on 2 cores); make test-fast runs the quick ones alone"
 	$(BIN)/python -m pytest
+
+# The tests not marked slow or realdata: the unit tests and the quick demo runs (~7 min on 2 cores).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not realdata"
 
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html
