@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import subprocess
@@ -99,24 +100,31 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-def imported_package_modules(path: Path) -> set[str]:
+def imported_package_modules(path: Path) -> frozenset[str]:
     """The ``logreg`` modules that the file ``path`` imports, function-level imports included.
 
     ``from logreg.a import b`` imports module ``logreg.a.b`` when that is a module, else
     the name ``b`` of module ``logreg.a``. A package's ``__init__`` counts only when it is
     imported itself: it runs first, but what it re-exports is used through its own module.
     """
+    return _imports_of(path.read_bytes(), str(path))
+
+
+@functools.cache
+def _imports_of(source: bytes, filename: str) -> frozenset[str]:
+    # Keyed by the file's bytes: the workflow asks for several code versions that share
+    # most modules, and each file is parsed once per content.
     import ast
 
     found = set()
-    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+    for node in ast.walk(ast.parse(source, filename)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             for alias in node.names:
                 submodule = f"{node.module}.{alias.name}"
                 found.add(submodule if module_file(submodule) else node.module)
-    return {name for name in found if module_file(name) is not None}
+    return frozenset(name for name in found if module_file(name) is not None)
 
 
 def code_files(*modules: str) -> list[Path]:
