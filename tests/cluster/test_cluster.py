@@ -145,7 +145,7 @@ def test_readme_cluster_commands_give_the_local_results(tmp_path):
     ):
         env.pop(name, None)
     work = checkout(base / "site")
-    prelude, server = "", None
+    prelude, server, runs = "", None, {}
     try:
         up = subprocess.run(
             ["bash", "-c", f"{cmd.CLUSTER_UP}\nexport -p | grep -E ' (SLURM_CONF|PATH)='"],
@@ -204,15 +204,17 @@ def test_readme_cluster_commands_give_the_local_results(tmp_path):
             )
             local = checkout(base / "local")
             # The three at once: the cluster's jobs queue for its 2 CPUs anyway.
-            runs = {
-                "workflow through the SLURM profile": shell(cmd.WORKFLOW, work, alice, prelude),
-                "sweep through submitit": shell(cmd.SWEEP, work, alice, prelude),
-                "local workflow": shell(cmd.LOCAL_WORKFLOW, local, env),
-            }
+            runs["workflow through the SLURM profile"] = shell(cmd.WORKFLOW, work, alice, prelude)
+            runs["sweep through submitit"] = shell(cmd.SWEEP, work, alice, prelude)
+            runs["local workflow"] = shell(cmd.LOCAL_WORKFLOW, local, env)
             outputs = {what: finish(proc, what, 600) for what, proc in runs.items()}
 
             check_results(work, local, uri, alice, users, outputs)
     finally:
+        # Also on a failure or an interrupt: the workflows and the sweep run in their own
+        # sessions, so nothing else would stop them.
+        for proc in runs.values():
+            stop(proc)
         if server is not None:
             stop(server)
         down = subprocess.run(
