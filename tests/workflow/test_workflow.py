@@ -48,11 +48,8 @@ DEMO_RUNS = [
 
 
 @pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    result = snakemake(workdir)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir
+def workflow_run(demo_run):
+    return demo_run.workdir  # tests/workflow/conftest.py: one run for the workflow tests
 
 
 def demo_summary(workdir: Path) -> pd.DataFrame:
