@@ -19,7 +19,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
 from test_cluster import pytestmark as cluster_marks
 
 from paths import REPO
@@ -56,8 +55,11 @@ def names(processes: dict[int, str]) -> set[str]:
     return {description.split(":", 1)[0] for description in processes.values()}
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_during_the_cluster_test_leaves_no_daemon(signum, tmp_path):
+def test_sigterm_during_the_cluster_test_leaves_no_daemon(tmp_path):
+    # SIGTERM only: tests/conftest.py turns it into the KeyboardInterrupt that Ctrl-C's
+    # SIGINT raises by itself, so the two take the same way out from there on (checked
+    # by hand with SIGINT: nothing left either; the test costs ~45 s).
+    signum = signal.SIGTERM
     token = uuid.uuid4().hex
     before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("logreg-cl-*"))
     log = tmp_path / "make-test.log"
