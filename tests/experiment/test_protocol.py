@@ -88,6 +88,17 @@ def test_bootstrap_interval_of_a_constant_is_that_constant():
     assert (interval.mean, interval.low, interval.high, interval.std) == (1.0, 1.0, 1.0, 0.0)
 
 
+def test_bootstrap_interval_in_blocks_is_the_one_shot_interval_bit_for_bit(monkeypatch):
+    # A large test split is resampled in blocks (memory); the interval must not change.
+    correct = (np.random.default_rng(5).random(1001) < 0.8).astype(float)
+    rng = np.random.default_rng(7)
+    means = correct[rng.integers(0, correct.size, size=(300, correct.size))].mean(axis=1)
+    low, high = np.quantile(means, [0.025, 0.975])
+    monkeypatch.setattr(statistics, "BOOTSTRAP_BLOCK", 7 * 1001)  # 43 blocks, the last short
+    interval = statistics.bootstrap_interval(correct, n_boot=300, seed=7)
+    assert (interval.low, interval.high, interval.std) == (low, high, means.std(ddof=1))
+
+
 # -- the path ----------------------------------------------------------------------------------
 def _problem(seed=0, n=300, d=20):
     rng = np.random.default_rng(seed)

@@ -34,6 +34,7 @@ from paths import SRC
 PRESETS = {
     "gaussian_clouds": ["dataset.n_samples=400"],
     "reviews": ["evaluation.n_splits=3", "evaluation.n_repeats=1", "selection.n_values=4"],
+    "reviews_large": [],
     "faces_binary": [],
     "faces_softmax": [],
     "faces_softmax_hog": [],

@@ -349,7 +349,7 @@ def _snakemake_error(result) -> str:
             "ValueError: experiment 'clouds' in the workflow config: its overrides "
             "['experiment=nope'] do not compose: In 'train': Could not find 'experiment/nope', "
             "options of 'experiment': faces_binary, faces_softmax, faces_softmax_hog, "
-            "faces_softmax_pixels, gaussian_clouds, reviews",
+            "faces_softmax_pixels, gaussian_clouds, reviews, reviews_large",
         ),
         (
             "an experiment with dataset.features that no rule prepares",
