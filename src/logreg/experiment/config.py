@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from logreg.data.faces.features import FEATURES
+from logreg.data.faces.features import check_features
 from logreg.errors import ConfigError
 from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
 from logreg.linear.exceptions import InvalidParameterError
@@ -366,7 +366,10 @@ def check_config(cfg: DictConfig) -> None:
                 f"use {str(exc).split('; use ')[1]}, or selection=fixed to fit one penalty",
             ) from None
     if cfg.dataset.kind == "faces":
-        _choice(cfg, "dataset.features", FEATURES)  # folders results/data/faces/<source>/<features>
+        try:  # folders results/data/faces/<source>/<features>: registered kinds joined by '+'
+            check_features(cfg_get(cfg, "dataset.features"))
+        except ValueError as exc:
+            raise ConfigError("dataset.features", str(exc)) from None
     if cfg.dataset.kind != "gaussian_clouds" and not cfg.dataset.path:
         raise ConfigError("dataset.path", "a prepared dataset folder is required")
     if not 0 < cfg.model.threshold_value < 1:
