@@ -138,9 +138,9 @@ def _scan() -> None:
 
 
 def registry() -> dict[str, type[FeatureKind]]:
-    """Name -> kind class of every registered kind, in the order they registered."""
+    """Name -> kind class of every registered kind, by name (whatever the import order)."""
     _scan()
-    return dict(_REGISTRY)
+    return dict(sorted(_REGISTRY.items()))
 
 
 def kind_modules() -> list[str]:
