@@ -9,6 +9,7 @@ import pytest
 
 from logreg.data.faces import fit_normalization, load_stats, normalize, parse_pixel_string
 from logreg.data.faces.hog import HogParams, hog_features
+from logreg.data.faces.feature_kinds import registry
 from logreg.data.faces.normalize import fit_and_normalize, save_stats
 from logreg.errors import DataError
 
@@ -155,7 +156,10 @@ def test_hog_parameters_without_hog_features_are_rejected(face_splits):
     with pytest.raises(ValueError, match="options for hog given, but features is 'pixels'"):
         fit_normalization(train, "per_pixel", hog=HogParams())
     with pytest.raises(
-        ValueError, match=re.escape("features must be registered kinds joined by '+' (hog, kmeans, pixels;")
+        ValueError,
+        match=re.escape(
+            f"features must be registered kinds joined by '+' ({', '.join(registry())};"
+        ),
     ):
         fit_normalization(train, "per_pixel", features="sift")
 
@@ -166,7 +170,11 @@ def test_saved_hog_statistics_keep_the_layout_and_normalize_identically(tmp_path
     stats = fit_normalization(train, "per_pixel", features="hog", hog=hog)
     save_stats(tmp_path / "normalization.npz", stats)
     loaded = load_stats(tmp_path / "normalization.npz")
-    assert loaded.features == "hog" and loaded.part("hog").params == hog and loaded.method == "per_pixel"
+    assert (
+        loaded.features == "hog"
+        and loaded.part("hog").params == hog
+        and loaded.method == "per_pixel"
+    )
     assert loaded.n_features == hog.n_features
     np.testing.assert_array_equal(loaded.mean, stats.mean)
     np.testing.assert_array_equal(loaded.std, stats.std)

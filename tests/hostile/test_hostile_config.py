@@ -357,7 +357,7 @@ def _snakemake_error(result) -> str:
             "ValueError: experiment 'faces' in the workflow config: its overrides "
             "['experiment=faces_softmax', 'dataset.features=edges'] give an invalid value: "
             "config key 'dataset.features': got 'edges', expected feature kinds joined by '+' "
-            "(registered: hog, kmeans, pixels; e.g. hog+kmeans), each once",
+            "(registered: hog, kmeans, lbp, pixels; e.g. hog+kmeans), each once",
         ),
         (
             "a HOG layout whose blocks do not fit",
