@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from logreg.data.faces import fit_normalization, load_stats, normalize, parse_pixel_string
-from logreg.data.faces.hog import HogParams, hog_features
 from logreg.data.faces.feature_kinds import registry
+from logreg.data.faces.hog import HogParams, hog_features
 from logreg.data.faces.normalize import fit_and_normalize, save_stats
 from logreg.errors import DataError
 

@@ -160,9 +160,7 @@ def _write_files(
         picture = _weight_pictures(coef, dataset.meta)
         if picture is not None:  # None: no feature kind of the run draws its weights
             images, caption = picture
-            plots.weight_images(
-                images, titles, output_dir / FIGURES / "weight_images.png", caption
-            )
+            plots.weight_images(images, titles, output_dir / FIGURES / "weight_images.png", caption)
 
 
 def _weight_pictures(coef: np.ndarray, meta: dict) -> tuple[np.ndarray, str | None] | None:
