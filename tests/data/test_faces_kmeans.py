@@ -129,10 +129,10 @@ def test_same_seed_same_features_bit_for_bit_and_another_seed_differs():
 def test_statistics_come_from_the_training_images_only():
     train, test = faces(40, seed=5), faces(10, seed=6)
     stats = fit_normalization(train, "per_pixel", features="kmeans", kmeans=SMALL)
-    assert stats.kmeans.params == SMALL and stats.n_features == 96
+    assert stats.part("kmeans").params == SMALL and stats.n_features == 96
     # The dictionary is the one fitted on train alone; mean and std are those of train.
     reference = fit_kmeans(train, SMALL)
-    np.testing.assert_array_equal(stats.kmeans.centroids, reference.centroids)
+    np.testing.assert_array_equal(stats.part("kmeans").dictionary.centroids, reference.centroids)
     raw_train = kmeans_features(train, reference).astype(np.float64)
     np.testing.assert_allclose(stats.mean, raw_train.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(stats.std, raw_train.std(axis=0), rtol=1e-4)
@@ -152,7 +152,7 @@ def test_hog_plus_kmeans_is_hog_then_kmeans_standardized(tmp_path):
     np.testing.assert_array_equal(out[:, 1764:], normalize(test, kmeans))
     save_stats(tmp_path / "normalization.npz", both)
     loaded = load_stats(tmp_path / "normalization.npz")
-    assert loaded.features == "hog+kmeans" and loaded.kmeans.params == SMALL
+    assert loaded.features == "hog+kmeans" and loaded.part("kmeans").params == SMALL
     np.testing.assert_array_equal(normalize(test, loaded), out)
 
 
@@ -174,7 +174,7 @@ def test_bad_parameters_are_named(kwargs, message):
 
 
 def test_kmeans_parameters_need_kmeans_features():
-    with pytest.raises(ValueError, match="k-means parameters given, but features is 'hog'"):
+    with pytest.raises(ValueError, match="options for kmeans given, but features is 'hog'"):
         fit_normalization(faces(5, seed=0), "per_pixel", features="hog", kmeans=SMALL)
     with pytest.raises(ValueError, match="kmeans features take the per_pixel normalization"):
         fit_normalization(faces(5, seed=0), "scale", features="kmeans")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from logreg.data.faces import fit_normalization, load_stats, normalize, parse_pixel_string
+from logreg.data.faces.feature_kinds import registry
 from logreg.data.faces.hog import HogParams, hog_features
 from logreg.data.faces.normalize import fit_and_normalize, save_stats
 from logreg.errors import DataError
@@ -116,7 +117,7 @@ def face_splits():
 def test_hog_per_pixel_uses_training_statistics_only(face_splits):
     train, test = face_splits
     stats = fit_normalization(train, "per_pixel", features="hog")
-    assert stats.features == "hog" and stats.hog == HogParams()
+    assert stats.features == "hog" and stats.part("hog").params == HogParams()
     assert stats.n_features == 1764 and stats.mean.shape == stats.std.shape == (1764,)
     train_hog = hog_features(train).astype(np.float64)
     mean, std = train_hog.mean(axis=0), train_hog.std(axis=0)
@@ -152,10 +153,13 @@ def test_hog_takes_only_the_per_pixel_normalization(face_splits, method):
 
 def test_hog_parameters_without_hog_features_are_rejected(face_splits):
     train, _ = face_splits
-    with pytest.raises(ValueError, match="HOG parameters given, but features is 'pixels'"):
+    with pytest.raises(ValueError, match="options for hog given, but features is 'pixels'"):
         fit_normalization(train, "per_pixel", hog=HogParams())
     with pytest.raises(
-        ValueError, match=re.escape("features must be one of pixels, hog, kmeans, hog+kmeans, got")
+        ValueError,
+        match=re.escape(
+            f"features must be registered kinds joined by '+' ({', '.join(registry())};"
+        ),
     ):
         fit_normalization(train, "per_pixel", features="sift")
 
@@ -166,7 +170,11 @@ def test_saved_hog_statistics_keep_the_layout_and_normalize_identically(tmp_path
     stats = fit_normalization(train, "per_pixel", features="hog", hog=hog)
     save_stats(tmp_path / "normalization.npz", stats)
     loaded = load_stats(tmp_path / "normalization.npz")
-    assert loaded.features == "hog" and loaded.hog == hog and loaded.method == "per_pixel"
+    assert (
+        loaded.features == "hog"
+        and loaded.part("hog").params == hog
+        and loaded.method == "per_pixel"
+    )
     assert loaded.n_features == hog.n_features
     np.testing.assert_array_equal(loaded.mean, stats.mean)
     np.testing.assert_array_equal(loaded.std, stats.std)
@@ -185,7 +193,7 @@ def test_statistics_file_without_features_loads_as_pixels(tmp_path, splits, meth
     # as written before HOG existed: method, mean and std only
     np.savez(path, method=np.array(method), mean=stats.mean, std=stats.std)
     loaded = load_stats(path)
-    assert loaded.features == "pixels" and loaded.hog is None
+    assert loaded.features == "pixels" and [p.name for p in loaded.transform.parts] == ["pixels"]
     assert loaded.n_features == 2304
     np.testing.assert_array_equal(normalize(test, loaded), normalize(test, stats))
 
@@ -224,5 +232,8 @@ def test_fit_and_normalize_is_fit_then_normalize(splits, method, features):
     expected_stats = fit_normalization(train, method, features)
     np.testing.assert_array_equal(stats.mean, expected_stats.mean)
     np.testing.assert_array_equal(stats.std, expected_stats.std)
-    assert (stats.features, stats.hog) == (expected_stats.features, expected_stats.hog)
+    assert stats.features == expected_stats.features
+    assert [part.params for part in stats.transform.parts] == [
+        part.params for part in expected_stats.transform.parts
+    ]
     np.testing.assert_array_equal(normalized, normalize(train, expected_stats))

@@ -194,7 +194,7 @@ def test_hog_features_are_prepared_with_their_layout(tmp_path, fer_csv):
     assert prepared.meta["hog"] == {"cell_size": 6, "orientations": 9, "block_size": 2}
     assert prepared.meta["normalization"] == "per_pixel"
     stats = load_stats(out / "normalization.npz")
-    assert stats.features == "hog" and stats.hog == HogParams()
+    assert stats.features == "hog" and stats.part("hog").params == HogParams()
     # statistics of the training rows only
     train_hog = hog_features(pixels[:12]).astype(np.float64)
     np.testing.assert_allclose(stats.mean, train_hog.mean(axis=0), rtol=1e-5, atol=1e-7)
@@ -238,7 +238,7 @@ def test_hog_layout_options_reach_the_prepared_dataset(tmp_path, fer_csv):
     prepared = load_prepared(out)
     assert prepared.meta["hog"] == {"cell_size": 8, "orientations": 6, "block_size": 3}
     assert prepared.X["train"].shape == (12, HogParams(8, 6, 3).n_features) == (12, 864)
-    assert load_stats(out / "normalization.npz").hog == HogParams(8, 6, 3)
+    assert load_stats(out / "normalization.npz").part("hog").params == HogParams(8, 6, 3)
 
 
 @pytest.mark.parametrize("method", ["scale", "per_image"])
@@ -328,7 +328,7 @@ def test_kmeans_options_reach_the_prepared_dataset_with_its_centroid_picture(tmp
     )
     assert prepared.X["train"].shape == (12, 1764 + 9 * 10)
     stats = load_stats(out / "normalization.npz")
-    assert stats.kmeans.params.to_dict() == expected
+    assert stats.part("kmeans").params.to_dict() == expected
     assert (out / "kmeans_centroids.png").read_bytes().startswith(b"\x89PNG")
     # a raw CSV row through the saved statistics, as a served model does it
     line = path.read_text().splitlines()[1 + 17]  # header, then test row 1

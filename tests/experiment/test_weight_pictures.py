@@ -26,7 +26,9 @@ def test_kmeans_weights_are_painted_over_the_face_regions(features, n_hog):
     assert images.shape == (2, 48, 48)
     assert images[0, 0, 0] == 1.0 and images[0, 47, 47] == 0.0
     assert images[1, 47, 47] == -2.0 and images[1, 0, 0] == 0.0
-    assert caption.startswith(f"k-means weights ({features})")
+    assert caption.startswith("k-means weights: mean over the 5 centroids of each of the 2x2")
+    # In a concatenation the caption says whose columns the picture shows.
+    assert caption.endswith("(kmeans columns of hog+kmeans)") == (features == "hog+kmeans")
 
 
 def test_pixel_weights_stay_images():

@@ -356,8 +356,8 @@ def _snakemake_error(result) -> str:
             ["--configfile", "bad_features.yaml"],
             "ValueError: experiment 'faces' in the workflow config: its overrides "
             "['experiment=faces_softmax', 'dataset.features=edges'] give an invalid value: "
-            "config key 'dataset.features': got 'edges', expected one of pixels, hog, kmeans, "
-            "hog+kmeans",
+            "config key 'dataset.features': got 'edges', expected feature kinds joined by '+' "
+            "(registered: hog, kmeans, lbp, pixels; e.g. hog+kmeans), each once",
         ),
         (
             "a HOG layout whose blocks do not fit",
@@ -368,7 +368,7 @@ def _snakemake_error(result) -> str:
         (
             "a k-means pooling grid finer than the patch positions",
             ["--configfile", "bad_kmeans.yaml"],
-            "workflow config key faces.kmeans.pool_grid 42 is finer than the 41 patch positions "
+            "workflow config key faces.kmeans: pool_grid 42 is finer than the 41 patch positions "
             "across the image (patch_size 8, stride 1)",
         ),
     ],

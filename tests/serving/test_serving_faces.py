@@ -10,6 +10,7 @@ import pytest
 
 from logreg.data.faces import load_stats, normalize
 from logreg.data.faces.demo import write_demo_csv
+from logreg.data.faces.feature_kinds import registry
 from logreg.data.faces.kmeans import KmeansParams
 from logreg.data.faces.prepare import load_fer2013, prepare_faces
 from logreg.errors import DataError
@@ -19,14 +20,24 @@ from logreg.serving.pyfunc_model import LinearClassifierModel, model_inputs
 SMALL_KMEANS = KmeansParams(n_centroids=40, n_patches=4000, n_iter=3, seed=7)
 
 
-@pytest.fixture(scope="module", params=["pixels", "hog", "kmeans", "hog+kmeans"])
+# Every registered kind alone, and combinations (composition, not a kind of its own).
+SPECS = [*registry(), "hog+kmeans", "pixels+hog"]
+
+
+@pytest.fixture(scope="module", params=SPECS)
 def served(request, tmp_path_factory):
-    """A prepared demo dataset of one feature kind and a served model on it."""
+    """A prepared demo dataset of one feature spec and a served model on it."""
     folder = tmp_path_factory.mktemp(request.param.replace("+", "_"))
     write_demo_csv(folder / "fer.csv", 210, seed=3)
-    kmeans = SMALL_KMEANS if "kmeans" in request.param else None
+    options = {"kmeans": SMALL_KMEANS} if "kmeans" in request.param.split("+") else {}
+    normalization = "per_pixel"
     dataset = prepare_faces(
-        folder / "fer.csv", folder / "prepared", features=request.param, kmeans=kmeans, seed=0
+        folder / "fer.csv",
+        folder / "prepared",
+        features=request.param,
+        normalization=normalization,
+        seed=0,
+        **options,
     )
     rng = np.random.default_rng(4)
     coef = rng.normal(size=(7, dataset.X["train"].shape[1]))

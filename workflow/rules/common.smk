@@ -7,9 +7,8 @@ import shlex
 import sys
 
 from logreg.data import sources
-from logreg.data.faces.features import FEATURES, feature_parts, normalization_for
-from logreg.data.faces.hog import HogParams
-from logreg.data.faces.kmeans import KmeansParams
+from logreg.data.faces.feature_kinds import build, cli_options, kind_modules, registry
+from logreg.data.faces.features import feature_parts, is_parallel, normalization_for
 from logreg.experiment.config import compose
 from logreg.experiment.plan import plan_runs
 from logreg.experiment.summary import logged_answer
@@ -34,8 +33,13 @@ CODE = {
     "demo_reviews": code_version("logreg.data.reviews.demo", entry="logreg.data.reviews.__main__"),
     "reviews": code_version("logreg.data.reviews.stages", entry="logreg.data.reviews.__main__"),
     "demo_faces": code_version("logreg.data.faces.demo", entry="logreg.data.faces.__main__"),
-    "faces": code_version("logreg.data.faces.prepare", entry="logreg.data.faces.__main__"),
-    "train": code_version("logreg.train"),
+    "parse_faces": code_version("logreg.data.faces.images", entry="logreg.data.faces.__main__"),
+    # The registry imports the feature kinds' modules by name, which no import statement
+    # shows: they are listed here (and for training: the served model computes features).
+    "faces": code_version(
+        "logreg.data.faces.prepare", *kind_modules(), entry="logreg.data.faces.__main__"
+    ),
+    "train": code_version("logreg.train", *kind_modules()),
     "summary": code_version("logreg.experiment.summary"),
 }
 
@@ -67,16 +71,22 @@ FACE_SOURCE = sources.source_name(
 REVIEWS_RESULTS = f"{RESULTS}/data/reviews/{REVIEW_SOURCE}"
 FACES_RESULTS = f"{RESULTS}/data/faces/{FACE_SOURCE}"
 
-try:
-    # The schema checks each number; whether they fit together is checked here, at start-up.
-    HOG = HogParams(**config["faces"]["hog"])
-except ValueError as exc:
-    raise ValueError(f"workflow config key faces.hog: {exc}") from None
-try:
-    KMEANS = KmeansParams(**config["faces"]["kmeans"])
-except ValueError as exc:
-    # The message starts with the parameter's name: faces.kmeans.<name>.
-    raise ValueError(f"workflow config key faces.kmeans.{exc}") from None
+
+
+def _kind_options():
+    """Each registered kind's options from its faces.<kind> section (defaults if absent)."""
+    options = {}
+    for name, kind in registry().items():
+        try:
+            # The schema checks each number; whether they fit together is checked here,
+            # at start-up.
+            options[name] = kind.Params(**(config["faces"].get(name) or {}))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"workflow config key faces.{name}: {exc}") from None
+    return options
+
+
+FACE_KIND_OPTIONS = _kind_options()
 
 
 # --- training runs --------------------------------------------------------------------
@@ -103,6 +113,8 @@ RUNS = {
     )
 }
 RUN_DIRS = [f"{RESULTS}/runs/{experiment}/{dataset}" for experiment, dataset in RUNS]
+# The face feature specs the runs train on (prepared folders FACES_RESULTS/<spec>).
+FACE_SPECS = sorted({os.path.basename(r.data_dir) for r in RUNS.values() if r.kind == "faces"})
 
 
 def _missing_inputs():
@@ -141,12 +153,12 @@ def get_train_data(wildcards):
 
 
 def get_train_priority(wildcards):
-    # The fit on k-means features is the longest training job: it starts as soon as its
-    # data is ready, the other runs go beside it (see get_prepare_priority).
+    # The fit on the long features (k-means) is the longest training job: it starts as soon
+    # as its data is ready, the other runs go beside it (see get_prepare_priority).
     run = RUNS[wildcards.experiment, wildcards.dataset]
     if run.kind != "faces":
         return 0
-    return 1 if "kmeans" in feature_parts(os.path.basename(run.data_dir)) else 0
+    return 1 if is_parallel(os.path.basename(run.data_dir)) else 0
 
 
 def get_train_overrides(wildcards):
@@ -174,26 +186,20 @@ def get_face_normalization(wildcards):
 
 
 def get_prepare_threads(wildcards):
-    # The k-means encoding runs one thread per core; pixels and HOG are single-threaded
-    # numpy, so their jobs leave the other core to the rest of the workflow.
-    return 2 if "kmeans" in feature_parts(wildcards.features) else 1
+    # Kinds that encode in parallel (k-means) get one thread per core; the others are
+    # single-threaded numpy, so their jobs leave the other core to the rest of the workflow.
+    return 2 if is_parallel(wildcards.features) else 1
 
 
 def get_prepare_priority(wildcards):
-    # The k-means feature pass is the longest data job and its model the longest fit:
+    # The parallel kinds are the longest data jobs and their models the longest fits:
     # started first, the rest of the workflow runs beside that chain (critical path first).
-    return 1 if "kmeans" in feature_parts(wildcards.features) else 0
+    return 1 if is_parallel(wildcards.features) else 0
 
 
 def get_feature_options(wildcards):
-    # Only the jobs of those features get them, so changing faces.hog does not rerun the
-    # k-means branch, nor faces.kmeans the HOG one.
+    # Only the jobs of a kind get its options (derived from the registry), so changing
+    # faces.hog does not rerun the k-means branch, nor faces.kmeans the HOG one.
     parts = feature_parts(wildcards.features)
-    options = []
-    if "hog" in parts:
-        options += ["--hog-cell-size", HOG.cell_size, "--hog-orientations", HOG.orientations,
-                    "--hog-block-size", HOG.block_size]
-    if "kmeans" in parts:
-        for name, value in KMEANS.to_dict().items():
-            options += [f"--kmeans-{name.replace('_', '-')}", value]
-    return options
+    transform = build(wildcards.features, {n: FACE_KIND_OPTIONS[n] for n in parts})
+    return [option for part in transform.parts for option in cli_options(part)]

@@ -1,13 +1,14 @@
-# FER2013 faces: raw CSV / CSV.gz / image folders -> validated, split, featurized,
-# normalized arrays, one prepared folder per feature kind (what dataset.features picks):
+# FER2013 faces: raw CSV / CSV.gz / image folders -> parsed once into a memory-mappable
+# image store -> one prepared folder per feature spec (what dataset.features picks):
 #
-#   demo_faces (demo source only) -> prepare_faces
-#       -> results/data/faces/<source>/{pixels,hog,kmeans,hog+kmeans}
+#   demo_faces (demo source only) -> parse_faces -> results/data/faces/<source>/images
+#       -> prepare_faces -> results/data/faces/<source>/{pixels,hog,kmeans,hog+kmeans,...}
 #
 # fer2013_path picks the input; the format is detected from it:
 #   --config fer2013_path=../shared/data/fer2013/fer2013.csv.gz   # Kaggle CSV, gzipped
 #   --config fer2013_path=/data/fer2013      # image folders: <root>/{train,test}/<emotion>/
-# demo_faces only runs when fer2013_path is the demo file (the default).
+# demo_faces only runs when fer2013_path is the demo file (the default). Only parse_faces
+# reads the source; every prepare_faces job reads the image store.
 
 
 rule demo_faces:
@@ -24,18 +25,35 @@ rule demo_faces:
         " --n-rows {params.n_rows:q} --seed {params.seed:q} 2> {log:q}"
 
 
-rule prepare_faces:
+rule parse_faces:
     input:
         source=FER2013_SOURCE,
+    output:
+        images=directory(f"{FACES_RESULTS}/images"),
+    params:
+        code=CODE["parse_faces"],
+        skip_flag="--skip-bad-rows" if config["faces"]["skip_bad_rows"] else "",
+        val_fraction=config["faces"]["val_fraction"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/parse_faces/{FACE_SOURCE}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/parse_faces/{FACE_SOURCE}.tsv"
+    shell:
+        "python -m logreg.data.faces parse --input {input.source:q}"
+        " --out-dir {output.images:q} {params.skip_flag}"
+        " --val-fraction {params.val_fraction:q} --seed {params.seed:q} 2> {log:q}"
+
+
+rule prepare_faces:
+    input:
+        images=rules.parse_faces.output.images,
     output:
         prepared=directory(f"{FACES_RESULTS}/{{features}}"),
     params:
         normalization=get_face_normalization,
         code=CODE["faces"],
         feature_options=get_feature_options,
-        skip_flag="--skip-bad-rows" if config["faces"]["skip_bad_rows"] else "",
-        val_fraction=config["faces"]["val_fraction"],
-        seed=config["seed"],
     threads: get_prepare_threads
     priority: get_prepare_priority
     log:
@@ -43,8 +61,7 @@ rule prepare_faces:
     benchmark:
         f"{RESULTS}/benchmarks/prepare_faces/{FACE_SOURCE}/{{features}}.tsv"
     shell:
-        "python -m logreg.data.faces prepare --input {input.source:q}"
+        "python -m logreg.data.faces prepare --input {input.images:q}"
         " --out-dir {output.prepared:q} --normalization {params.normalization:q}"
         " --features {wildcards.features:q} {params.feature_options:q} --threads {threads}"
-        " {params.skip_flag} --val-fraction {params.val_fraction:q}"
-        " --seed {params.seed:q} 2> {log:q}"
+        " 2> {log:q}"

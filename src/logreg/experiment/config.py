@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from logreg.data.faces.features import FEATURES
+from logreg.data.faces.features import check_features, kind_names
 from logreg.errors import ConfigError
 from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
 from logreg.linear.exceptions import InvalidParameterError
@@ -59,7 +59,8 @@ class DatasetConfig:
     path: Optional[str] = None
     domain: Optional[str] = None
     classes: Optional[list[int]] = None  # keep only these class indices (binary experiments)
-    # faces: pixels, hog, kmeans or hog+kmeans: the prepared folder <results_dir>/faces/<features>
+    # faces: registered kinds joined by '+' (pixels, hog, kmeans, hog+kmeans, ...): the
+    # prepared folder <results_dir>/faces/<features>
     features: Optional[str] = None
     n_samples: int = 2000  # gaussian_clouds: per split (train); val/test get half each
     mean0: list[float] = field(default_factory=lambda: [-2.0, -2.0])
@@ -366,7 +367,15 @@ def check_config(cfg: DictConfig) -> None:
                 f"use {str(exc).split('; use ')[1]}, or selection=fixed to fit one penalty",
             ) from None
     if cfg.dataset.kind == "faces":
-        _choice(cfg, "dataset.features", FEATURES)  # folders results/data/faces/<source>/<features>
+        value = cfg_get(cfg, "dataset.features")  # folders results/data/faces/<source>/<value>
+        try:
+            check_features(value)
+        except ValueError:
+            raise ConfigError(
+                "dataset.features",
+                f"got {value!r}, expected feature kinds joined by '+' "
+                f"(registered: {', '.join(kind_names())}; e.g. hog+kmeans), each once",
+            ) from None
     if cfg.dataset.kind != "gaussian_clouds" and not cfg.dataset.path:
         raise ConfigError("dataset.path", "a prepared dataset folder is required")
     if not 0 < cfg.model.threshold_value < 1:

@@ -4,8 +4,8 @@ Written into the run folder (and uploaded to MLflow as artifacts): ``model.npz``
 (weights, intercept, classes, threshold), ``weights.csv`` (one row per feature),
 ``history.csv``, ``confusion_matrix.csv``, ``top_words.csv`` (reviews), and the figures
 in ``figures/``: ``learning_curves.png``, ``confusion_matrix.png``, and per kind
-``top_words.png`` + ``roc.png`` (binary) or ``weight_images.png`` (faces; with k-means
-features also ``kmeans_centroids.png``, copied from the prepared folder).
+``top_words.png`` + ``roc.png`` (binary) or ``weight_images.png`` (faces; plus the figures
+a feature kind wrote into the prepared folder, e.g. ``kmeans_centroids.png``).
 """
 
 from __future__ import annotations
@@ -89,9 +89,14 @@ def evaluate(
         cfg.tracking.top_words,
         history_note,
     )
-    mosaic = Path(cfg.dataset.get("path") or ".") / "kmeans_centroids.png"
-    if dataset.meta.get("kmeans") and mosaic.is_file():
-        shutil.copyfile(mosaic, output_dir / FIGURES / mosaic.name)  # logged with the run
+    if dataset.meta.get("kind") == "faces":
+        from logreg.data.faces.feature_kinds import Concatenation
+
+        for prefix, part, _ in Concatenation.from_meta(dataset.meta).blocks():
+            for name in part.figure_names(prefix):
+                figure = Path(cfg.dataset.get("path") or ".") / name
+                if figure.is_file():  # logged with the run
+                    shutil.copyfile(figure, output_dir / FIGURES / name)
     return Evaluation(metrics=out, threshold=threshold)
 
 
@@ -152,35 +157,28 @@ def _write_files(
             titles = [f"{class_names[1]} (+) vs {class_names[0]} (-)"]
         else:
             titles = class_names
-        images, caption = _weight_pictures(coef, dataset.meta)
-        plots.weight_images(images, titles, output_dir / FIGURES / "weight_images.png", caption)
+        picture = _weight_pictures(coef, dataset.meta)
+        if picture is not None:  # None: no feature kind of the run draws its weights
+            images, caption = picture
+            plots.weight_images(images, titles, output_dir / FIGURES / "weight_images.png", caption)
 
 
-def _weight_pictures(coef: np.ndarray, meta: dict) -> tuple[np.ndarray, str | None]:
-    """Each class's weights as a picture: the 48x48 image of pixel weights, for HOG
-    features one line per cell and orientation (:func:`logreg.data.faces.hog.glyph_image`),
-    for k-means features (alone or after HOG) the mean weight of each pooling region
-    (:func:`logreg.data.faces.kmeans.region_image`)."""
-    features = meta.get("features", "pixels")
-    if features == "pixels":
-        return coef.reshape(coef.shape[0], *meta["image_shape"]), None
-    if "kmeans" in meta:
-        from logreg.data.faces.kmeans import KmeansParams, region_image
+def _weight_pictures(coef: np.ndarray, meta: dict) -> tuple[np.ndarray, str | None] | None:
+    """Each class's weights as a picture, drawn by the feature kind of its columns: the
+    48x48 image of pixel weights, HOG glyphs (:func:`logreg.data.faces.hog.glyph_image`),
+    k-means region weights (:func:`logreg.data.faces.kmeans.region_image`), ... For a
+    concatenation, the last kind that draws one."""
+    from logreg.data.faces.feature_kinds import Concatenation
 
-        params = KmeansParams(**meta["kmeans"])
-        kmeans_block = coef[:, coef.shape[1] - params.n_features :]  # k-means columns come last
-        return (
-            np.stack([region_image(row, params) for row in kmeans_block]),
-            f"k-means weights ({features}): mean over the {params.n_centroids} centroids "
-            f"of each of the {params.pool_grid}x{params.pool_grid} face regions",
-        )
-    from logreg.data.faces.hog import HogParams, glyph_image
-
-    params = HogParams(**meta["hog"])
-    return (
-        np.stack([glyph_image(row, params) for row in coef]),
-        "HOG weights: one line per cell along the edge orientation it weighs",
-    )
+    transform = Concatenation.from_meta(meta)
+    for prefix, part, columns in reversed(transform.blocks()):
+        picture = part.weight_pictures(coef[:, columns])
+        if picture is not None:
+            images, caption = picture
+            if caption is not None and len(transform.parts) > 1:
+                caption = f"{caption} ({prefix} columns of {transform.spec})"
+            return images, caption
+    return None
 
 
 def _top_words(weights: np.ndarray, feature_names: list[str], output_dir: Path, n: int) -> None:

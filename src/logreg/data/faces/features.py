@@ -1,50 +1,51 @@
-"""The face feature kinds, and the one table of which normalization each takes.
+"""Feature specs (``pixels``, ``hog``, ``kmeans``, ``hog+kmeans``, ...) and their normalization.
 
-Used by the data stage (:mod:`logreg.data.faces.normalize`, the ``prepare`` command), the
-workflow (``workflow/rules/faces.smk``) and, through the saved statistics, the served
-model: nowhere else says which features imply which normalization.
+Read by the data stage, the workflow (``workflow/rules/common.smk``) and the training
+config (``dataset.features``); the kinds themselves are in
+:mod:`logreg.data.faces.feature_kinds`. A spec is registered kinds joined by ``+``.
 
-* ``pixels``: the 2,304 grey levels, normalized as configured (``scale``, ``per_pixel``
-  or ``per_image``);
-* ``hog``: histograms of oriented gradients (:mod:`logreg.data.faces.hog`);
-* ``kmeans``: pooled triangle k-means patch features (:mod:`logreg.data.faces.kmeans`);
-* ``hog+kmeans``: both, concatenated in that order.
-
-Every kind but ``pixels`` is standardized feature by feature with training statistics
-(``per_pixel``): HOG blocks are contrast-normalized already and k-means patches
-before encoding, so only the scale of each feature is left to fix.
+Which normalization applies: those every kind of the spec allows. Pixels allow ``scale``,
+``per_pixel`` and ``per_image`` (``faces.normalization`` picks); every other kind is
+standardized feature by feature with training statistics (``per_pixel``): HOG blocks are
+contrast-normalized already and k-means patches before encoding, so only the scale of
+each feature is left to fix.
 """
 
 from __future__ import annotations
 
-FEATURES = ("pixels", "hog", "kmeans", "hog+kmeans")
+from logreg.data.faces.feature_kinds import allowed_normalizations, registry, spec_names
 
-# None: the configured normalization applies; otherwise the only one that does.
-_NORMALIZATION: dict[str, str | None] = {
-    "pixels": None,
-    "hog": "per_pixel",
-    "kmeans": "per_pixel",
-    "hog+kmeans": "per_pixel",
-}
+
+def kind_names() -> tuple[str, ...]:
+    """The registered kinds (each a spec on its own)."""
+    return tuple(registry())
 
 
 def check_features(features: str) -> str:
-    """``features`` itself, or a ValueError listing :data:`FEATURES`."""
-    if features not in FEATURES:
-        raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
+    """``features`` itself, or a ValueError listing the registered kinds."""
+    spec_names(features)
     return features
 
 
 def feature_parts(features: str) -> tuple[str, ...]:
-    """The blocks of a feature kind, in column order: ``"hog+kmeans"`` -> (hog, kmeans)."""
-    return tuple(check_features(features).split("+"))
+    """The kinds of a spec, in column order: ``"hog+kmeans"`` -> (hog, kmeans)."""
+    return spec_names(features)
 
 
 def fixed_normalization(features: str) -> str | None:
-    """The normalization ``features`` requires, or None when any configured one applies."""
-    return _NORMALIZATION[check_features(features)]
+    """The normalization ``features`` requires, or None when the configured one applies."""
+    allowed = allowed_normalizations(features)
+    if not allowed:
+        raise ValueError(f"the kinds of {features!r} allow no common normalization")
+    return allowed[0] if len(allowed) == 1 else None
 
 
 def normalization_for(features: str, configured: str) -> str:
     """The normalization the data stage uses for ``features`` given the configured one."""
     return fixed_normalization(features) or configured
+
+
+def is_parallel(features: str) -> bool:
+    """Whether a kind of the spec encodes with several threads (the long jobs)."""
+    kinds = registry()
+    return any(kinds[name].parallel for name in spec_names(features))
