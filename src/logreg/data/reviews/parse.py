@@ -1,12 +1,12 @@
 """Stage 1: the original ``.review`` files of a domain -> one Parquet table.
 
 The layout is checked by :func:`logreg.data.reviews.records.scan_reviews`; the values are
-decoded by BeautifulSoup with the ``"lxml"`` HTML parser, which knows every HTML entity
-and leaves a raw ``&`` alone. (The ``"lxml-xml"`` parser must not be used: on a file
-without a root element it silently returns the first review only.) Each value is decoded
-exactly once: the double-escaped ``&amp;quot;`` of the original becomes ``&quot;``, as
-its author typed it, not ``"``. Raw ``<`` in a value is escaped before parsing, so
-markup inside a review is kept as text and cannot change the structure.
+decoded as an HTML parser reads character data (:func:`decode_values`, checked against
+BeautifulSoup with lxml's HTML parser, :func:`decode_values_reference`), which knows every
+HTML entity and leaves a raw ``&`` alone. Each value is decoded exactly once: the
+double-escaped ``&amp;quot;`` of the original becomes ``&quot;``, as its author typed it,
+not ``"``. Markup inside a value (a raw ``<``) is kept as text and cannot change the
+structure.
 
 The table has one row per review: the 11 fields of
 :data:`~logreg.data.reviews.records.FIELDS` (stripped of surrounding whitespace, ``rating`` as
@@ -18,10 +18,12 @@ is stored in the Parquet schema metadata under ``logreg.source_files``.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 import math
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,7 +31,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from bs4 import BeautifulSoup
 from tqdm import tqdm
 
 from logreg.data.reviews.records import FIELDS, RawReview, scan_reviews
@@ -56,10 +57,56 @@ def label_from_path(path: str | os.PathLike) -> int:
     )
 
 
-def _decode_values(raw: RawReview) -> dict[str, str]:
+def decode_values_reference(raw: RawReview) -> dict[str, str]:
+    """Decode a review's values with BeautifulSoup and lxml's HTML parser: the reference.
+
+    Slow (~0.5 ms per review), but it is the HTML parser's own reading of the values;
+    :func:`decode_values` must give exactly its result (a test compares the two on every
+    real review) and hands it the values it cannot decode safely.
+    """
+    from bs4 import BeautifulSoup  # only on the rare values decode_values hands over
+
     markup = "".join(f"<{name}>{raw.values[name].replace('<', '&lt;')}</{name}>" for name in FIELDS)
     soup = BeautifulSoup(markup, "lxml")
     return {name: soup.find(name).get_text().strip() for name in FIELDS}
+
+
+# A numeric character reference, with or without its ';' (as an HTML parser reads it).
+_NUMERIC_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+))")
+
+
+def _safe_reference(match: re.Match) -> bool:
+    # html.unescape drops what HTML5 calls invalid code points (most C0/C1 controls,
+    # noncharacters) where libxml2 keeps them, and libxml2 turns &#13; into a space: such
+    # references (absent from the real data) go to the reference decoder.
+    code = int(match[1], 16) if match[1] else int(match[2])
+    if code > 0x10FFFF:
+        return True  # U+FFFD in both
+    return not (
+        code < 0x20 or 0x7F <= code <= 0x9F or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+    )
+
+
+def decode_values(raw: RawReview) -> dict[str, str]:
+    """Decode a review's values: HTML entities (each decoded once), newlines, stripped.
+
+    The HTML5 reading of character data, which the bundled libxml2 (2.14) follows:
+    ``html.unescape`` decodes named references (with or without ``;``, as HTML5 allows
+    for the legacy ones) and numeric ones; a carriage return is a newline. ~25x faster
+    than :func:`decode_values_reference`, which decodes any review holding a numeric
+    reference to a control character or a noncharacter (where the two differ).
+    """
+    values = {}
+    for name in FIELDS:
+        value = raw.values[name]
+        if "&" in value:
+            if not all(map(_safe_reference, _NUMERIC_REFERENCE.finditer(value))):
+                return decode_values_reference(raw)
+            value = html.unescape(value)
+        if "\r" in value:  # HTML5 newline normalization, as libxml2 does it
+            value = value.replace("\r\n", "\n").replace("\r", "\n")
+        values[name] = value.strip()
+    return values
 
 
 def _check_review(values: dict[str, str], raw: RawReview, where: str) -> float:
@@ -120,7 +167,7 @@ def parse_review_file(path: str | os.PathLike, digest=None) -> Iterator[dict[str
         )
     with open(path, "rb") as stream:
         for raw in scan_reviews(stream, where, digest):
-            values = _decode_values(raw)
+            values = decode_values(raw)
             rating = _check_review(values, raw, where)
             yield {
                 **values,
