@@ -16,9 +16,10 @@ import pandas as pd
 from logreg.data.prepared import SPLITS, PreparedDataset, save_prepared
 from logreg.data.reviews.parse import (
     CLASS_NAMES,
-    parse_reviews,
+    checked_batches,
+    iter_reviews,
     read_reviews_table,
-    write_reviews_table,
+    write_reviews,
 )
 from logreg.data.reviews.split import read_split, split_table, write_split
 from logreg.data.reviews.tokenize import Tokenizer, bundled_stopwords
@@ -53,9 +54,13 @@ def document_texts(reviews: pd.DataFrame, fields: Sequence[str] = TEXT_FIELDS) -
 
 def parse_stage(review_files: Sequence[str | os.PathLike], out: str | os.PathLike) -> None:
     """Parse a domain's ``positive.review`` and ``negative.review`` into ``out`` (Parquet)."""
-    table, sources = parse_reviews(review_files)
-    write_reviews_table(table, sources, out)
-    log.info("wrote %d reviews (%d positive) to %s", len(table), int(table["label"].sum()), out)
+    # Streamed: memory holds one batch of reviews, whatever the size of the files.
+    sources: dict[str, str] = {}
+    rows = iter_reviews([(path, None) for path in review_files], sources)
+    n_reviews, n_positive = write_reviews(
+        checked_batches(rows), out, sources, require_both_labels=review_files
+    )
+    log.info("wrote %d reviews (%d positive) to %s", n_reviews, n_positive, out)
 
 
 def split_stage(
