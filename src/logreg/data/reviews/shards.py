@@ -24,6 +24,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from logreg.data.reviews.parse import (
@@ -151,7 +152,7 @@ def merge_reviews(
                         [r["line"] for r in rows],
                     )
                     yield rows
-            except OSError as exc:
+            except (OSError, pa.ArrowInvalid) as exc:
                 raise DataError(f"cannot read the shard table: {exc}", where=table) from exc
 
     sources = {os.fspath(p): sha256_file(p) for p in paths}
@@ -162,7 +163,7 @@ def table_rows(path: str | os.PathLike) -> int:
     """Number of rows of a Parquet table, from its footer."""
     try:
         return pq.ParquetFile(path).metadata.num_rows
-    except OSError as exc:
+    except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"cannot read the table: {exc}", where=path) from exc
 
 

@@ -82,6 +82,7 @@ class Vectorizer:
         weighting: str = "tfidf",
         pattern: str = TOKEN_PATTERN,
         sublinear_tf: bool = False,
+        hashing: int | None = None,
     ):
         if weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
@@ -96,6 +97,7 @@ class Vectorizer:
         self.sublinear_tf = bool(sublinear_tf)
         self.vocabulary: Vocabulary | None = None
         self.n_documents: int | None = None
+        self.hashing = hashing
 
     # -- fitting -------------------------------------------------------------------
     def fit(self, texts: Iterable[str]) -> Vectorizer:
@@ -132,10 +134,27 @@ class Vectorizer:
         self._idf = smooth_idf(vocabulary.document_frequency, self.n_documents)
         return self
 
+    def text_options(self) -> dict[str, object]:
+        """The options of the workflow config's ``text:`` that this vectorizer applies
+        (all but ``fields``), as recorded in a prepared folder's ``meta.json``."""
+        return {
+            "stopwords": bool(self.tokenizer.stopwords),
+            "bigrams": self.tokenizer.bigrams,
+            "min_count": self.min_count,
+            "max_size": self.max_size,
+            "weighting": self.weighting,
+            "sublinear_tf": self.sublinear_tf,
+        }
+
     @property
     def feature_names(self) -> list[str]:
         """Vocabulary terms in column order."""
         return list(self._fitted().tokens)
+
+    @property
+    def n_features(self) -> int:
+        """Number of columns of the vectors."""
+        return len(self._fitted())
 
     @property
     def idf(self) -> np.ndarray:
