@@ -63,15 +63,17 @@ def sharded(files: list[Path], out: Path, n_shards: int, hashing: list[str]) -> 
                  "--seed", "2013"])  # fmt: skip
     counts = [str(out / f"counts{i}.parquet") for i in range(n_shards)]
     for i in range(n_shards):
-        reviews_cli(["count-terms", "--shards", *tables, "--shard", str(i), "--split",
-                     str(out / "split.parquet"), "--out", counts[i], *TEXT, *hashing])  # fmt: skip
+        reviews_cli(["count-terms", "--reviews", str(out / "reviews.parquet"), "--shard",
+                     str(i), "--split", str(out / "split.parquet"), "--out", counts[i], *TEXT,
+                     *hashing])  # fmt: skip
     reviews_cli(["merge-counts", "--counts", *counts, "--out", str(out / "vocabulary.tsv"),
                  *TEXT, *SELECT, *hashing])  # fmt: skip
     parts = [str(out / f"vectors{i}") for i in range(n_shards)]
     for i in range(n_shards):
-        reviews_cli(["vectorize-shard", "--shards", *tables, "--shard", str(i), "--split",
-                     str(out / "split.parquet"), "--vocabulary", str(out / "vocabulary.tsv"),
-                     "--out-dir", parts[i], *WEIGHT, *TEXT, *SELECT, *hashing])  # fmt: skip
+        reviews_cli(["vectorize-shard", "--reviews", str(out / "reviews.parquet"), "--shard",
+                     str(i), "--split", str(out / "split.parquet"), "--vocabulary",
+                     str(out / "vocabulary.tsv"), "--out-dir", parts[i], *WEIGHT, *TEXT,
+                     *SELECT, *hashing])  # fmt: skip
     reviews_cli(["gather-vectors", "--parts", *parts, "--reviews", str(out / "reviews.parquet"),
                  "--split", str(out / "split.parquet"), "--vocabulary",
                  str(out / "vocabulary.tsv"), "--out-dir", str(out / "prepared"), "--domain",

@@ -93,9 +93,7 @@ def _add_text_options(parser: argparse.ArgumentParser, fields: bool = True) -> N
 
 
 def _add_shard_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--shards", nargs="+", required=True, help="every shard table of the domain, in order"
-    )
+    parser.add_argument("--reviews", required=True, help="the domain's merged reviews table")
     parser.add_argument("--shard", type=int, required=True, help="0-based number of this shard")
 
 
@@ -234,13 +232,13 @@ def _run_sharded(args: argparse.Namespace) -> None:
         shards.merge_reviews(args.files, args.shards, args.out)
     elif args.command == "count-terms":
         sharded.count_stage(
-            args.shards, args.shard, args.split, args.out, _vectorizer(args), args.fields
+            args.reviews, args.shard, args.split, args.out, _vectorizer(args), args.fields
         )
     elif args.command == "merge-counts":
         sharded.merge_counts_stage(args.counts, args.out, _vectorizer(args))
     elif args.command == "vectorize-shard":
         sharded.vectorize_shard_stage(
-            args.shards,
+            args.reviews,
             args.shard,
             args.split,
             args.vocabulary,

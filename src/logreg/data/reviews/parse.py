@@ -51,6 +51,7 @@ ARROW_SCHEMA = pa.schema(
 #: Reviews per Parquet row group, and per check of the ids: what the parse holds in memory.
 BATCH_SIZE = 16384
 _SOURCES_KEY = b"logreg.source_files"
+SHARD_ROWS_KEY = b"logreg.shard_rows"
 
 
 @dataclass(frozen=True)
@@ -315,6 +316,7 @@ def write_reviews(
     path: str | os.PathLike,
     sources: dict[str, str],
     require_both_labels: Sequence[str | os.PathLike] | None = None,
+    shard_rows: Sequence[int] | None = None,
 ) -> tuple[int, int]:
     """Write batches of review rows to Parquet as they come, one row group per batch.
 
@@ -335,7 +337,12 @@ def write_reviews(
         if require_both_labels is not None:
             labels = {label for label, n in ((1, n_positive), (0, n_reviews - n_positive)) if n}
             _check_labels(labels, require_both_labels)
-        writer.add_key_value_metadata({_SOURCES_KEY: json.dumps(sources, sort_keys=True)})
+        writer.add_key_value_metadata(
+            {
+                _SOURCES_KEY: json.dumps(sources, sort_keys=True),
+                SHARD_ROWS_KEY: json.dumps(list(shard_rows or [n_reviews])),
+            }
+        )
     return n_reviews, n_positive
 
 

@@ -3,7 +3,9 @@
 For shards ``0..K-1`` of a domain (:mod:`logreg.data.reviews.shards`), after the split
 of the merged table (whose rows are the shards' rows, in order):
 
-1. :func:`count_stage`, per shard: the term counts of the shard's *training* reviews.
+1. :func:`count_stage`, per shard: the term counts of the shard's *training* reviews,
+   read from the row groups of the merged table that hold the shard's rows (the table
+   records each shard's number of rows).
 2. :func:`merge_counts_stage`: the counts added term by term (those of one pass over
    all training reviews), then the vocabulary selected from them exactly as
    :func:`~logreg.data.reviews.vocabulary.build_vocabulary` does: the same TSV file.
@@ -30,8 +32,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from logreg.data.prepared import SPLITS
-from logreg.data.reviews.parse import reviews_metadata
-from logreg.data.reviews.shards import table_rows
+from logreg.data.reviews.parse import SHARD_ROWS_KEY, reviews_metadata
 from logreg.data.reviews.split import SPLIT_NAMES
 from logreg.data.reviews.stages import TEXT_FIELDS, document_texts, write_prepared
 from logreg.data.reviews.vectorize import Vectorizer
@@ -52,16 +53,36 @@ log = logging.getLogger(__name__)
 _SOURCES_KEY = b"logreg.source_files"
 
 
-def _shard_reviews(shard_tables: Sequence[str | os.PathLike], shard: int, fields):
-    """The shard's table (ids, labels and the text fields) and its first row's position
-    in the merged table."""
-    columns = ["unique_id", "label", *fields]
+def shard_reviews(reviews_path: str | os.PathLike, shard: int, fields: Sequence[str]):
+    """One shard's rows of the merged table (ids, labels and the text ``fields``), read
+    from the row groups that hold them, and the position of its first row."""
     try:
-        table = pq.read_table(shard_tables[shard], columns=columns).to_pandas()
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read the shard table: {exc}", where=shard_tables[shard]) from exc
-    offset = sum(table_rows(t) for t in shard_tables[:shard])
-    return table, offset
+        shard_rows = json.loads(reviews_metadata(reviews_path)[SHARD_ROWS_KEY])
+        parquet = pq.ParquetFile(reviews_path)
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(
+            f"not a reviews table of the parse stage: {exc}; rerun it", where=reviews_path
+        ) from exc
+    if not 0 <= shard < len(shard_rows):
+        raise DataError(
+            f"the table has {len(shard_rows)} shard(s), not a shard {shard}; rerun the parse stage",
+            where=reviews_path,
+        )
+    offset, n_rows = sum(shard_rows[:shard]), shard_rows[shard]
+    groups, first, position = [], None, 0
+    for i in range(parquet.num_row_groups):
+        size = parquet.metadata.row_group(i).num_rows
+        if position < offset + n_rows and position + size > offset:
+            groups.append(i)
+            first = position if first is None else first
+        position += size
+    columns = ["unique_id", "label", *fields]
+    table = parquet.read_row_groups(groups, columns=columns) if groups else None
+    if table is None:
+        table = pq.read_schema(reviews_path).empty_table().select(columns)
+    else:
+        table = table.slice(offset - first, n_rows)
+    return table.to_pandas(), offset
 
 
 def shard_split(split_path: str | os.PathLike, ids: Sequence[str], offset: int) -> np.ndarray:
@@ -103,7 +124,7 @@ def _n_training(split_path: str | os.PathLike) -> int:
 
 
 def count_stage(
-    shard_tables: Sequence[str | os.PathLike],
+    reviews_path: str | os.PathLike,
     shard: int,
     split_path: str | os.PathLike,
     out: str | os.PathLike,
@@ -111,7 +132,7 @@ def count_stage(
     fields: Sequence[str] = TEXT_FIELDS,
 ) -> None:
     """Count the terms (or hashed columns) of the training reviews of one shard."""
-    reviews, offset = _shard_reviews(shard_tables, shard, fields)
+    reviews, offset = shard_reviews(reviews_path, shard, fields)
     split = shard_split(split_path, reviews["unique_id"].tolist(), offset)
     texts = document_texts(reviews[split == "train"], fields)
     documents = map(vectorizer.tokenizer, texts)
@@ -171,7 +192,7 @@ def fitted_vectorizer(
 
 
 def vectorize_shard_stage(
-    shard_tables: Sequence[str | os.PathLike],
+    reviews_path: str | os.PathLike,
     shard: int,
     split_path: str | os.PathLike,
     vocabulary_path: str | os.PathLike,
@@ -181,7 +202,7 @@ def vectorize_shard_stage(
 ) -> None:
     """Vectors of one shard's rows of each split (``X_<split>.npz``, ``y_<split>.npy``,
     ``ids.json``) in ``out_dir``."""
-    reviews, offset = _shard_reviews(shard_tables, shard, fields)
+    reviews, offset = shard_reviews(reviews_path, shard, fields)
     split = shard_split(split_path, reviews["unique_id"].tolist(), offset)
     vectorizer = fitted_vectorizer(vectorizer, vocabulary_path, split_path)
     ids = {}

@@ -156,7 +156,8 @@ def merge_reviews(
                 raise DataError(f"cannot read the shard table: {exc}", where=table) from exc
 
     sources = {os.fspath(p): sha256_file(p) for p in paths}
-    return write_reviews(batches(), out, sources, require_both_labels=paths)
+    shard_rows = [table_rows(table) for table in shard_tables]
+    return write_reviews(batches(), out, sources, require_both_labels=paths, shard_rows=shard_rows)
 
 
 def table_rows(path: str | os.PathLike) -> int:
@@ -164,7 +165,7 @@ def table_rows(path: str | os.PathLike) -> int:
     try:
         return pq.ParquetFile(path).metadata.num_rows
     except (OSError, pa.ArrowInvalid) as exc:
-        raise DataError(f"cannot read the table: {exc}", where=path) from exc
+        raise DataError(f"cannot read the shard table: {exc}", where=path) from exc
 
 
 __all__ = ["merge_reviews", "parse_shard", "reviews_metadata", "shard_count", "shard_segments"]
