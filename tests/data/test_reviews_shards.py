@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from logreg.data.prepared import SPLITS
 from logreg.data.reviews.__main__ import main as reviews_cli
+from logreg.data.reviews.hashing import HashedCounts, hashed_columns
 from logreg.data.reviews.parse import parse_reviews, read_reviews_table
 from logreg.data.reviews.shards import shard_count, shard_segments
 from logreg.errors import DataError
@@ -105,7 +106,17 @@ def test_sharded_stages_equal_a_single_pass_bit_for_bit(demo_files, tmp_path, ha
     pd.testing.assert_frame_equal(table, table7)
     assert sources == sources7
     assert (one / "split.parquet").read_bytes() == (seven / "split.parquet").read_bytes()
-    assert (one / "vocabulary.tsv").read_bytes() == (seven / "vocabulary.tsv").read_bytes()
+    if hashing:
+        # Column counts add up exactly; a column's name is the top term of one shard.
+        counts, counts7 = (HashedCounts.load(d / "vocabulary.tsv") for d in (one, seven))
+        assert counts.n_documents == counts7.n_documents
+        assert np.array_equal(counts.document_frequency, counts7.document_frequency)
+        assert np.array_equal(counts.count, counts7.count)
+        named = [i for i, name in enumerate(counts7.names) if name]
+        assert named == np.flatnonzero(counts.count).tolist()
+        assert np.array_equal(hashed_columns([counts7.names[i] for i in named], 12), named)
+    else:
+        assert (one / "vocabulary.tsv").read_bytes() == (seven / "vocabulary.tsv").read_bytes()
     for name in SPLITS:
         X, X7 = (sp.load_npz(d / "prepared" / f"X_{name}.npz") for d in (one, seven))
         assert X.shape == X7.shape and X.nnz > 0
@@ -114,10 +125,15 @@ def test_sharded_stages_equal_a_single_pass_bit_for_bit(demo_files, tmp_path, ha
         assert X.data.tobytes() == X7.data.tobytes()
         assert np.array_equal(*(np.load(d / "prepared" / f"y_{name}.npy") for d in (one, seven)))
     meta, meta7 = (json.loads((d / "prepared" / "meta.json").read_text()) for d in (one, seven))
+    assert meta["text"]["hashing"] == (12 if hashing else None)
+    if hashing:
+        assert len(meta["feature_names"]) == len(meta7["feature_names"]) == 2**12
+        del meta["feature_names"], meta7["feature_names"]
     assert meta == meta7
-    assert (one / "prepared" / "vectorizer.json").read_bytes() == (
-        seven / "prepared" / "vectorizer.json"
-    ).read_bytes()
+    if not hashing:
+        assert (one / "prepared" / "vectorizer.json").read_bytes() == (
+            seven / "prepared" / "vectorizer.json"
+        ).read_bytes()
 
 
 def test_a_truncated_shard_fails_at_its_line_and_writes_nothing(demo_files, tmp_path):

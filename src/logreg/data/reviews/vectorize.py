@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from logreg.data.reviews.hashing import HashedCounts, hashed_columns
 from logreg.data.reviews.tokenize import TOKEN_PATTERN, Tokenizer, bundled_stopwords
 from logreg.data.reviews.vocabulary import Vocabulary, batches, build_vocabulary
 from logreg.errors import DataError
@@ -71,6 +72,10 @@ class Vectorizer:
         Regular expression of a word token.
     sublinear_tf : bool, default False
         Replace each count ``c`` by ``1 + ln(c)`` before weighting.
+    hashing : int or None, default None
+        None: columns are the vocabulary's terms. ``b``: hashed features, ``2**b``
+        columns (:mod:`logreg.data.reviews.hashing`); ``min_count`` applies to the
+        columns' document frequencies, ``max_size`` must be None.
     """
 
     def __init__(
@@ -86,6 +91,10 @@ class Vectorizer:
     ):
         if weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        if hashing is not None and max_size is not None:
+            raise ValueError(
+                f"max_size={max_size} needs a vocabulary; with hashing={hashing} it must be None"
+            )
         if stopwords is True:
             stopwords = bundled_stopwords()
         elif stopwords is False or stopwords is None:
@@ -102,9 +111,36 @@ class Vectorizer:
     # -- fitting -------------------------------------------------------------------
     def fit(self, texts: Iterable[str]) -> Vectorizer:
         """Build the vocabulary (and idf) from training texts; return ``self``."""
-        documents = [self.tokenizer(_check_text(text, i)) for i, text in enumerate(texts)]
+        return self.fit_terms(self.tokenizer(_check_text(text, i)) for i, text in enumerate(texts))
+
+    def fit_terms(self, documents: Iterable[list[str]]) -> Vectorizer:
+        """:meth:`fit` on documents already split into terms by :attr:`tokenizer`."""
+        if self.hashing is not None:
+            return self.set_hashed_counts(self.count_hashed(documents))
+        documents = list(documents)
         vocabulary = build_vocabulary(documents, self.min_count, self.max_size)
         return self.set_vocabulary(vocabulary, n_documents=len(documents))
+
+    def count_hashed(self, documents: Iterable[list[str]]) -> HashedCounts:
+        """The hashed-column counts of tokenized training documents (``hashing`` set)."""
+        return HashedCounts.from_terms(documents, self._hashing_bits())
+
+    def set_hashed_counts(self, counts: HashedCounts) -> Vectorizer:
+        """Use hashed-column counts of the training reviews (``hashing`` set): columns in
+        fewer than ``min_count`` reviews are left out, the idf is that of the columns."""
+        if counts.n_bits != self._hashing_bits():
+            raise ValueError(f"counts of {counts.n_bits} bits, expected {self.hashing}")
+        self.vocabulary = Vocabulary(counts.names, counts.document_frequency, counts.count)
+        self.n_documents = int(counts.n_documents)
+        self._hashed = counts
+        self._kept = counts.document_frequency >= self.min_count
+        self._idf = smooth_idf(counts.document_frequency, self.n_documents)
+        return self
+
+    def _hashing_bits(self) -> int:
+        if self.hashing is None:
+            raise RuntimeError("this Vectorizer does not hash its terms (hashing=None)")
+        return int(self.hashing)
 
     def set_vocabulary(self, vocabulary: Vocabulary, n_documents: int) -> Vectorizer:
         """Use a vocabulary built elsewhere (e.g. read from the workflow's TSV).
@@ -144,6 +180,7 @@ class Vectorizer:
             "max_size": self.max_size,
             "weighting": self.weighting,
             "sublinear_tf": self.sublinear_tf,
+            "hashing": self.hashing,
         }
 
     @property
@@ -208,11 +245,15 @@ class Vectorizer:
         n_rows = len(documents)
         lengths = np.fromiter(map(len, documents), dtype=np.int64, count=n_rows)
         terms = itertools.chain.from_iterable(documents)
-        columns = np.fromiter(
-            map(self._index.get, terms, itertools.repeat(-1)),
-            dtype=np.int64,
-            count=int(lengths.sum()),
-        )
+        if self.hashing is None:
+            columns = np.fromiter(
+                map(self._index.get, terms, itertools.repeat(-1)),
+                dtype=np.int64,
+                count=int(lengths.sum()),
+            )
+        else:
+            columns = hashed_columns(list(terms), self.hashing)
+            columns[~self._kept[columns]] = -1
         rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
         known = columns >= 0
         # Sorted (row, column) keys: CSR order, each row's columns ascending.
@@ -258,6 +299,7 @@ class Vectorizer:
             "max_size": self.max_size,
             "weighting": self.weighting,
             "sublinear_tf": self.sublinear_tf,
+            "hashing": self.hashing,
             "n_documents": self.n_documents,
             "idf": "ln((1 + n_documents) / (1 + document_frequency)) + 1",
             "vocabulary": vocabulary.tokens,
@@ -280,7 +322,19 @@ class Vectorizer:
             pattern=tok["pattern"],
             # Absent from files written before the option existed.
             sublinear_tf=state.get("sublinear_tf", False),
+            hashing=state.get("hashing"),
         )
+        if vectorizer.hashing is not None:
+            return vectorizer.set_hashed_counts(
+                HashedCounts(
+                    n_bits=int(vectorizer.hashing),
+                    n_documents=int(state["n_documents"]),
+                    document_frequency=np.array(state["document_frequency"], dtype=np.int64),
+                    count=np.array(state["count"], dtype=np.int64),
+                    names=list(state["vocabulary"]),
+                    name_count=np.zeros(1 << int(vectorizer.hashing), dtype=np.int64),
+                )
+            )
         vocabulary = Vocabulary(
             tokens=list(state["vocabulary"]),
             document_frequency=np.array(state["document_frequency"], dtype=np.int64),
