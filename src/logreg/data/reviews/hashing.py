@@ -14,6 +14,7 @@ occurrences hashed into it, in the training reviews of the shard where it had th
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import os
@@ -26,15 +27,7 @@ from logreg.data.reviews.vocabulary import batches
 from logreg.errors import DataError
 from logreg.fileio import atomic_path
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - numba is a dependency; the loop still runs
 
-    def njit(**_):
-        return lambda function: function
-
-
-@njit(cache=True)
 def _murmurhash3_words(data: np.ndarray, n_words: int) -> np.ndarray:  # pragma: no cover
     """MurmurHash3_x86_32 (seed 0) of each NUL-separated word of ``data`` (uint8)."""
     out = np.empty(n_words, dtype=np.uint32)
@@ -89,7 +82,18 @@ def murmurhash3(terms: Sequence[str]) -> np.ndarray:
         return np.zeros(0, dtype=np.uint32)
     # Terms never hold a NUL (the tokenizer keeps letters, digits and apostrophes).
     data = np.frombuffer("\0".join(terms).encode("utf-8"), dtype=np.uint8)
-    return _murmurhash3_words(data, len(terms))
+    return _compiled()(data, len(terms))
+
+
+@functools.cache
+def _compiled():
+    # numba is imported (and the loop compiled, or loaded from its cache) only when terms
+    # are hashed: the stages without hashing do not pay its ~0.3 s import.
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba is a dependency; the loop still runs
+        return _murmurhash3_words
+    return njit(cache=True)(_murmurhash3_words)
 
 
 def hashed_columns(terms: Sequence[str], n_bits: int) -> np.ndarray:
