@@ -13,6 +13,8 @@ import pytest
 import scipy.sparse as sp
 
 from logreg.data.prepared import SPLITS
+from logreg.data.reviews import parse, shards
+from logreg.data.reviews import sharded as sharded_stages
 from logreg.data.reviews.__main__ import main as reviews_cli
 from logreg.data.reviews.hashing import HashedCounts, hashed_columns
 from logreg.data.reviews.parse import parse_reviews, read_reviews_table
@@ -97,8 +99,14 @@ def test_shards_partition_the_reviews_in_file_order(demo_files):
 
 
 @pytest.mark.parametrize("hashing", [[], ["--hashing", "12"]], ids=["vocabulary", "hashed"])
-def test_sharded_stages_equal_a_single_pass_bit_for_bit(demo_files, tmp_path, hashing):
+@pytest.mark.parametrize("batch_size", [16384, 9], ids=["one-batch", "batches-of-9"])
+def test_sharded_stages_equal_a_single_pass_bit_for_bit(
+    demo_files, tmp_path, monkeypatch, hashing, batch_size
+):
     single_pass(demo_files, tmp_path / "one", hashing)
+    # Small batches: many row groups per shard, shards starting inside a row group.
+    for module in (parse, shards, sharded_stages):
+        monkeypatch.setattr(module, "BATCH_SIZE", batch_size)
     sharded(demo_files, tmp_path / "seven", 7, hashing)
     one, seven = tmp_path / "one", tmp_path / "seven"
     table, sources = read_reviews_table(one / "reviews.parquet")

@@ -237,7 +237,9 @@ def iter_reviews(
 
 
 def checked_batches(
-    rows: Iterable[dict[str, object]], batch_size: int = BATCH_SIZE, seen: UniqueIds | None = None
+    rows: Iterable[dict[str, object]],
+    batch_size: int | None = None,
+    seen: UniqueIds | None = None,
 ) -> Iterator[list[dict[str, object]]]:
     """``rows`` in lists of ``batch_size``, each checked for ids used before.
 
@@ -246,6 +248,7 @@ def checked_batches(
     so the first problem in the files is the one reported, as in a check row by row.
     """
     seen = UniqueIds() if seen is None else seen
+    batch_size = batch_size or BATCH_SIZE
     batch: list[dict[str, object]] = []
 
     def check(batch):

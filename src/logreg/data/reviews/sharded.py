@@ -23,16 +23,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from logreg.data.prepared import SPLITS
-from logreg.data.reviews.parse import SHARD_ROWS_KEY, reviews_metadata
+from logreg.data.reviews.parse import BATCH_SIZE, SHARD_ROWS_KEY, reviews_metadata
 from logreg.data.reviews.split import SPLIT_NAMES
 from logreg.data.reviews.stages import TEXT_FIELDS, document_texts, write_prepared
 from logreg.data.reviews.vectorize import Vectorizer
@@ -53,9 +54,18 @@ log = logging.getLogger(__name__)
 _SOURCES_KEY = b"logreg.source_files"
 
 
-def shard_reviews(reviews_path: str | os.PathLike, shard: int, fields: Sequence[str]):
-    """One shard's rows of the merged table (ids, labels and the text ``fields``), read
-    from the row groups that hold them, and the position of its first row."""
+def shard_batches(
+    reviews_path: str | os.PathLike,
+    split_path: str | os.PathLike,
+    shard: int,
+    fields: Sequence[str],
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """One shard's rows of the merged table (ids, labels and the text ``fields``) and their
+    split, a batch of rows at a time: memory holds one batch, whatever the shard's size.
+
+    Only the row groups that hold the shard's rows are read (the table records each
+    shard's number of rows); the split is checked to list exactly the shard's ids.
+    """
     try:
         shard_rows = json.loads(reviews_metadata(reviews_path)[SHARD_ROWS_KEY])
         parquet = pq.ParquetFile(reviews_path)
@@ -69,20 +79,30 @@ def shard_reviews(reviews_path: str | os.PathLike, shard: int, fields: Sequence[
             where=reviews_path,
         )
     offset, n_rows = sum(shard_rows[:shard]), shard_rows[shard]
-    groups, first, position = [], None, 0
+    groups, first, position = [], 0, 0
     for i in range(parquet.num_row_groups):
         size = parquet.metadata.row_group(i).num_rows
         if position < offset + n_rows and position + size > offset:
+            first = position if not groups else first
             groups.append(i)
-            first = position if first is None else first
         position += size
-    columns = ["unique_id", "label", *fields]
-    table = parquet.read_row_groups(groups, columns=columns) if groups else None
-    if table is None:
-        table = pq.read_schema(reviews_path).empty_table().select(columns)
-    else:
-        table = table.slice(offset - first, n_rows)
-    return table.to_pandas(), offset
+
+    def rows(columns):
+        """The shard's rows of ``columns``, batch by batch."""
+        position = first
+        for batch in parquet.iter_batches(BATCH_SIZE, row_groups=groups, columns=columns):
+            low = max(offset - position, 0)
+            high = min(offset + n_rows - position, len(batch))
+            position += len(batch)
+            if low < high:
+                yield batch.slice(low, high - low)
+
+    ids = [i for batch in rows(["unique_id"]) for i in batch["unique_id"].to_pylist()]
+    split = shard_split(split_path, ids, offset)
+    done = 0
+    for batch in rows(["unique_id", "label", *fields]):
+        yield batch.to_pandas(), split[done : done + len(batch)]
+        done += len(batch)
 
 
 def shard_split(split_path: str | os.PathLike, ids: Sequence[str], offset: int) -> np.ndarray:
@@ -132,15 +152,20 @@ def count_stage(
     fields: Sequence[str] = TEXT_FIELDS,
 ) -> None:
     """Count the terms (or hashed columns) of the training reviews of one shard."""
-    reviews, offset = shard_reviews(reviews_path, shard, fields)
-    split = shard_split(split_path, reviews["unique_id"].tolist(), offset)
-    texts = document_texts(reviews[split == "train"], fields)
-    documents = map(vectorizer.tokenizer, texts)
+    n_training = 0
+
+    def documents():
+        nonlocal n_training
+        for reviews, split in shard_batches(reviews_path, split_path, shard, fields):
+            texts = document_texts(reviews[split == "train"], fields)
+            n_training += len(texts)
+            yield from map(vectorizer.tokenizer, texts)
+
     if vectorizer.hashing is None:
-        write_term_counts(count_terms(documents), out)
+        write_term_counts(count_terms(documents()), out)
     else:
-        vectorizer.count_hashed(documents).save(out)
-    log.info("shard %d: counted %d training reviews -> %s", shard, len(texts), out)
+        vectorizer.count_hashed(documents()).save(out)
+    log.info("shard %d: counted %d training reviews -> %s", shard, n_training, out)
 
 
 def merge_counts_stage(
@@ -202,19 +227,23 @@ def vectorize_shard_stage(
 ) -> None:
     """Vectors of one shard's rows of each split (``X_<split>.npz``, ``y_<split>.npy``,
     ``ids.json``) in ``out_dir``."""
-    reviews, offset = shard_reviews(reviews_path, shard, fields)
-    split = shard_split(split_path, reviews["unique_id"].tolist(), offset)
     vectorizer = fitted_vectorizer(vectorizer, vocabulary_path, split_path)
-    ids = {}
-    with atomic_dir(out_dir) as tmp:
+    X = {name: [] for name in SPLITS}
+    y = {name: [] for name in SPLITS}
+    ids = {name: [] for name in SPLITS}
+    for reviews, split in shard_batches(reviews_path, split_path, shard, fields):
         for name in SPLITS:
             rows = reviews[split == name]
-            X = vectorizer.transform(document_texts(rows, fields))
-            sp.save_npz(tmp / f"X_{name}.npz", X, compressed=False)
-            np.save(tmp / f"y_{name}.npy", rows["label"].to_numpy(dtype=np.int64))
-            ids[name] = rows["unique_id"].tolist()
+            X[name].append(vectorizer.transform(document_texts(rows, fields)))
+            y[name].append(rows["label"].to_numpy(dtype=np.int64))
+            ids[name] += rows["unique_id"].tolist()
+    with atomic_dir(out_dir) as tmp:
+        for name in SPLITS:
+            X_split = stack_rows(X[name], vectorizer.n_features)
+            sp.save_npz(tmp / f"X_{name}.npz", X_split, compressed=False)
+            np.save(tmp / f"y_{name}.npy", np.concatenate([np.zeros(0, np.int64), *y[name]]))
         (tmp / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
-    log.info("shard %d: %d reviews vectorized -> %s", shard, len(reviews), out_dir)
+    log.info("shard %d: %d reviews vectorized -> %s", shard, sum(map(len, ids.values())), out_dir)
 
 
 def gather_stage(
@@ -255,13 +284,14 @@ def gather_stage(
 
 def stack_rows(blocks: Sequence[sp.csr_matrix], n_columns: int) -> sp.csr_matrix:
     """The rows of CSR ``blocks`` one under the other (the arrays a single pass makes)."""
-    indptr = [np.zeros(1, dtype=np.int64)]
+    indptr, nnz = [np.zeros(1, dtype=np.int64)], 0
     for block in blocks:
-        indptr.append(block.indptr[1:].astype(np.int64) + indptr[-1][-1])
+        indptr.append(block.indptr[1:].astype(np.int64) + nnz)
+        nnz += block.nnz
     return sp.csr_matrix(
         (
-            np.concatenate([b.data for b in blocks]).astype(np.float32),
-            np.concatenate([b.indices for b in blocks]).astype(np.int32),
+            np.concatenate([np.zeros(0, np.float32), *(b.data for b in blocks)]),
+            np.concatenate([np.zeros(0, np.int32), *(b.indices for b in blocks)]),
             np.concatenate(indptr),
         ),
         shape=(sum(b.shape[0] for b in blocks), n_columns),
