@@ -54,9 +54,11 @@ def single_pass(files: list[Path], out: Path, hashing: list[str]) -> None:
 
 
 def sharded(files: list[Path], out: Path, n_shards: int, hashing: list[str]) -> None:
-    """The sharded stages, as the workflow runs them (one call per job)."""
-    tables = [str(out / f"shard{i}.parquet") for i in range(n_shards)]
-    for i in range(n_shards):
+    """The sharded stages, as the workflow runs them (one call per job); one shard has no
+    shard jobs, the merges do the work."""
+    shards = range(n_shards) if n_shards > 1 else []
+    tables = [str(out / f"shard{i}.parquet") for i in shards]
+    for i in shards:
         reviews_cli(["parse-shard", *map(str, files), "--shard", str(i), "--n-shards",
                      str(n_shards), "--out", tables[i]])  # fmt: skip
     reviews_cli(["merge-reviews", *map(str, files), "--shards", *tables, "--out",
@@ -64,15 +66,16 @@ def sharded(files: list[Path], out: Path, n_shards: int, hashing: list[str]) -> 
     reviews_cli(["split", "--reviews", str(out / "reviews.parquet"), "--out",
                  str(out / "split.parquet"), "--test-fraction", "0.2", "--val-fraction", "0.1",
                  "--seed", "2013"])  # fmt: skip
-    counts = [str(out / f"counts{i}.parquet") for i in range(n_shards)]
-    for i in range(n_shards):
+    counts = [str(out / f"counts{i}.parquet") for i in shards]
+    for i in shards:
         reviews_cli(["count-terms", "--reviews", str(out / "reviews.parquet"), "--shard",
                      str(i), "--split", str(out / "split.parquet"), "--out", counts[i], *TEXT,
                      *hashing])  # fmt: skip
-    reviews_cli(["merge-counts", "--counts", *counts, "--out", str(out / "vocabulary.tsv"),
+    reviews_cli(["merge-counts", "--counts", *counts, "--reviews", str(out / "reviews.parquet"),
+                 "--split", str(out / "split.parquet"), "--out", str(out / "vocabulary.tsv"),
                  *TEXT, *SELECT, *hashing])  # fmt: skip
-    parts = [str(out / f"vectors{i}") for i in range(n_shards)]
-    for i in range(n_shards):
+    parts = [str(out / f"vectors{i}") for i in shards]
+    for i in shards:
         reviews_cli(["vectorize-shard", "--reviews", str(out / "reviews.parquet"), "--shard",
                      str(i), "--split", str(out / "split.parquet"), "--vocabulary",
                      str(out / "vocabulary.tsv"), "--out-dir", parts[i], *WEIGHT, *TEXT,
@@ -99,15 +102,17 @@ def test_shards_partition_the_reviews_in_file_order(demo_files):
 
 
 @pytest.mark.parametrize("hashing", [[], ["--hashing", "12"]], ids=["vocabulary", "hashed"])
-@pytest.mark.parametrize("batch_size", [16384, 9], ids=["one-batch", "batches-of-9"])
+@pytest.mark.parametrize(
+    "n_shards, batch_size", [(7, 16384), (7, 9), (1, 9)], ids=["7-shards", "7-in-batches", "1"]
+)
 def test_sharded_stages_equal_a_single_pass_bit_for_bit(
-    demo_files, tmp_path, monkeypatch, hashing, batch_size
+    demo_files, tmp_path, monkeypatch, hashing, n_shards, batch_size
 ):
     single_pass(demo_files, tmp_path / "one", hashing)
     # Small batches: many row groups per shard, shards starting inside a row group.
     for module in (parse, shards, sharded_stages):
         monkeypatch.setattr(module, "BATCH_SIZE", batch_size)
-    sharded(demo_files, tmp_path / "seven", 7, hashing)
+    sharded(demo_files, tmp_path / "seven", n_shards, hashing)
     one, seven = tmp_path / "one", tmp_path / "seven"
     table, sources = read_reviews_table(one / "reviews.parquet")
     table7, sources7 = read_reviews_table(seven / "reviews.parquet")

@@ -175,10 +175,11 @@ def get_review_shard_count(wildcards):
 
 
 def _review_shard_files(wildcards, name):
-    return [
-        f"{REVIEWS_RESULTS}/{wildcards.domain}/shards/{shard}/{name}"
-        for shard in range(get_review_shard_count(wildcards))
-    ]
+    # One shard: no per-shard files; the merge jobs parse, count and vectorize it themselves.
+    n_shards = get_review_shard_count(wildcards)
+    if n_shards == 1:
+        return []
+    return [f"{REVIEWS_RESULTS}/{wildcards.domain}/shards/{shard}/{name}" for shard in range(n_shards)]
 
 
 def get_review_shard_tables(wildcards):

@@ -15,7 +15,8 @@
 # A domain is parsed, counted and vectorized in K shards (K = its bytes / reviews.shard_mb,
 # at least 1; logreg.data.reviews.shards), one job each, so the shards run in parallel
 # (one SLURM job each under a cluster profile). The merges are exact: the same table,
-# vocabulary and vectors as one pass. The per-shard files are temporary.
+# vocabulary and vectors as one pass. The per-shard files are temporary. A domain of one
+# shard (the demo and the real ones) has no shard jobs: the merge jobs do the work.
 
 REVIEWS_URL = "https://www.cs.jhu.edu/~mdredze/datasets/sentiment/domain_sentiment_data.tar.gz"
 
@@ -134,6 +135,8 @@ rule count_terms_shard:
 rule build_vocabulary:
     input:
         counts=get_review_shard_counts,
+        table=rules.parse_reviews.output.table,
+        split=rules.split_reviews.output.split,
     output:
         vocabulary=f"{REVIEWS_RESULTS}/{{domain}}/{VOCABULARY_FILE}",
     params:
@@ -148,7 +151,7 @@ rule build_vocabulary:
         f"{LOGS}/build_vocabulary/{REVIEW_SOURCE}/{{domain}}.log",
     shell:
         "python -m logreg.data.reviews merge-counts --counts {input.counts:q}"
-        " --out {output.vocabulary:q}"
+        " --reviews {input.table:q} --split {input.split:q} --out {output.vocabulary:q}"
         " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
         " --min-count {params.min_count:q} --max-size {params.max_size:q}"
         " --fields {params.fields:q} --hashing {params.hashing:q} 2> {log:q}"

@@ -152,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("merge-reviews", help="shard tables -> the domain's reviews table")
     p.add_argument("files", nargs="+", help="positive.review and negative.review")
-    p.add_argument("--shards", nargs="+", required=True, help="the shard tables, in order")
+    p.add_argument(
+        "--shards", nargs="*", default=[], help="the shard tables, in order (none: parse here)"
+    )
     p.add_argument("--out", required=True)
 
     p = sub.add_parser("count-terms", help="term counts of one shard's training reviews")
@@ -163,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hashing_option(p)
 
     p = sub.add_parser("merge-counts", help="shards' term counts -> vocabulary TSV")
-    p.add_argument("--counts", nargs="+", required=True)
+    p.add_argument("--counts", nargs="*", default=[], help="none: count the one shard here")
+    p.add_argument("--reviews", help="the merged reviews table (counted when no --counts)")
+    p.add_argument("--split", help="its split (when no --counts)")
     p.add_argument("--out", required=True)
     _add_text_options(p)
     _add_hashing_option(p)
@@ -178,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hashing_option(p)
 
     p = sub.add_parser("gather-vectors", help="shards' vectors -> prepared dataset directory")
-    p.add_argument("--parts", nargs="+", required=True, help="vectorize-shard outputs, in order")
+    p.add_argument(
+        "--parts", nargs="*", default=[], help="vectorize-shard outputs, in order (none: here)"
+    )
     p.add_argument("--reviews", required=True, help="the domain's merged reviews table")
     p.add_argument("--split", required=True)
     p.add_argument("--vocabulary", required=True)
@@ -235,7 +241,9 @@ def _run_sharded(args: argparse.Namespace) -> None:
             args.reviews, args.shard, args.split, args.out, _vectorizer(args), args.fields
         )
     elif args.command == "merge-counts":
-        sharded.merge_counts_stage(args.counts, args.out, _vectorizer(args))
+        sharded.merge_counts_stage(
+            args.counts, args.out, _vectorizer(args), args.reviews, args.split, args.fields
+        )
     elif args.command == "vectorize-shard":
         sharded.vectorize_shard_stage(
             args.reviews,

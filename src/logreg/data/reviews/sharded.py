@@ -143,6 +143,24 @@ def _n_training(split_path: str | os.PathLike) -> int:
     return int(pc.sum(pc.equal(split, "train")).as_py() or 0)
 
 
+def shard_counts(
+    reviews_path: str | os.PathLike,
+    shard: int,
+    split_path: str | os.PathLike,
+    vectorizer: Vectorizer,
+    fields: Sequence[str] = TEXT_FIELDS,
+):
+    """The term counts (or hashed-column counts) of one shard's training reviews."""
+
+    def documents():
+        for reviews, split in shard_batches(reviews_path, split_path, shard, fields):
+            yield from map(vectorizer.tokenizer, document_texts(reviews[split == "train"], fields))
+
+    if vectorizer.hashing is None:
+        return count_terms(documents())
+    return vectorizer.count_hashed(documents())
+
+
 def count_stage(
     reviews_path: str | os.PathLike,
     shard: int,
@@ -152,36 +170,41 @@ def count_stage(
     fields: Sequence[str] = TEXT_FIELDS,
 ) -> None:
     """Count the terms (or hashed columns) of the training reviews of one shard."""
-    n_training = 0
-
-    def documents():
-        nonlocal n_training
-        for reviews, split in shard_batches(reviews_path, split_path, shard, fields):
-            texts = document_texts(reviews[split == "train"], fields)
-            n_training += len(texts)
-            yield from map(vectorizer.tokenizer, texts)
-
+    counts = shard_counts(reviews_path, shard, split_path, vectorizer, fields)
     if vectorizer.hashing is None:
-        write_term_counts(count_terms(documents()), out)
+        write_term_counts(counts, out)
     else:
-        vectorizer.count_hashed(documents()).save(out)
-    log.info("shard %d: counted %d training reviews -> %s", shard, n_training, out)
+        counts.save(out)
+    log.info("shard %d: counted %d training reviews -> %s", shard, counts.n_documents, out)
 
 
 def merge_counts_stage(
     counts: Sequence[str | os.PathLike],
     out: str | os.PathLike,
     vectorizer: Vectorizer,
+    reviews_path: str | os.PathLike | None = None,
+    split_path: str | os.PathLike | None = None,
+    fields: Sequence[str] = TEXT_FIELDS,
 ) -> None:
-    """Add the shards' counts; write the vocabulary TSV (or, hashed, the column counts)."""
-    if vectorizer.hashing is not None:
+    """Add the shards' counts; write the vocabulary TSV (or, hashed, the column counts).
+
+    Without ``counts`` (a domain of one shard) the training reviews of ``reviews_path``
+    are counted here: one job instead of two, the same file.
+    """
+    if not counts:
+        parts = [shard_counts(reviews_path, 0, split_path, vectorizer, fields)]
+    elif vectorizer.hashing is None:
+        parts = [read_term_counts(path) for path in counts]
+    else:
         from logreg.data.reviews.hashing import HashedCounts
 
-        merged = HashedCounts.merge([HashedCounts.load(path) for path in counts])
+        parts = [HashedCounts.load(path) for path in counts]
+    if vectorizer.hashing is not None:
+        merged = type(parts[0]).merge(parts)
         merged.save(out)
         log.info("hashed counts of %d training reviews -> %s", merged.n_documents, out)
         return
-    merged = merge_term_counts([read_term_counts(path) for path in counts])
+    merged = merge_term_counts(parts)
     vocabulary = select_vocabulary(merged, vectorizer.min_count, vectorizer.max_size)
     if len(vocabulary) == 0:
         raise ConfigError(
@@ -216,6 +239,28 @@ def fitted_vectorizer(
         ) from exc
 
 
+def shard_vectors(
+    reviews_path: str | os.PathLike,
+    shard: int,
+    split_path: str | os.PathLike,
+    vectorizer: Vectorizer,
+    fields: Sequence[str] = TEXT_FIELDS,
+) -> tuple[dict, dict, dict]:
+    """``(X, y, ids)`` of one shard's rows, each a dict by split, with a fitted vectorizer."""
+    X = {name: [] for name in SPLITS}
+    y = {name: [] for name in SPLITS}
+    ids = {name: [] for name in SPLITS}
+    for reviews, split in shard_batches(reviews_path, split_path, shard, fields):
+        for name in SPLITS:
+            rows = reviews[split == name]
+            X[name].append(vectorizer.transform(document_texts(rows, fields)))
+            y[name].append(rows["label"].to_numpy(dtype=np.int64))
+            ids[name] += rows["unique_id"].tolist()
+    X = {name: stack_rows(X[name], vectorizer.n_features) for name in SPLITS}
+    y = {name: np.concatenate([np.zeros(0, np.int64), *y[name]]) for name in SPLITS}
+    return X, y, ids
+
+
 def vectorize_shard_stage(
     reviews_path: str | os.PathLike,
     shard: int,
@@ -228,20 +273,11 @@ def vectorize_shard_stage(
     """Vectors of one shard's rows of each split (``X_<split>.npz``, ``y_<split>.npy``,
     ``ids.json``) in ``out_dir``."""
     vectorizer = fitted_vectorizer(vectorizer, vocabulary_path, split_path)
-    X = {name: [] for name in SPLITS}
-    y = {name: [] for name in SPLITS}
-    ids = {name: [] for name in SPLITS}
-    for reviews, split in shard_batches(reviews_path, split_path, shard, fields):
-        for name in SPLITS:
-            rows = reviews[split == name]
-            X[name].append(vectorizer.transform(document_texts(rows, fields)))
-            y[name].append(rows["label"].to_numpy(dtype=np.int64))
-            ids[name] += rows["unique_id"].tolist()
+    X, y, ids = shard_vectors(reviews_path, shard, split_path, vectorizer, fields)
     with atomic_dir(out_dir) as tmp:
         for name in SPLITS:
-            X_split = stack_rows(X[name], vectorizer.n_features)
-            sp.save_npz(tmp / f"X_{name}.npz", X_split, compressed=False)
-            np.save(tmp / f"y_{name}.npy", np.concatenate([np.zeros(0, np.int64), *y[name]]))
+            sp.save_npz(tmp / f"X_{name}.npz", X[name], compressed=False)
+            np.save(tmp / f"y_{name}.npy", y[name])
         (tmp / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
     log.info("shard %d: %d reviews vectorized -> %s", shard, sum(map(len, ids.values())), out_dir)
 
@@ -256,7 +292,11 @@ def gather_stage(
     vectorizer: Vectorizer,
     fields: Sequence[str] = TEXT_FIELDS,
 ) -> None:
-    """Stack the shards' vectors of each split into the domain's prepared folder."""
+    """Stack the shards' vectors of each split into the domain's prepared folder.
+
+    Without ``parts`` (a domain of one shard) the reviews are vectorized here: one job
+    instead of two, the same folder.
+    """
     vectorizer = fitted_vectorizer(vectorizer, vocabulary_path, split_path)
     try:
         sources = json.loads(reviews_metadata(reviews_path)[_SOURCES_KEY])
@@ -264,6 +304,11 @@ def gather_stage(
         raise DataError(
             f"not a reviews table of the parse stage: {exc}", where=reviews_path
         ) from exc
+    if not parts:
+        X, y, ids = shard_vectors(reviews_path, 0, split_path, vectorizer, fields)
+        write_prepared(out_dir, domain, vectorizer, X, y, ids, sources, fields)
+        log.info("wrote the prepared dataset of %s to %s", domain, out_dir)
+        return
     X, y, ids = {}, {}, {}
     for name in SPLITS:
         blocks, labels, row_ids = [], [], []

@@ -134,8 +134,13 @@ def merge_reviews(
     """Concatenate the shard tables of a domain, in order, into its ``reviews.parquet``.
 
     Checks the ids across shards and that both labels occur; records the sha256 of each
-    file. Streams one row group at a time. Returns ``(n_reviews, n_positive)``.
+    file. Streams one row group at a time. Returns ``(n_reviews, n_positive)``. Without
+    ``shard_tables`` (a domain of one shard) the files are parsed here: one job, not two.
     """
+    if not shard_tables:
+        sources: dict[str, str] = {}
+        rows = iter_reviews([(path, None) for path in paths], sources)
+        return write_reviews(checked_batches(rows), out, sources, require_both_labels=paths)
     seen = UniqueIds()
 
     def batches():
