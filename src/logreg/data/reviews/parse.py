@@ -377,9 +377,12 @@ def read_reviews_table(
     if not Path(path).is_file():
         raise DataError("no such file; run the parse stage first", where=path)
     try:
-        # Columns asked for but absent are reported below, as a table of another kind.
-        names = None if columns is None else pq.read_schema(path).names
-        arrow = pq.read_table(path, columns=columns and [c for c in columns if c in names])
+        try:
+            arrow = pq.read_table(path, columns=columns)
+        except pa.ArrowInvalid as exc:
+            if columns is None or "FieldRef" not in str(exc):
+                raise
+            arrow = pq.read_table(path)  # a column asked for is absent: reported below
         metadata = reviews_metadata(path)
         missing = [c for c in columns or COLUMNS if c not in arrow.column_names]
     except (OSError, pa.ArrowInvalid) as exc:
