@@ -8,6 +8,7 @@ import pytest
 from logreg.data.reviews.__main__ import main as reviews_cli
 from logreg.data.reviews.hashing import HashedCounts, hashed_columns, murmurhash3
 from logreg.data.reviews.vectorize import Vectorizer
+from logreg.errors import ConfigError
 from logreg.experiment.text_features import ReviewCorpus, TextOptions
 
 TEXTS = [
@@ -74,9 +75,14 @@ def test_a_saved_hashed_vectorizer_transforms_the_same_and_names_its_columns(tmp
     assert hashed_columns([best, worst], 12).tolist() == [top[-1], top[0]]
 
 
-def test_max_size_needs_a_vocabulary():
+def test_max_size_needs_a_vocabulary(tmp_path):
     with pytest.raises(ValueError, match=r"max_size=10 needs a vocabulary; with hashing=12"):
         Vectorizer(max_size=10, hashing=12)
+    with pytest.raises(ConfigError, match=r"'text.max_size': got 10, but text.hashing=12"):
+        reviews_cli(["merge-counts", "--counts", str(tmp_path / "c.npz"), "--out",
+                     str(tmp_path / "v"), "--stopwords", "false", "--bigrams", "false",
+                     "--fields", "title", "--min-count", "1", "--max-size", "10",
+                     "--hashing", "12"])  # fmt: skip
 
 
 def test_cross_validation_refits_hashed_folds(tmp_path):

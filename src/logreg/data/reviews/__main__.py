@@ -217,7 +217,14 @@ def _add_hashing_option(parser: argparse.ArgumentParser) -> None:
 
 def _vectorizer(args: argparse.Namespace):
     from logreg.data.reviews.vectorize import Vectorizer
+    from logreg.errors import ConfigError
 
+    if args.hashing is not None and getattr(args, "max_size", None) is not None:
+        raise ConfigError(
+            "text.max_size",
+            f"got {args.max_size}, but text.hashing={args.hashing} has no vocabulary to cut; "
+            "set it to null",
+        )
     return Vectorizer(
         stopwords=args.stopwords,
         bigrams=args.bigrams,
