@@ -307,7 +307,7 @@ def _snakemake_error(result) -> str:
             ["--config", "nope=1"],
             "workflow config key nope: unknown key; allowed here: reviews_dir, review_domains, "
             "reviews_name, fer2013_name, fer2013_path, results_dir, tracking_uri, seed, split, "
-            "text, faces, experiments",
+            "reviews, text, faces, experiments",
         ),
         (
             "a tracking_uri with ';' (schema)",

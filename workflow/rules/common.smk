@@ -9,6 +9,7 @@ import sys
 from logreg.data import sources
 from logreg.data.faces.feature_kinds import build, cli_options, kind_modules, registry
 from logreg.data.faces.features import feature_parts, is_parallel, normalization_for
+from logreg.data.reviews.shards import shard_count
 from logreg.experiment.config import compose
 from logreg.experiment.plan import plan_runs
 from logreg.experiment.summary import logged_answer
@@ -69,6 +70,8 @@ FACE_SOURCE = sources.source_name(
     FER2013_SOURCE, DEMO_FER2013, config.get("fer2013_name"), key="fer2013_name"
 )
 REVIEWS_RESULTS = f"{RESULTS}/data/reviews/{REVIEW_SOURCE}"
+# The merged counts: a vocabulary, or with text.hashing the counts of the hashed columns.
+VOCABULARY_FILE = "vocabulary.tsv" if config["text"]["hashing"] is None else "hashed_counts.npz"
 FACES_RESULTS = f"{RESULTS}/data/faces/{FACE_SOURCE}"
 
 
@@ -173,6 +176,45 @@ def get_train_config_digest(wildcards):
 def get_run_dir_override(wildcards):
     """Hydra's run folder = this rule's output folder (quoted for Hydra's grammar)."""
     return f"hydra.run.dir='{RESULTS}/runs/{wildcards.experiment}/{wildcards.dataset}'"
+
+
+def get_review_shard_count(wildcards):
+    """Shards of a domain: its .review files' bytes / reviews.shard_mb (1 for files not
+    there yet, such as demo files made by a rule)."""
+    folder = os.path.join(REVIEWS_DIR, wildcards.domain)
+    files = [os.path.join(folder, f"{polarity}.review") for polarity in ("positive", "negative")]
+    return shard_count(files, config["reviews"]["shard_mb"])
+
+
+def _review_shard_files(wildcards, name):
+    # One shard: no per-shard files; the merge jobs parse, count and vectorize it themselves.
+    n_shards = get_review_shard_count(wildcards)
+    if n_shards == 1:
+        return []
+    return [f"{REVIEWS_RESULTS}/{wildcards.domain}/shards/{shard}/{name}" for shard in range(n_shards)]
+
+
+def get_review_shard_tables(wildcards):
+    return _review_shard_files(wildcards, "reviews.parquet")
+
+
+def get_review_shard_counts(wildcards):
+    return _review_shard_files(wildcards, "counts.parquet")
+
+
+def get_review_shard_vectors(wildcards):
+    return _review_shard_files(wildcards, "vectors")
+
+
+def get_text_options(wildcards):
+    # The whole `text:` section, for the vectorizing jobs (each option is a rerun trigger).
+    text = config["text"]
+    return [
+        "--stopwords", text["stopwords"], "--bigrams", text["bigrams"],
+        "--min-count", text["min_count"], "--max-size", text["max_size"],
+        "--weighting", text["weighting"], "--sublinear-tf", text["sublinear_tf"],
+        "--fields", ",".join(text["fields"]), "--hashing", text["hashing"],
+    ]
 
 
 def get_reviews_root(wildcards, output):

@@ -1,7 +1,9 @@
 # Reviews (Multi-Domain Sentiment Dataset): raw .review files -> prepared sparse vectors.
 #
-#   demo_reviews | download_reviews -> parse_reviews -> split_reviews -> build_vocabulary
-#       -> vectorize_reviews -> results/data/reviews/<source>/<domain>/prepared
+#   demo_reviews | download_reviews -> parse_reviews_shard (x K) -> parse_reviews (merge)
+#       -> split_reviews -> count_terms_shard (x K) -> build_vocabulary (merge)
+#       -> vectorize_reviews_shard (x K) -> vectorize_reviews (gather)
+#       -> results/data/reviews/<source>/<domain>/prepared
 #
 # Every step is one `python -m logreg.data.reviews <stage>` call; values reach it only
 # through params and every path is shell-quoted, since domain names may contain '&'.
@@ -9,6 +11,12 @@
 # share a folder. demo_reviews runs only when reviews_dir is the demo folder (the
 # default); download_reviews only when asked for: `snakemake --cores 1 download_reviews`,
 # then --config reviews_dir=data/download/sorted_data_acl.
+#
+# A domain is parsed, counted and vectorized in K shards (K = its bytes / reviews.shard_mb,
+# at least 1; logreg.data.reviews.shards), one job each, so the shards run in parallel
+# (one SLURM job each under a cluster profile). The merges are exact: the same table,
+# vocabulary and vectors as one pass. The per-shard files are temporary. A domain of one
+# shard (the demo and the real ones) has no shard jobs: the merge jobs do the work.
 
 REVIEWS_URL = "https://www.cs.jhu.edu/~mdredze/datasets/sentiment/domain_sentiment_data.tar.gz"
 
@@ -48,10 +56,30 @@ rule download_reviews:
         " --out-dir {params.out_dir:q} --domains {params.domains:q} 2> {log:q}"
 
 
+rule parse_reviews_shard:
+    input:
+        positive=f"{REVIEWS_DIR}/{{domain}}/positive.review",
+        negative=f"{REVIEWS_DIR}/{{domain}}/negative.review",
+    output:
+        table=temp(f"{REVIEWS_RESULTS}/{{domain}}/shards/{{shard}}/reviews.parquet"),
+    params:
+        code=CODE["reviews"],
+        n_shards=get_review_shard_count,
+    log:
+        f"{LOGS}/parse_reviews_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/parse_reviews_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.tsv"
+    shell:
+        "python -m logreg.data.reviews parse-shard {input.positive:q} {input.negative:q}"
+        " --shard {wildcards.shard:q} --n-shards {params.n_shards:q}"
+        " --out {output.table:q} 2> {log:q}"
+
+
 rule parse_reviews:
     input:
         positive=f"{REVIEWS_DIR}/{{domain}}/positive.review",
         negative=f"{REVIEWS_DIR}/{{domain}}/negative.review",
+        shards=get_review_shard_tables,
     output:
         table=f"{REVIEWS_RESULTS}/{{domain}}/reviews.parquet",
     params:
@@ -61,8 +89,8 @@ rule parse_reviews:
     benchmark:
         f"{RESULTS}/benchmarks/parse_reviews/{REVIEW_SOURCE}/{{domain}}.tsv"
     shell:
-        "python -m logreg.data.reviews parse {input.positive:q} {input.negative:q}"
-        " --out {output.table:q} 2> {log:q}"
+        "python -m logreg.data.reviews merge-reviews {input.positive:q} {input.negative:q}"
+        " --shards {input.shards:q} --out {output.table:q} 2> {log:q}"
 
 
 rule split_reviews:
@@ -83,12 +111,34 @@ rule split_reviews:
         " --seed {params.seed:q} 2> {log:q}"
 
 
-rule build_vocabulary:
+rule count_terms_shard:
     input:
         table=rules.parse_reviews.output.table,
         split=rules.split_reviews.output.split,
     output:
-        vocabulary=f"{REVIEWS_RESULTS}/{{domain}}/vocabulary.tsv",
+        counts=temp(f"{REVIEWS_RESULTS}/{{domain}}/shards/{{shard}}/counts.parquet"),
+    params:
+        code=CODE["reviews"],
+        stopwords=config["text"]["stopwords"],
+        bigrams=config["text"]["bigrams"],
+        fields=",".join(config["text"]["fields"]),
+        hashing=config["text"]["hashing"],
+    log:
+        f"{LOGS}/count_terms_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.log",
+    shell:
+        "python -m logreg.data.reviews count-terms --reviews {input.table:q}"
+        " --shard {wildcards.shard:q} --split {input.split:q} --out {output.counts:q}"
+        " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
+        " --fields {params.fields:q} --hashing {params.hashing:q} 2> {log:q}"
+
+
+rule build_vocabulary:
+    input:
+        counts=get_review_shard_counts,
+        table=rules.parse_reviews.output.table,
+        split=rules.split_reviews.output.split,
+    output:
+        vocabulary=f"{REVIEWS_RESULTS}/{{domain}}/{VOCABULARY_FILE}",
     params:
         code=CODE["reviews"],
         stopwords=config["text"]["stopwords"],
@@ -96,18 +146,39 @@ rule build_vocabulary:
         min_count=config["text"]["min_count"],
         max_size=config["text"]["max_size"],
         fields=",".join(config["text"]["fields"]),
+        hashing=config["text"]["hashing"],
     log:
         f"{LOGS}/build_vocabulary/{REVIEW_SOURCE}/{{domain}}.log",
     shell:
-        "python -m logreg.data.reviews vocabulary --reviews {input.table:q}"
-        " --split {input.split:q} --out {output.vocabulary:q}"
+        "python -m logreg.data.reviews merge-counts --counts {input.counts:q}"
+        " --reviews {input.table:q} --split {input.split:q} --out {output.vocabulary:q}"
         " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
         " --min-count {params.min_count:q} --max-size {params.max_size:q}"
-        " --fields {params.fields:q} 2> {log:q}"
+        " --fields {params.fields:q} --hashing {params.hashing:q} 2> {log:q}"
+
+
+rule vectorize_reviews_shard:
+    input:
+        table=rules.parse_reviews.output.table,
+        split=rules.split_reviews.output.split,
+        vocabulary=rules.build_vocabulary.output.vocabulary,
+    output:
+        vectors=temp(directory(f"{REVIEWS_RESULTS}/{{domain}}/shards/{{shard}}/vectors")),
+    params:
+        code=CODE["reviews"],
+        text=get_text_options,
+    log:
+        f"{LOGS}/vectorize_reviews_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.log",
+    shell:
+        "python -m logreg.data.reviews vectorize-shard --reviews {input.table:q}"
+        " --shard {wildcards.shard:q} --split {input.split:q}"
+        " --vocabulary {input.vocabulary:q} --out-dir {output.vectors:q}"
+        " {params.text:q} 2> {log:q}"
 
 
 rule vectorize_reviews:
     input:
+        parts=get_review_shard_vectors,
         table=rules.parse_reviews.output.table,
         split=rules.split_reviews.output.split,
         vocabulary=rules.build_vocabulary.output.vocabulary,
@@ -115,22 +186,13 @@ rule vectorize_reviews:
         prepared=directory(f"{REVIEWS_RESULTS}/{{domain}}/prepared"),
     params:
         code=CODE["reviews"],
-        stopwords=config["text"]["stopwords"],
-        bigrams=config["text"]["bigrams"],
-        min_count=config["text"]["min_count"],
-        max_size=config["text"]["max_size"],
-        weighting=config["text"]["weighting"],
-        sublinear_tf=config["text"]["sublinear_tf"],
-        fields=",".join(config["text"]["fields"]),
+        text=get_text_options,
     log:
         f"{LOGS}/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.tsv"
     shell:
-        "python -m logreg.data.reviews vectorize --reviews {input.table:q}"
-        " --split {input.split:q} --vocabulary {input.vocabulary:q}"
-        " --out-dir {output.prepared:q} --domain {wildcards.domain:q}"
-        " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
-        " --min-count {params.min_count:q} --max-size {params.max_size:q}"
-        " --weighting {params.weighting:q} --sublinear-tf {params.sublinear_tf:q}"
-        " --fields {params.fields:q} 2> {log:q}"
+        "python -m logreg.data.reviews gather-vectors --parts {input.parts:q}"
+        " --reviews {input.table:q} --split {input.split:q}"
+        " --vocabulary {input.vocabulary:q} --out-dir {output.prepared:q}"
+        " --domain {wildcards.domain:q} {params.text:q} 2> {log:q}"

@@ -20,7 +20,6 @@ import scipy.sparse as sp
 from logreg.data.reviews.parse import CLASS_NAMES, read_reviews_table
 from logreg.data.reviews.stages import document_texts
 from logreg.data.reviews.vectorize import Vectorizer
-from logreg.data.reviews.vocabulary import build_vocabulary
 from logreg.errors import ConfigError, DataError
 
 
@@ -37,6 +36,7 @@ class TextOptions:
     max_size: int | None
     weighting: str
     sublinear_tf: bool
+    hashing: int | None = None
 
     @classmethod
     def from_meta(cls, meta: dict, where: str | Path = "meta.json") -> TextOptions:
@@ -44,6 +44,7 @@ class TextOptions:
         recorded must be rebuilt (the workflow does that by itself)."""
         text = dict(meta.get("text") or {})
         text.setdefault("weighting", meta.get("weighting"))
+        text.setdefault("hashing", None)  # folders made before the option: a vocabulary
         missing = [f.name for f in fields(cls) if text.get(f.name, "missing") == "missing"]
         if missing or text["weighting"] is None:
             raise DataError(
@@ -59,6 +60,7 @@ class TextOptions:
             max_size=None if text["max_size"] is None else int(text["max_size"]),
             weighting=str(text["weighting"]),
             sublinear_tf=bool(text["sublinear_tf"]),
+            hashing=None if text["hashing"] is None else int(text["hashing"]),
         )
 
     def vectorizer(self) -> Vectorizer:
@@ -69,6 +71,7 @@ class TextOptions:
             max_size=self.max_size,
             weighting=self.weighting,
             sublinear_tf=self.sublinear_tf,
+            hashing=self.hashing,
         )
 
 
@@ -109,11 +112,8 @@ class ReviewCorpus:
         vectorizer : Vectorizer
             Its vocabulary and idf, counted on the training reviews.
         """
-        vectorizer = self.options.vectorizer()
-        vocabulary = build_vocabulary(
-            (self.terms[i] for i in train), self.options.min_count, self.options.max_size
-        )
-        vectorizer.set_vocabulary(vocabulary, n_documents=len(train))
+        # A vocabulary (or, with text.hashing, the columns' counts) of the fold's training part.
+        vectorizer = self.options.vectorizer().fit_terms(self.terms[i] for i in train)
         X_train = vectorizer.transform_terms(self.terms[i] for i in train)
         X_test = vectorizer.transform_terms(self.terms[i] for i in test)
         return (

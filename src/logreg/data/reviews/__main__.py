@@ -13,6 +13,14 @@ from collections.abc import Sequence
 from logreg.cli import run_cli
 from logreg.data.reviews.vectorize import WEIGHTINGS
 
+_SHARDED = {
+    "parse-shard",
+    "merge-reviews",
+    "count-terms",
+    "merge-counts",
+    "vectorize-shard",
+    "gather-vectors",
+}
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 
@@ -50,15 +58,26 @@ def _fields(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _add_text_options(parser: argparse.ArgumentParser) -> None:
-    # No defaults: the workflow config's `text:` section is the one source of these values
-    # (its schema documents them), and the workflow passes every one.
+def _add_tokenizer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stopwords", type=_bool, required=True, help="drop the bundled stop words (true/false)"
     )
     parser.add_argument(
         "--bigrams", type=_bool, required=True, help="add bigrams of adjacent kept tokens"
     )
+    parser.add_argument(
+        "--fields",
+        type=_fields,
+        required=True,
+        help="comma-separated review fields to vectorize (title,review_text)",
+    )
+
+
+def _add_text_options(parser: argparse.ArgumentParser, fields: bool = True) -> None:
+    # No defaults: the workflow config's `text:` section is the one source of these values
+    # (its schema documents them), and the workflow passes every one.
+    if fields:
+        _add_tokenizer_options(parser)
     parser.add_argument(
         "--min-count",
         type=_positive_int,
@@ -71,12 +90,11 @@ def _add_text_options(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="maximum number of terms, or none",
     )
-    parser.add_argument(
-        "--fields",
-        type=_fields,
-        required=True,
-        help="comma-separated review fields to vectorize (title,review_text)",
-    )
+
+
+def _add_shard_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reviews", required=True, help="the domain's merged reviews table")
+    parser.add_argument("--shard", type=int, required=True, help="0-based number of this shard")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,15 +140,138 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vocabulary", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--domain", required=True)
-    p.add_argument("--weighting", choices=WEIGHTINGS, required=True)
+    _add_weighting_options(p)
+    _add_text_options(p)
+
+    # The sharded stages (logreg.data.reviews.shards and .sharded): one job per shard.
+    p = sub.add_parser("parse-shard", help="parse one shard of a domain's .review files")
+    p.add_argument("files", nargs="+", help="positive.review and negative.review")
+    p.add_argument("--shard", type=int, required=True, help="0-based number of this shard")
+    p.add_argument("--n-shards", type=_positive_int, required=True)
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("merge-reviews", help="shard tables -> the domain's reviews table")
+    p.add_argument("files", nargs="+", help="positive.review and negative.review")
     p.add_argument(
+        "--shards", nargs="*", default=[], help="the shard tables, in order (none: parse here)"
+    )
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("count-terms", help="term counts of one shard's training reviews")
+    _add_shard_options(p)
+    p.add_argument("--split", required=True)
+    p.add_argument("--out", required=True)
+    _add_tokenizer_options(p)
+    _add_hashing_option(p)
+
+    p = sub.add_parser("merge-counts", help="shards' term counts -> vocabulary TSV")
+    p.add_argument("--counts", nargs="*", default=[], help="none: count the one shard here")
+    p.add_argument("--reviews", help="the merged reviews table (counted when no --counts)")
+    p.add_argument("--split", help="its split (when no --counts)")
+    p.add_argument("--out", required=True)
+    _add_text_options(p)
+    _add_hashing_option(p)
+
+    p = sub.add_parser("vectorize-shard", help="vectors of one shard's reviews")
+    _add_shard_options(p)
+    p.add_argument("--split", required=True)
+    p.add_argument("--vocabulary", required=True)
+    p.add_argument("--out-dir", required=True)
+    _add_weighting_options(p)
+    _add_text_options(p)
+    _add_hashing_option(p)
+
+    p = sub.add_parser("gather-vectors", help="shards' vectors -> prepared dataset directory")
+    p.add_argument(
+        "--parts", nargs="*", default=[], help="vectorize-shard outputs, in order (none: here)"
+    )
+    p.add_argument("--reviews", required=True, help="the domain's merged reviews table")
+    p.add_argument("--split", required=True)
+    p.add_argument("--vocabulary", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--domain", required=True)
+    _add_weighting_options(p)
+    _add_text_options(p)
+    _add_hashing_option(p)
+    return parser
+
+
+def _add_weighting_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weighting", choices=WEIGHTINGS, required=True)
+    parser.add_argument(
         "--sublinear-tf",
         type=_bool,
         required=True,
         help="replace each count c by 1 + ln(c) (true/false)",
     )
-    _add_text_options(p)
-    return parser
+
+
+def _add_hashing_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hashing",
+        type=_optional_size,
+        default=None,
+        help="hash terms into 2**HASHING columns instead of a vocabulary, or none",
+    )
+
+
+def _vectorizer(args: argparse.Namespace):
+    from logreg.data.reviews.vectorize import Vectorizer
+    from logreg.errors import ConfigError
+
+    if args.hashing is not None and getattr(args, "max_size", None) is not None:
+        raise ConfigError(
+            "text.max_size",
+            f"got {args.max_size}, but text.hashing={args.hashing} has no vocabulary to cut; "
+            "set it to null",
+        )
+    return Vectorizer(
+        stopwords=args.stopwords,
+        bigrams=args.bigrams,
+        min_count=getattr(args, "min_count", 1),
+        max_size=getattr(args, "max_size", None),
+        weighting=getattr(args, "weighting", "counts"),
+        sublinear_tf=getattr(args, "sublinear_tf", False),
+        hashing=args.hashing,
+    )
+
+
+def _run_sharded(args: argparse.Namespace) -> None:
+    from logreg.data.reviews import sharded, shards
+
+    if args.command == "parse-shard":
+        shards.parse_shard(args.files, args.shard, args.n_shards, args.out)
+    elif args.command == "merge-reviews":
+        shards.merge_reviews(args.files, args.shards, args.out)
+    elif args.command == "count-terms":
+        sharded.count_stage(
+            args.reviews, args.shard, args.split, args.out, _vectorizer(args), args.fields
+        )
+    elif args.command == "merge-counts":
+        sharded.merge_counts_stage(
+            args.counts, args.out, _vectorizer(args), args.reviews, args.split, args.fields
+        )
+    elif args.command == "vectorize-shard":
+        sharded.vectorize_shard_stage(
+            args.reviews,
+            args.shard,
+            args.split,
+            args.vocabulary,
+            args.out_dir,
+            _vectorizer(args),
+            args.fields,
+        )
+    else:
+        sharded.gather_stage(
+            args.parts,
+            args.reviews,
+            args.split,
+            args.vocabulary,
+            args.out_dir,
+            args.domain,
+            _vectorizer(args),
+            args.fields,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -145,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         from logreg.data.reviews.download import URL, download_reviews
 
         download_reviews(args.out_dir, args.domains, args.checksums, args.url or URL, args.timeout)
+    elif args.command in _SHARDED:
+        _run_sharded(args)
     else:
         from logreg.data.reviews import stages
 

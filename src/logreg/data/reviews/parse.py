@@ -1,12 +1,12 @@
 """Stage 1: the original ``.review`` files of a domain -> one Parquet table.
 
 The layout is checked by :func:`logreg.data.reviews.records.scan_reviews`; the values are
-decoded by BeautifulSoup with the ``"lxml"`` HTML parser, which knows every HTML entity
-and leaves a raw ``&`` alone. (The ``"lxml-xml"`` parser must not be used: on a file
-without a root element it silently returns the first review only.) Each value is decoded
-exactly once: the double-escaped ``&amp;quot;`` of the original becomes ``&quot;``, as
-its author typed it, not ``"``. Raw ``<`` in a value is escaped before parsing, so
-markup inside a review is kept as text and cannot change the structure.
+decoded as an HTML parser reads character data (:func:`decode_values`, checked against
+BeautifulSoup with lxml's HTML parser, :func:`decode_values_reference`), which knows every
+HTML entity and leaves a raw ``&`` alone. Each value is decoded exactly once: the
+double-escaped ``&amp;quot;`` of the original becomes ``&quot;``, as its author typed it,
+not ``"``. Markup inside a value (a raw ``<``) is kept as text and cannot change the
+structure.
 
 The table has one row per review: the 11 fields of
 :data:`~logreg.data.reviews.records.FIELDS` (stripped of surrounding whitespace, ``rating`` as
@@ -18,21 +18,24 @@ is stored in the Parquet schema metadata under ``logreg.source_files``.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 import math
 import os
+import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from bs4 import BeautifulSoup
 from tqdm import tqdm
 
 from logreg.data.reviews.records import FIELDS, RawReview, scan_reviews
+from logreg.data.reviews.unique import UniqueIds
 from logreg.errors import DataError
 from logreg.fileio import atomic_path
 
@@ -41,7 +44,25 @@ log = logging.getLogger(__name__)
 LABELS = {"negative": 0, "positive": 1}
 CLASS_NAMES = ["negative", "positive"]
 COLUMNS = [*FIELDS, "label", "source_file", "line"]
+ARROW_SCHEMA = pa.schema(
+    [(name, pa.float64() if name == "rating" else pa.string()) for name in FIELDS]
+    + [("label", pa.int64()), ("source_file", pa.string()), ("line", pa.int64())]
+)
+#: Reviews per Parquet row group, and per check of the ids: what the parse holds in memory.
+BATCH_SIZE = 16384
 _SOURCES_KEY = b"logreg.source_files"
+SHARD_ROWS_KEY = b"logreg.shard_rows"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Part of a ``.review`` file: from byte ``start``, the start of line ``first_line``,
+    to the line ``end_line`` (excluded; None: the end of the file). Both ends are
+    ``<review>`` lines or the ends of the file (see :mod:`logreg.data.reviews.shards`)."""
+
+    start: int = 0
+    first_line: int = 1
+    end_line: int | None = None
 
 
 def label_from_path(path: str | os.PathLike) -> int:
@@ -56,10 +77,56 @@ def label_from_path(path: str | os.PathLike) -> int:
     )
 
 
-def _decode_values(raw: RawReview) -> dict[str, str]:
+def decode_values_reference(raw: RawReview) -> dict[str, str]:
+    """Decode a review's values with BeautifulSoup and lxml's HTML parser: the reference.
+
+    Slow (~0.5 ms per review), but it is the HTML parser's own reading of the values;
+    :func:`decode_values` must give exactly its result (a test compares the two on every
+    real review) and hands it the values it cannot decode safely.
+    """
+    from bs4 import BeautifulSoup  # only on the rare values decode_values hands over
+
     markup = "".join(f"<{name}>{raw.values[name].replace('<', '&lt;')}</{name}>" for name in FIELDS)
     soup = BeautifulSoup(markup, "lxml")
     return {name: soup.find(name).get_text().strip() for name in FIELDS}
+
+
+# A numeric character reference, with or without its ';' (as an HTML parser reads it).
+_NUMERIC_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+))")
+
+
+def _safe_reference(match: re.Match) -> bool:
+    # html.unescape drops what HTML5 calls invalid code points (most C0/C1 controls,
+    # noncharacters) where libxml2 keeps them, and libxml2 turns &#13; into a space: such
+    # references (absent from the real data) go to the reference decoder.
+    code = int(match[1], 16) if match[1] else int(match[2])
+    if code > 0x10FFFF:
+        return True  # U+FFFD in both
+    return not (
+        code < 0x20 or 0x7F <= code <= 0x9F or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+    )
+
+
+def decode_values(raw: RawReview) -> dict[str, str]:
+    """Decode a review's values: HTML entities (each decoded once), newlines, stripped.
+
+    The HTML5 reading of character data, which the bundled libxml2 (2.14) follows:
+    ``html.unescape`` decodes named references (with or without ``;``, as HTML5 allows
+    for the legacy ones) and numeric ones; a carriage return is a newline. ~25x faster
+    than :func:`decode_values_reference`, which decodes any review holding a numeric
+    reference to a control character or a noncharacter (where the two differ).
+    """
+    values = {}
+    for name in FIELDS:
+        value = raw.values[name]
+        if "&" in value:
+            if not all(map(_safe_reference, _NUMERIC_REFERENCE.finditer(value))):
+                return decode_values_reference(raw)
+            value = html.unescape(value)
+        if "\r" in value:  # HTML5 newline normalization, as libxml2 does it
+            value = value.replace("\r\n", "\n").replace("\r", "\n")
+        values[name] = value.strip()
+    return values
 
 
 def _check_review(values: dict[str, str], raw: RawReview, where: str) -> float:
@@ -86,7 +153,23 @@ def _check_review(values: dict[str, str], raw: RawReview, where: str) -> float:
     return rating
 
 
-def parse_review_file(path: str | os.PathLike, digest=None) -> Iterator[dict[str, object]]:
+def check_review_path(path: str | os.PathLike) -> int:
+    """Check that ``path`` is a review file named by its label; return the label."""
+    label = label_from_path(path)
+    if not Path(path).is_file():
+        folder = Path(path).parent
+        hint = "" if folder.is_dir() else f" (the folder {folder} does not exist either)"
+        raise DataError(
+            f"review file not found{hint}; expected <reviews_dir>/<domain>/"
+            "positive.review and negative.review",
+            where=path,
+        )
+    return label
+
+
+def parse_review_file(
+    path: str | os.PathLike, digest=None, segment: Segment | None = None
+) -> Iterator[dict[str, object]]:
     """Yield the reviews of one ``.review`` file as dicts of decoded values.
 
     Parameters
@@ -95,6 +178,8 @@ def parse_review_file(path: str | os.PathLike, digest=None) -> Iterator[dict[str
         ``positive.review`` or ``negative.review``; the label comes from the name.
     digest : hashlib hash object, optional
         Updated with the file's bytes as they are read.
+    segment : Segment, optional
+        Only the reviews of this part of the file (a shard); default the whole file.
 
     Yields
     ------
@@ -108,19 +193,13 @@ def parse_review_file(path: str | os.PathLike, digest=None) -> Iterator[dict[str
         Naming the file and line of the first problem (see :func:`scan_reviews`), or a
         review without unique_id, text or a rating from 1 to 5.
     """
-    label = label_from_path(path)
+    label = check_review_path(path)
     where = os.fspath(path)
-    if not Path(path).is_file():
-        folder = Path(path).parent
-        hint = "" if folder.is_dir() else f" (the folder {folder} does not exist either)"
-        raise DataError(
-            f"review file not found{hint}; expected <reviews_dir>/<domain>/"
-            "positive.review and negative.review",
-            where=where,
-        )
+    segment = segment or Segment()
     with open(path, "rb") as stream:
-        for raw in scan_reviews(stream, where, digest):
-            values = _decode_values(raw)
+        stream.seek(segment.start)
+        for raw in scan_reviews(stream, where, digest, segment.first_line, segment.end_line):
+            values = decode_values(raw)
             rating = _check_review(values, raw, where)
             yield {
                 **values,
@@ -131,8 +210,81 @@ def parse_review_file(path: str | os.PathLike, digest=None) -> Iterator[dict[str
             }
 
 
+def iter_reviews(
+    parts: Sequence[tuple[str | os.PathLike, Segment | None]],
+    digests: dict[str, str] | None = None,
+) -> Iterator[dict[str, object]]:
+    """The reviews of several files (or segments of them), in order.
+
+    ``digests``, if given, receives the sha256 of each file read whole (the segment None).
+    """
+    for path, segment in parts:
+        digest = hashlib.sha256() if digests is not None and segment is None else None
+        n_reviews = 0
+        reviews = parse_review_file(path, digest, segment)
+        for row in tqdm(
+            reviews,
+            desc=Path(path).name,
+            unit=" reviews",
+            leave=False,
+            disable=not sys.stderr.isatty(),
+        ):
+            n_reviews += 1
+            yield row
+        if digest is not None:
+            digests[os.fspath(path)] = digest.hexdigest()
+        log.info("%s: %d reviews", os.fspath(path), n_reviews)
+
+
+def checked_batches(
+    rows: Iterable[dict[str, object]],
+    batch_size: int | None = None,
+    seen: UniqueIds | None = None,
+) -> Iterator[list[dict[str, object]]]:
+    """``rows`` in lists of ``batch_size``, each checked for ids used before.
+
+    Ids are checked a batch at a time (:class:`~logreg.data.reviews.unique.UniqueIds`); a
+    malformed review after a duplicate id is reported only if no duplicate precedes it,
+    so the first problem in the files is the one reported, as in a check row by row.
+    """
+    seen = UniqueIds() if seen is None else seen
+    batch_size = batch_size or BATCH_SIZE
+    batch: list[dict[str, object]] = []
+
+    def check(batch):
+        seen.add(
+            [r["unique_id"] for r in batch],
+            [r["source_file"] for r in batch],
+            [r["line"] for r in batch],
+        )
+
+    try:
+        for row in rows:
+            batch.append(row)
+            if len(batch) == batch_size:
+                check(batch)
+                yield batch
+                batch = []
+    except DataError:
+        check(batch)
+        raise
+    check(batch)
+    if batch:
+        yield batch
+
+
+def _check_labels(labels: set[int], paths: Sequence[str | os.PathLike]) -> None:
+    missing = [name for name, label in LABELS.items() if label not in labels]
+    if missing:
+        names = [os.fspath(p) for p in paths]
+        raise DataError(
+            f"no {' or '.join(missing)} reviews among {names}; a domain needs "
+            "both positive.review and negative.review"
+        )
+
+
 def parse_reviews(paths: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Parse the review files of one domain into a table.
+    """Parse the review files of one domain into a table (in memory).
 
     Parameters
     ----------
@@ -151,43 +303,50 @@ def parse_reviews(paths: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, dic
     DataError
         For a malformed file, a missing label, or a ``unique_id`` used twice.
     """
-    rows: list[dict[str, object]] = []
     sources: dict[str, str] = {}
-    first_seen: dict[str, tuple[str, int]] = {}
-    for path in paths:
-        digest = hashlib.sha256()
-        n_before = len(rows)
-        reviews = parse_review_file(path, digest)
-        for row in tqdm(
-            reviews,
-            desc=Path(path).name,
-            unit=" reviews",
-            leave=False,
-            disable=not sys.stderr.isatty(),
-        ):
-            uid = row["unique_id"]
-            if uid in first_seen:
-                other, other_line = first_seen[uid]
-                raise DataError(
-                    f"unique_id {uid!r} was already used by the review at "
-                    f"{other}:{other_line}; unique_ids must be unique within "
-                    "a domain",
-                    where=row["source_file"],
-                    line=row["line"],
-                )
-            first_seen[uid] = (row["source_file"], row["line"])
-            rows.append(row)
-        sources[os.fspath(path)] = digest.hexdigest()
-        log.info("%s: %d reviews", os.fspath(path), len(rows) - n_before)
+    rows = [
+        row
+        for batch in checked_batches(iter_reviews([(p, None) for p in paths], sources))
+        for row in batch
+    ]
     table = pd.DataFrame(rows, columns=COLUMNS)
-    missing = [name for name, label in LABELS.items() if label not in set(table["label"])]
-    if missing:
-        names = [os.fspath(p) for p in paths]
-        raise DataError(
-            f"no {' or '.join(missing)} reviews among {names}; a domain needs "
-            "both positive.review and negative.review"
-        )
+    _check_labels(set(table["label"]), paths)
     return table.astype({"rating": "float64", "label": "int64", "line": "int64"}), sources
+
+
+def write_reviews(
+    batches: Iterable[list[dict[str, object]]],
+    path: str | os.PathLike,
+    sources: dict[str, str],
+    require_both_labels: Sequence[str | os.PathLike] | None = None,
+    shard_rows: Sequence[int] | None = None,
+) -> tuple[int, int]:
+    """Write batches of review rows to Parquet as they come, one row group per batch.
+
+    Memory holds one batch. The file appears at ``path`` only when complete (an error
+    leaves no partial file); ``sources`` is read at the end (it may be filled while the
+    batches are read) and stored in the file's metadata.
+
+    Returns
+    -------
+    (n_reviews, n_positive)
+    """
+    n_reviews = n_positive = 0
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, ARROW_SCHEMA) as writer:
+        for batch in batches:
+            writer.write_table(pa.Table.from_pylist(batch, schema=ARROW_SCHEMA))
+            n_reviews += len(batch)
+            n_positive += sum(row["label"] for row in batch)
+        if require_both_labels is not None:
+            labels = {label for label, n in ((1, n_positive), (0, n_reviews - n_positive)) if n}
+            _check_labels(labels, require_both_labels)
+        writer.add_key_value_metadata(
+            {
+                _SOURCES_KEY: json.dumps(sources, sort_keys=True),
+                SHARD_ROWS_KEY: json.dumps(list(shard_rows or [n_reviews])),
+            }
+        )
+    return n_reviews, n_positive
 
 
 def write_reviews_table(
@@ -203,16 +362,31 @@ def write_reviews_table(
         pq.write_table(arrow.replace_schema_metadata(metadata), tmp)
 
 
-def read_reviews_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Read a table written by :func:`write_reviews_table`; return it and its sources."""
+def reviews_metadata(path: str | os.PathLike) -> dict[bytes, bytes]:
+    """The key-value metadata of a reviews table: its schema's (written whole by
+    :func:`write_reviews_table`) and its file's (streamed by :func:`write_reviews`)."""
+    parquet = pq.ParquetFile(path)
+    return {**(parquet.metadata.metadata or {}), **(parquet.schema_arrow.metadata or {})}
+
+
+def read_reviews_table(
+    path: str | os.PathLike, columns: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Read a table written by :func:`write_reviews_table` or :func:`write_reviews`
+    (only ``columns``, default all); return it and its sources."""
     if not Path(path).is_file():
         raise DataError("no such file; run the parse stage first", where=path)
     try:
-        arrow = pq.read_table(path)
+        try:
+            arrow = pq.read_table(path, columns=columns)
+        except pa.ArrowInvalid as exc:
+            if columns is None or "FieldRef" not in str(exc):
+                raise
+            arrow = pq.read_table(path)  # a column asked for is absent: reported below
+        metadata = reviews_metadata(path)
+        missing = [c for c in columns or COLUMNS if c not in arrow.column_names]
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"cannot read the reviews table: {exc}", where=path) from exc
-    metadata = arrow.schema.metadata or {}
-    missing = [c for c in COLUMNS if c not in arrow.column_names]
     if _SOURCES_KEY not in metadata or missing:
         raise DataError(
             "not a reviews table written by `python -m logreg.data.reviews parse` "

@@ -128,7 +128,11 @@ def _unexpected(review: RawReview, found: str, raw: bytes, where: str, lineno: i
 
 
 def scan_reviews(
-    stream: BinaryIO, where: str | os.PathLike, digest: Any = None
+    stream: BinaryIO,
+    where: str | os.PathLike,
+    digest: Any = None,
+    first_line: int = 1,
+    end_line: int | None = None,
 ) -> Iterator[RawReview]:
     """Yield the reviews of an open binary ``.review`` file, checking its layout.
 
@@ -141,6 +145,12 @@ def scan_reviews(
     digest : hashlib hash object, optional
         Updated with every byte read, so the caller gets the checksum of exactly the
         bytes that were parsed without reading the file twice.
+    first_line, end_line : int, optional
+        A segment of the file (a shard, :mod:`logreg.data.reviews.shards`): ``stream``
+        is positioned at the start of line ``first_line``, a ``<review>`` line, and the
+        scan stops before line ``end_line`` (also a ``<review>`` line; None: the end of
+        the file). A review left open there fails on that line exactly as in a scan of
+        the whole file.
 
     Raises
     ------
@@ -154,8 +164,10 @@ def scan_reviews(
     current: str | None = None  # the field whose value lines are being collected
     value: list[str] = []
     n_reviews = 0
-    lineno = 0
-    for lineno, raw in enumerate(stream, start=1):
+    lineno = first_line - 1
+    for lineno, raw in enumerate(stream, start=first_line):
+        if lineno == end_line and review is None:
+            return
         if digest is not None:
             digest.update(raw)
         text = _decode(raw, where, lineno)
@@ -200,7 +212,7 @@ def scan_reviews(
             where=where,
             line=lineno,
         )
-    if n_reviews == 0:
+    if n_reviews == 0 and first_line == 1 and end_line is None:
         raise DataError(
             "empty file: expected a sequence of <review> elements",
             where=where,

@@ -16,9 +16,10 @@ import pandas as pd
 from logreg.data.prepared import SPLITS, PreparedDataset, save_prepared
 from logreg.data.reviews.parse import (
     CLASS_NAMES,
-    parse_reviews,
+    checked_batches,
+    iter_reviews,
     read_reviews_table,
-    write_reviews_table,
+    write_reviews,
 )
 from logreg.data.reviews.split import read_split, split_table, write_split
 from logreg.data.reviews.tokenize import Tokenizer, bundled_stopwords
@@ -53,9 +54,13 @@ def document_texts(reviews: pd.DataFrame, fields: Sequence[str] = TEXT_FIELDS) -
 
 def parse_stage(review_files: Sequence[str | os.PathLike], out: str | os.PathLike) -> None:
     """Parse a domain's ``positive.review`` and ``negative.review`` into ``out`` (Parquet)."""
-    table, sources = parse_reviews(review_files)
-    write_reviews_table(table, sources, out)
-    log.info("wrote %d reviews (%d positive) to %s", len(table), int(table["label"].sum()), out)
+    # Streamed: memory holds one batch of reviews, whatever the size of the files.
+    sources: dict[str, str] = {}
+    rows = iter_reviews([(path, None) for path in review_files], sources)
+    n_reviews, n_positive = write_reviews(
+        checked_batches(rows), out, sources, require_both_labels=review_files
+    )
+    log.info("wrote %d reviews (%d positive) to %s", n_reviews, n_positive, out)
 
 
 def split_stage(
@@ -66,7 +71,8 @@ def split_stage(
     seed: int,
 ) -> None:
     """Write the stratified, seeded split of a reviews table to ``out`` (Parquet)."""
-    reviews, _ = read_reviews_table(reviews_path)
+    # Ids and labels only: the split never reads the texts of a large table.
+    reviews, _ = read_reviews_table(reviews_path, columns=["unique_id", "label"])
     split = split_table(reviews, test_fraction, val_fraction, seed)
     write_split(split, out)
     log.info("split %s: %s", reviews_path, split["split"].value_counts().to_dict())
@@ -154,24 +160,31 @@ def vectorize_stage(
             X[name].shape[1],
             X[name].nnz,
         )
+    write_prepared(out_dir, domain, vectorizer, X, y, ids, sources, fields)
+    log.info("wrote the prepared dataset of %s to %s", domain, out_dir)
+
+
+def write_prepared(
+    out_dir: str | os.PathLike,
+    domain: str,
+    vectorizer: Vectorizer,
+    X: dict,
+    y: dict,
+    ids: dict,
+    sources: dict[str, str],
+    fields: Sequence[str],
+) -> None:
+    """Write a domain's prepared folder: vectors, labels, ``meta.json``, ``vectorizer.json``."""
     meta = {
         "kind": "reviews",
         "name": domain,
         "class_names": CLASS_NAMES,
         "feature_names": vectorizer.feature_names,
-        "weighting": weighting,
+        "weighting": vectorizer.weighting,
         "source_files": sources,
         # Every text option this folder was made with: what cross-validation refits per
         # fold (logreg.experiment.text_features.TextOptions.from_meta) and what a run records.
-        "text": {
-            "fields": list(fields),
-            "stopwords": stopwords,
-            "bigrams": bigrams,
-            "min_count": min_count,
-            "max_size": max_size,
-            "weighting": weighting,
-            "sublinear_tf": sublinear_tf,
-        },
+        "text": {"fields": list(fields), **vectorizer.text_options()},
         "row_ids": ids,
     }
     with atomic_dir(out_dir) as tmp:
@@ -179,4 +192,3 @@ def vectorize_stage(
         # after it, and the whole folder reaches `out_dir` only when both are written.
         save_prepared(tmp, PreparedDataset(X=X, y=y, meta=meta))
         vectorizer.save(Path(tmp) / "vectorizer.json")
-    log.info("wrote the prepared dataset of %s to %s", domain, out_dir)

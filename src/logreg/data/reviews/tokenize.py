@@ -80,4 +80,4 @@ class Tokenizer:
         words = self.words(text)
         if not self.bigrams:
             return words
-        return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+        return words + list(map(" ".join, zip(words, words[1:])))

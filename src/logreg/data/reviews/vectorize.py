@@ -27,16 +27,17 @@ A review without any vocabulary term is a row of zeros under every weighting.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
+from logreg.data.reviews.hashing import HashedCounts, hashed_columns
 from logreg.data.reviews.tokenize import TOKEN_PATTERN, Tokenizer, bundled_stopwords
-from logreg.data.reviews.vocabulary import Vocabulary, build_vocabulary
+from logreg.data.reviews.vocabulary import Vocabulary, batches, build_vocabulary
 from logreg.errors import DataError
 from logreg.fileio import write_text_atomic
 
@@ -71,6 +72,10 @@ class Vectorizer:
         Regular expression of a word token.
     sublinear_tf : bool, default False
         Replace each count ``c`` by ``1 + ln(c)`` before weighting.
+    hashing : int or None, default None
+        None: columns are the vocabulary's terms. ``b``: hashed features, ``2**b``
+        columns (:mod:`logreg.data.reviews.hashing`); ``min_count`` applies to the
+        columns' document frequencies, ``max_size`` must be None.
     """
 
     def __init__(
@@ -82,9 +87,14 @@ class Vectorizer:
         weighting: str = "tfidf",
         pattern: str = TOKEN_PATTERN,
         sublinear_tf: bool = False,
+        hashing: int | None = None,
     ):
         if weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        if hashing is not None and max_size is not None:
+            raise ValueError(
+                f"max_size={max_size} needs a vocabulary; with hashing={hashing} it must be None"
+            )
         if stopwords is True:
             stopwords = bundled_stopwords()
         elif stopwords is False or stopwords is None:
@@ -96,13 +106,41 @@ class Vectorizer:
         self.sublinear_tf = bool(sublinear_tf)
         self.vocabulary: Vocabulary | None = None
         self.n_documents: int | None = None
+        self.hashing = hashing
 
     # -- fitting -------------------------------------------------------------------
     def fit(self, texts: Iterable[str]) -> Vectorizer:
         """Build the vocabulary (and idf) from training texts; return ``self``."""
-        documents = [self.tokenizer(_check_text(text, i)) for i, text in enumerate(texts)]
+        return self.fit_terms(self.tokenizer(_check_text(text, i)) for i, text in enumerate(texts))
+
+    def fit_terms(self, documents: Iterable[list[str]]) -> Vectorizer:
+        """:meth:`fit` on documents already split into terms by :attr:`tokenizer`."""
+        if self.hashing is not None:
+            return self.set_hashed_counts(self.count_hashed(documents))
+        documents = list(documents)
         vocabulary = build_vocabulary(documents, self.min_count, self.max_size)
         return self.set_vocabulary(vocabulary, n_documents=len(documents))
+
+    def count_hashed(self, documents: Iterable[list[str]]) -> HashedCounts:
+        """The hashed-column counts of tokenized training documents (``hashing`` set)."""
+        return HashedCounts.from_terms(documents, self._hashing_bits())
+
+    def set_hashed_counts(self, counts: HashedCounts) -> Vectorizer:
+        """Use hashed-column counts of the training reviews (``hashing`` set): columns in
+        fewer than ``min_count`` reviews are left out, the idf is that of the columns."""
+        if counts.n_bits != self._hashing_bits():
+            raise ValueError(f"counts of {counts.n_bits} bits, expected {self.hashing}")
+        self.vocabulary = Vocabulary(counts.names, counts.document_frequency, counts.count)
+        self.n_documents = int(counts.n_documents)
+        self._hashed = counts
+        self._kept = counts.document_frequency >= self.min_count
+        self._idf = smooth_idf(counts.document_frequency, self.n_documents)
+        return self
+
+    def _hashing_bits(self) -> int:
+        if self.hashing is None:
+            raise RuntimeError("this Vectorizer does not hash its terms (hashing=None)")
+        return int(self.hashing)
 
     def set_vocabulary(self, vocabulary: Vocabulary, n_documents: int) -> Vectorizer:
         """Use a vocabulary built elsewhere (e.g. read from the workflow's TSV).
@@ -132,10 +170,28 @@ class Vectorizer:
         self._idf = smooth_idf(vocabulary.document_frequency, self.n_documents)
         return self
 
+    def text_options(self) -> dict[str, object]:
+        """The options of the workflow config's ``text:`` that this vectorizer applies
+        (all but ``fields``), as recorded in a prepared folder's ``meta.json``."""
+        return {
+            "stopwords": bool(self.tokenizer.stopwords),
+            "bigrams": self.tokenizer.bigrams,
+            "min_count": self.min_count,
+            "max_size": self.max_size,
+            "weighting": self.weighting,
+            "sublinear_tf": self.sublinear_tf,
+            "hashing": self.hashing,
+        }
+
     @property
     def feature_names(self) -> list[str]:
         """Vocabulary terms in column order."""
         return list(self._fitted().tokens)
+
+    @property
+    def n_features(self) -> int:
+        """Number of columns of the vectors."""
+        return len(self._fitted())
 
     @property
     def idf(self) -> np.ndarray:
@@ -157,38 +213,69 @@ class Vectorizer:
             self.tokenizer(_check_text(text, i)) for i, text in enumerate(texts)
         )
 
-    def transform_terms(self, documents: Iterable[list[str]]) -> sp.csr_matrix:
+    def transform_terms(
+        self, documents: Iterable[list[str]], batch_size: int = 4096
+    ) -> sp.csr_matrix:
         """Vectorize documents already split into terms by :attr:`tokenizer`.
 
         Lets cross-validation tokenize every review once and vectorize it per fold.
+        ``batch_size`` documents are looked up and counted at a time (numpy, no loop over
+        terms in Python); the values are those of the row-by-row formulas of the module
+        docstring, bit for bit (each row's norm is the same ``numpy.dot``).
         """
+        parts = [self._transform_batch(batch) for batch in batches(documents, batch_size)]
         n_terms = len(self._fitted())
-        indptr, indices, values = [0], [], []
-        for terms in documents:
-            counts = Counter(self._index[t] for t in terms if t in self._index)
-            columns = sorted(counts)
-            row = np.array([counts[c] for c in columns], dtype=np.float64)
-            if self.sublinear_tf and len(row):
-                row = 1.0 + np.log(row)
-            if self.weighting == "binary":
-                row[:] = 1.0
-            elif self.weighting == "proportions" and len(row):
-                row /= len(terms)
-            elif self.weighting == "tfidf" and len(row):
-                row *= self._idf[columns]
-                row /= np.sqrt(np.dot(row, row))
-            indices.extend(columns)
-            values.append(row)
-            indptr.append(len(indices))
-        data = np.concatenate(values) if values else np.zeros(0)
+        if not parts:
+            return sp.csr_matrix((0, n_terms), dtype=np.float32)
+        indptr = np.concatenate(
+            [[0], np.cumsum(np.concatenate([p[2] for p in parts]), dtype=np.int64)]
+        )
         return sp.csr_matrix(
             (
-                data.astype(np.float32),
-                np.array(indices, dtype=np.int32),
-                np.array(indptr, dtype=np.int64),
+                np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]),
+                indptr,
             ),
             shape=(len(indptr) - 1, n_terms),
         )
+
+    def _transform_batch(self, documents: list[list[str]]):
+        """``(data float32, indices int32, nnz per row)`` of a batch of documents."""
+        n_terms = len(self._fitted())
+        n_rows = len(documents)
+        lengths = np.fromiter(map(len, documents), dtype=np.int64, count=n_rows)
+        terms = itertools.chain.from_iterable(documents)
+        if self.hashing is None:
+            columns = np.fromiter(
+                map(self._index.get, terms, itertools.repeat(-1)),
+                dtype=np.int64,
+                count=int(lengths.sum()),
+            )
+        else:
+            columns = hashed_columns(list(terms), self.hashing)
+            columns[~self._kept[columns]] = -1
+        rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+        known = columns >= 0
+        # Sorted (row, column) keys: CSR order, each row's columns ascending.
+        keys, counts = np.unique(rows[known] * n_terms + columns[known], return_counts=True)
+        rows, columns = np.divmod(keys, n_terms)
+        values = counts.astype(np.float64)
+        if self.sublinear_tf:
+            values = 1.0 + np.log(values)
+        if self.weighting == "binary":
+            values[:] = 1.0
+        elif self.weighting == "proportions":
+            values /= lengths[rows]
+        elif self.weighting == "tfidf":
+            values *= self._idf[columns]
+            row_nnz = np.bincount(rows, minlength=n_rows)
+            ends = np.cumsum(row_nnz)
+            for end, nnz in zip(ends.tolist(), row_nnz.tolist()):
+                if nnz:
+                    row = values[end - nnz : end]
+                    row /= np.sqrt(np.dot(row, row))
+        row_nnz = np.bincount(rows, minlength=n_rows)
+        return values.astype(np.float32), columns.astype(np.int32), row_nnz
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """:meth:`fit` then :meth:`transform` the same texts."""
@@ -212,6 +299,7 @@ class Vectorizer:
             "max_size": self.max_size,
             "weighting": self.weighting,
             "sublinear_tf": self.sublinear_tf,
+            "hashing": self.hashing,
             "n_documents": self.n_documents,
             "idf": "ln((1 + n_documents) / (1 + document_frequency)) + 1",
             "vocabulary": vocabulary.tokens,
@@ -234,7 +322,19 @@ class Vectorizer:
             pattern=tok["pattern"],
             # Absent from files written before the option existed.
             sublinear_tf=state.get("sublinear_tf", False),
+            hashing=state.get("hashing"),
         )
+        if vectorizer.hashing is not None:
+            return vectorizer.set_hashed_counts(
+                HashedCounts(
+                    n_bits=int(vectorizer.hashing),
+                    n_documents=int(state["n_documents"]),
+                    document_frequency=np.array(state["document_frequency"], dtype=np.int64),
+                    count=np.array(state["count"], dtype=np.int64),
+                    names=list(state["vocabulary"]),
+                    name_count=np.zeros(1 << int(vectorizer.hashing), dtype=np.int64),
+                )
+            )
         vocabulary = Vocabulary(
             tokens=list(state["vocabulary"]),
             document_frequency=np.array(state["document_frequency"], dtype=np.int64),

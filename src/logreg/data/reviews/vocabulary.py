@@ -18,17 +18,22 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
-from collections import Counter
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from logreg.errors import DataError
-from logreg.fileio import write_text_atomic
+from logreg.fileio import atomic_path, write_text_atomic
 
 TSV_HEADER = ("token", "index", "document_frequency", "count")
+_N_DOCUMENTS = b"logreg.n_documents"
 
 
 @dataclass
@@ -50,6 +55,115 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self.tokens)
+
+
+@dataclass
+class TermCounts:
+    """Every term of some training reviews with its counts, before any term is dropped.
+
+    What one shard of a domain contributes to the vocabulary: the counts of all shards,
+    added term by term (:func:`merge_term_counts`), are those of a single pass.
+
+    Attributes
+    ----------
+    tokens : list of str, length n_terms
+        In order of first occurrence.
+    document_frequency, count : ndarray of int64, shape (n_terms,)
+    n_documents : int
+        Number of reviews counted.
+    """
+
+    tokens: list[str]
+    document_frequency: np.ndarray
+    count: np.ndarray
+    n_documents: int
+
+    def to_arrow(self) -> pa.Table:
+        return pa.table(
+            {
+                "token": pa.array(self.tokens, pa.string()),
+                "document_frequency": self.document_frequency,
+                "count": self.count,
+            }
+        )
+
+
+def count_terms(documents: Iterable[list[str]], batch_size: int = 4096) -> TermCounts:
+    """Count each term's document frequency and occurrences in tokenized documents.
+
+    Terms are numbered as they first occur (a dict, whose lookups run in C through
+    ``map``) and counted with ``numpy.bincount``, ``batch_size`` documents at a time so
+    the memory is that of the distinct terms, not of all occurrences.
+    """
+    index: dict[str, int] = defaultdict(itertools.count().__next__)
+    number = index.__getitem__
+    document_frequency = np.zeros(0, dtype=np.int64)
+    count = np.zeros(0, dtype=np.int64)
+    n_documents = 0
+    for batch in batches(documents, batch_size):
+        ids, unique_ids = [], []
+        for terms in batch:
+            numbers = list(map(number, terms))
+            ids += numbers
+            unique_ids += set(numbers)
+        n_documents += len(batch)
+        size = len(index)
+        count = _grow(count, size) + np.bincount(np.array(ids, dtype=np.int64), minlength=size)
+        document_frequency = _grow(document_frequency, size) + np.bincount(
+            np.array(unique_ids, dtype=np.int64), minlength=size
+        )
+    return TermCounts(list(index), document_frequency, count, n_documents)
+
+
+def batches(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of ``size`` items (the last one shorter)."""
+    items = iter(items)
+    while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
+def _grow(array: np.ndarray, size: int) -> np.ndarray:
+    return np.concatenate([array, np.zeros(size - len(array), dtype=array.dtype)])
+
+
+def merge_term_counts(parts: Sequence[TermCounts]) -> TermCounts:
+    """The counts of the union of the documents of ``parts`` (each counted once)."""
+    table = pa.concat_tables(part.to_arrow() for part in parts)
+    merged = table.group_by("token", use_threads=False).aggregate(
+        [("document_frequency", "sum"), ("count", "sum")]
+    )
+    return TermCounts(
+        tokens=merged["token"].to_pylist(),
+        document_frequency=merged["document_frequency_sum"].to_numpy().astype(np.int64),
+        count=merged["count_sum"].to_numpy().astype(np.int64),
+        n_documents=sum(part.n_documents for part in parts),
+    )
+
+
+def select_vocabulary(counts: TermCounts, min_count: int = 1, max_size: int | None = None):
+    """The vocabulary of ``counts``: terms in ``min_count`` or more documents, in the order
+    of the module docstring, the first ``max_size`` of them."""
+    if min_count < 1:
+        raise ValueError(f"min_count must be >= 1, got {min_count}")
+    if max_size is not None and max_size < 1:
+        raise ValueError(f"max_size must be >= 1 or None, got {max_size}")
+    table = counts.to_arrow()
+    table = table.filter(pc.greater_equal(table["document_frequency"], min_count))
+    # Arrow compares strings byte by byte: for UTF-8 that is code-point order, Python's.
+    order = pc.sort_indices(
+        table,
+        sort_keys=[
+            ("document_frequency", "descending"),
+            ("count", "descending"),
+            ("token", "ascending"),
+        ],
+    )
+    table = table.take(order[:max_size])
+    return Vocabulary(
+        tokens=table["token"].to_pylist(),
+        document_frequency=table["document_frequency"].to_numpy().astype(np.int64),
+        count=table["count"].to_numpy().astype(np.int64),
+    )
 
 
 def build_vocabulary(
@@ -75,18 +189,29 @@ def build_vocabulary(
         raise ValueError(f"min_count must be >= 1, got {min_count}")
     if max_size is not None and max_size < 1:
         raise ValueError(f"max_size must be >= 1 or None, got {max_size}")
-    document_frequency: Counter[str] = Counter()
-    count: Counter[str] = Counter()
-    for terms in documents:
-        count.update(terms)
-        document_frequency.update(set(terms))
-    kept = [t for t, df in document_frequency.items() if df >= min_count]
-    kept.sort(key=lambda t: (-document_frequency[t], -count[t], t))
-    kept = kept[:max_size]
-    return Vocabulary(
-        tokens=kept,
-        document_frequency=np.array([document_frequency[t] for t in kept], dtype=np.int64),
-        count=np.array([count[t] for t in kept], dtype=np.int64),
+    return select_vocabulary(count_terms(documents), min_count, max_size)
+
+
+def write_term_counts(counts: TermCounts, path: str | os.PathLike) -> None:
+    """Write one shard's counts as Parquet (atomically), ``n_documents`` in its metadata."""
+    table = counts.to_arrow()
+    table = table.replace_schema_metadata({_N_DOCUMENTS: str(counts.n_documents).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_term_counts(path: str | os.PathLike) -> TermCounts:
+    """Read a file written by :func:`write_term_counts`."""
+    try:
+        table = pq.read_table(path)
+        n_documents = int(table.schema.metadata[_N_DOCUMENTS])
+    except (OSError, pa.ArrowInvalid, KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"not a term-counts file of the count stage: {exc}", where=path) from exc
+    return TermCounts(
+        tokens=table["token"].to_pylist(),
+        document_frequency=table["document_frequency"].to_numpy().astype(np.int64),
+        count=table["count"].to_numpy().astype(np.int64),
+        n_documents=n_documents,
     )
 
 
