@@ -31,7 +31,9 @@ include: "workflow/rules/common.smk"
 # One folder level per wildcard; experiments and datasets are those of the planned runs.
 wildcard_constraints:
     domain="[A-Za-z0-9_&.-]+",  # the schema's pattern: one folder level
-    features="|".join(map(re.escape, FACE_SPECS)) or "$^",  # never "images" (parse_faces)
+    # Any spec of registered kinds (e.g. hog+kmeans), so a user can ask for a prepared folder
+    # no experiment uses; never "images" (parse_faces' folder beside them).
+    features="(?:{0})(?:\\+(?:{0}))*".format("|".join(map(re.escape, registry()))),
     experiment="|".join(map(re.escape, {e for e, _ in RUNS})) or "$^",
     dataset="|".join(map(re.escape, {d for _, d in RUNS})) or "$^",
 
