@@ -15,11 +15,11 @@ from logreg.experiment.summary import SHORT_COLUMNS, companions, summarize, verd
 from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
 
 
-def _dataset(n_classes: int, rng, **meta) -> PreparedDataset:
+def _dataset(n_classes: int, rng, n_features: int = 4, **meta) -> PreparedDataset:
     X, y = {}, {}
     for split, n in (("train", 120), ("val", 60), ("test", 60)):
         y[split] = np.arange(n) % n_classes
-        X[split] = rng.normal(size=(n, 4)) + 1.5 * y[split][:, None]
+        X[split] = rng.normal(size=(n, n_features)) + 1.5 * y[split][:, None]
     meta = {"kind": "reviews", "class_names": [f"c{k}" for k in range(n_classes)], **meta}
     return PreparedDataset(X=X, y=y, meta=meta)
 
@@ -62,7 +62,8 @@ def test_binary_evaluation_writes_every_file_and_tunes_the_threshold_on_validati
 
 def test_multiclass_evaluation_reports_macro_f1_and_no_threshold(tmp_path):
     rng = np.random.default_rng(1)
-    data = _dataset(3, rng, kind="faces", image_shape=[2, 2], features="pixels")
+    # FER2013's 48x48 pixels: the weight pictures are drawn by the pixels feature kind.
+    data = _dataset(3, rng, 48 * 48, kind="faces", image_shape=[48, 48], features="pixels")
     model = SoftmaxRegression(l2=0.01).fit(data.X["train"], data.y["train"])
     result = evaluation.evaluate(model, data, _cfg(), tmp_path)
     assert result.threshold is None and "threshold" not in result.metrics
