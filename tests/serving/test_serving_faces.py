@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,14 +20,19 @@ from logreg.serving.pyfunc_model import LinearClassifierModel, model_inputs
 SMALL_KMEANS = KmeansParams(n_centroids=40, n_patches=4000, n_iter=3, seed=7)
 
 
-@pytest.fixture(scope="module", params=["pixels", "hog", "kmeans", "hog+kmeans"])
+@pytest.fixture(
+    scope="module", params=["pixels", "hog", "kmeans", "hog+kmeans", "kmeans/flip=average"]
+)
 def served(request, tmp_path_factory):
-    """A prepared demo dataset of one feature kind and a served model on it."""
-    folder = tmp_path_factory.mktemp(request.param.replace("+", "_"))
+    """A prepared demo dataset of one feature kind (and k-means option) and a served model."""
+    features, _, option = request.param.partition("/")
+    folder = tmp_path_factory.mktemp(features.replace("+", "_"))
     write_demo_csv(folder / "fer.csv", 210, seed=3)
-    kmeans = SMALL_KMEANS if "kmeans" in request.param else None
+    kmeans = None
+    if "kmeans" in features:
+        kmeans = SMALL_KMEANS if not option else replace(SMALL_KMEANS, flip="average")
     dataset = prepare_faces(
-        folder / "fer.csv", folder / "prepared", features=request.param, kmeans=kmeans, seed=0
+        folder / "fer.csv", folder / "prepared", features=features, kmeans=kmeans, seed=0
     )
     rng = np.random.default_rng(4)
     coef = rng.normal(size=(7, dataset.X["train"].shape[1]))

@@ -25,13 +25,25 @@ and :math:`\\mu(z)` their mean over :math:`k`; activations are summed over a
 possible), and the square root of each sum is the feature. Features are ordered
 (region row, region column, centroid).
 
-The encoding is a matrix product (positions x centroids) per image, of a fixed shape, so
-one image gives the same bits whether it is encoded alone (a served model) or among
-35,887 (the data stage). Images are encoded by ``n_threads`` threads, each with
-single-threaded BLAS (numpy releases the GIL), in float32, 256 patch positions at a time:
-the (positions x centroids) activations never exist beyond one block of 256 x 800
-(0.8 MB, within a core's L2 cache) per thread, and are pooled at once. Memory is the
-output plus ~20 MB per thread.
+``flip="average"`` makes each feature the mean of the face's and its mirror image's:
+the patches' mean and whitening are estimated on the patches and their mirror images
+(and made exactly symmetric), k-means learns ``n_centroids / 2`` centroids on both
+(:func:`lloyd_kmeans` with ``mirror``) and adds their mirror images, and the pooling
+regions are mirror-symmetric (43 positions: 14, 15, 14). The mirror image of a face then
+has the activations of the face, with mirrored centroids in mirrored regions, so its
+features need no second encoding: feature (r, c, k) is the mean of the face's
+(r, c, k) and (r, g-1-c, k + K/2), ``n_centroids / 2`` per region. A linear model on
+these averaged features is the model trained on both views (the convex objective is
+symmetric, so its optimum is) that averages the two views' scores at test time.
+
+The encoding is a matrix product (positions x centroids) per image, of a fixed shape, and
+one compiled pass per position, so one image gives the same bits whether it is encoded
+alone (a served model) or among 35,887 (the data stage). Images are encoded by
+``n_threads`` threads, each with single-threaded BLAS (numpy and the numba pass release
+the GIL), in float32, 256 patch positions at a time: the (positions x centroids)
+distances never exist beyond one block of 256 x 800 (0.8 MB, within a core's L2 cache)
+per thread, and are turned into triangle activations and pooled at once
+(:func:`_triangle_pool`). Memory is the output plus ~20 MB per thread.
 """
 
 from __future__ import annotations
@@ -471,7 +483,7 @@ def kmeans_features(
         encoder.encode(pixels[start:stop], out[start:stop])
 
     # One BLAS thread per encoding thread: the threads already fill the cores, and the
-    # elementwise passes (numpy, one core each) cost as much as the matrix products.
+    # fused triangle pass (one core each) costs about as much as the matrix products.
     with threadpool_limits(limits=1, user_api="blas"):
         if n_threads == 1 or n <= _IMAGES_PER_TASK:
             for start in starts:
