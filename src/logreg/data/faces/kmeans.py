@@ -74,6 +74,9 @@ class KmeansParams:
     iterations on 100,000 patches, whitening epsilon 0.1) but pooled over a 3x3 grid
     instead of the four quadrants: 7,200 features, which reach 0.553 on FER2013's
     PrivateTest where the quadrants reach 0.540 (docs/results.md, the feature ladder).
+    ``flip="average"`` averages every feature over the face and its mirror image (see the
+    module docstring; the workflow's default, with 1,600 centroids); ``"none"``, the
+    default here, is what dictionaries saved before the option describe.
     """
 
     patch_size: int = 6
