@@ -180,10 +180,13 @@ def test_hog_plus_kmeans_is_hog_then_kmeans_standardized(tmp_path):
         ({"n_centroids": 1}, "n_centroids must be at least 2, got 1"),
         ({"n_patches": 100}, r"n_patches \(100\) must be at least n_centroids \(800\)"),
         ({"flip": "both"}, "flip must be one of none, average, got 'both'"),
-        ({"flip": "average", "n_centroids": 801}, "flip average needs an even n_centroids"),
+        (
+            {"flip": "average", "n_centroids": 801},
+            "n_centroids 801 is odd: flip average needs mirror-image pairs",
+        ),
         (
             {"flip": "average", "stride": 4},
-            "flip average needs patch positions that mirror onto each other: stride 4",
+            "stride 4 does not divide 48 - patch_size 6: flip average needs",
         ),
     ],
 )

@@ -118,13 +118,14 @@ class KmeansParams:
         if self.flip == "average":
             if self.n_centroids % 2:
                 raise ValueError(
-                    f"flip average needs an even n_centroids (mirror-image pairs), "
-                    f"got {self.n_centroids}"
+                    f"n_centroids {self.n_centroids} is odd: flip average needs "
+                    f"mirror-image pairs of centroids"
                 )
             if (side - self.patch_size) % self.stride:
                 raise ValueError(
-                    f"flip average needs patch positions that mirror onto each other: stride "
-                    f"{self.stride} does not divide {side} - patch_size {self.patch_size}"
+                    f"stride {self.stride} does not divide {side} - patch_size "
+                    f"{self.patch_size}: flip average needs patch positions that mirror "
+                    f"onto each other"
                 )
 
     @property
