@@ -77,6 +77,7 @@ def _steps(n_centroids: int, n_images: int = 200) -> dict:
         _Encoder,
         _normalize_patches,
         _patch_rows,
+        _triangle_pool,
         fit_kmeans,
     )
 
@@ -101,6 +102,7 @@ def _steps(n_centroids: int, n_images: int = 200) -> dict:
         augmented[:, d + 1] = 1.0
         block = _POSITIONS_PER_BLOCK
         buffer = np.empty((block, n_centroids), np.float32)
+        pooled = np.zeros((params.pool_grid**2, n_centroids), np.float32)
         for i in range(n_images):
             w = augmented[:, :d]
             timed(
@@ -114,12 +116,9 @@ def _steps(n_centroids: int, n_images: int = 200) -> dict:
                     f"distances (GEMM {block}x38x{n_centroids} per block)",
                     lambda: np.matmul(augmented[start:stop], encoder.distance_matrix, out=z),
                 )
-                timed("clip at 0 + sqrt", lambda: np.sqrt(np.maximum(z, 0, out=z), out=z))
-                mean = timed("mean over centroids", lambda: z.mean(axis=1, keepdims=True))
-                timed("min(z, mean)", lambda: np.minimum(z, mean, out=z))
-                pooling = encoder.pooling[:, start:stop]
                 timed(
-                    "pool (GEMM regions x block x K, twice)", lambda: (pooling @ z, pooling @ mean)
+                    "clip + sqrt + mean + triangle + pool (fused, numba)",
+                    lambda: _triangle_pool(z, encoder.cells[start:stop], pooled),
                 )
     return {name: seconds / n_images for name, seconds in totals.items()}
 

@@ -14,6 +14,7 @@ from logreg.data.faces.kmeans import (
     fit_kmeans,
     kmeans_features,
     lloyd_kmeans,
+    patch_mirror,
     region_image,
     region_weights,
     zca_whitening,
@@ -21,6 +22,9 @@ from logreg.data.faces.kmeans import (
 from logreg.data.faces.normalize import fit_normalization, load_stats, normalize, save_stats
 
 SMALL = KmeansParams(n_centroids=24, pool_grid=2, n_patches=3000, n_iter=5, seed=1)
+FLIPPED = KmeansParams(
+    n_centroids=24, pool_grid=3, n_patches=3000, n_iter=5, seed=1, flip="average"
+)
 
 
 def faces(n, seed):
@@ -82,6 +86,8 @@ def test_patch_normalization_of_a_hand_checked_patch():
         (KmeansParams(), 43, 7200),
         (KmeansParams(patch_size=8, stride=2, pool_grid=3, n_centroids=20), 21, 180),
         (KmeansParams(patch_size=48, pool_grid=1, n_centroids=5), 1, 5),
+        (KmeansParams(flip="average"), 43, 3600),
+        (KmeansParams(flip="average", n_centroids=1600, pool_grid=4), 43, 12800),
     ],
 )
 def test_layout(params, n_positions, n_features):
@@ -107,7 +113,14 @@ def test_encoding_shape_dtype_and_a_float64_reference(dictionary):
         np.testing.assert_allclose(row, np.sqrt(pooled).ravel(), rtol=2e-3, atol=2e-3)
 
 
-def test_one_image_alone_or_among_many_gives_the_same_bits(dictionary):
+@pytest.fixture(scope="module")
+def flipped():
+    return fit_kmeans(faces(60, seed=0), FLIPPED)
+
+
+@pytest.mark.parametrize("which", ["dictionary", "flipped"])
+def test_one_image_alone_or_among_many_gives_the_same_bits(which, request):
+    dictionary = request.getfixturevalue(which)
     images = faces(150, seed=2)  # more than one task: both threads work
     batch = kmeans_features(images, dictionary, n_threads=2)
     np.testing.assert_array_equal(kmeans_features(images, dictionary, n_threads=1), batch)
@@ -166,6 +179,15 @@ def test_hog_plus_kmeans_is_hog_then_kmeans_standardized(tmp_path):
         ({"whitening_epsilon": 0.0}, "whitening_epsilon must be a positive number, got 0.0"),
         ({"n_centroids": 1}, "n_centroids must be at least 2, got 1"),
         ({"n_patches": 100}, r"n_patches \(100\) must be at least n_centroids \(800\)"),
+        ({"flip": "both"}, "flip must be one of none, average, got 'both'"),
+        (
+            {"flip": "average", "n_centroids": 801},
+            "n_centroids 801 is odd: flip average needs mirror-image pairs",
+        ),
+        (
+            {"flip": "average", "stride": 4},
+            "stride 4 does not divide 48 - patch_size 6: flip average needs",
+        ),
     ],
 )
 def test_bad_parameters_are_named(kwargs, message):
@@ -212,3 +234,63 @@ def test_a_constant_dictionary_array_would_not_load(tmp_path, dictionary):
     with pytest.raises(DataError, match="not a normalization file.*do not fit"):
         load_stats(tmp_path / "bad.npz")
     assert isinstance(dictionary, KmeansDictionary)
+
+
+def test_flip_average_dictionary_comes_in_mirror_image_pairs(flipped):
+    mirror = patch_mirror(6)
+    assert mirror[:6].tolist() == [5, 4, 3, 2, 1, 0]
+    half = FLIPPED.n_centroids // 2
+    np.testing.assert_array_equal(flipped.centroids[half:], flipped.centroids[:half][:, mirror])
+    np.testing.assert_array_equal(flipped.whitening, flipped.whitening[mirror][:, mirror])
+    np.testing.assert_array_equal(flipped.patch_mean, flipped.patch_mean[mirror])
+
+
+def test_flip_average_gives_a_face_and_its_mirror_image_the_same_features(flipped, dictionary):
+    images = faces(6, seed=11)
+    mirrored = images.reshape(-1, 48, 48)[:, :, ::-1].reshape(6, -1)
+    features = kmeans_features(images, flipped)
+    assert features.shape == (6, 9 * 12) and features.max() > 1.0
+    # Equal up to float32 rounding (the whitening and distances are summed in another order).
+    np.testing.assert_allclose(kmeans_features(mirrored, flipped), features, atol=2e-4)
+    # Without it, the mirror image is another input.
+    plain = kmeans_features(images, dictionary)
+    assert np.abs(kmeans_features(mirrored, dictionary) - plain).max() > 0.5
+
+
+def test_flip_average_is_the_mean_of_paired_regions_and_centroids(flipped):
+    # The definition: (f(r, c, k) + f(r, g-1-c, k + K/2)) / 2 of the unflipped encoding
+    # of the same dictionary, pooled over the symmetric regions 14 + 15 + 14.
+    images = faces(3, seed=12)
+    unpaired = KmeansDictionary(
+        KmeansParams(**{**FLIPPED.to_dict(), "flip": "none", "pool_grid": 43}),
+        flipped.patch_mean,
+        flipped.whitening,
+        flipped.centroids,
+    )
+    per_position = kmeans_features(images, unpaired).reshape(3, 43, 43, 24) ** 2
+    bounds = np.cumsum([0, 14, 15, 14])
+    pooled = np.sqrt(
+        [
+            [
+                [
+                    p[bounds[r] : bounds[r + 1], bounds[c] : bounds[c + 1]].sum((0, 1))
+                    for c in range(3)
+                ]
+                for r in range(3)
+            ]
+            for p in per_position
+        ]
+    )
+    expected = (pooled[..., :12] + pooled[:, :, ::-1, 12:]) / 2
+    np.testing.assert_allclose(
+        kmeans_features(images, flipped), expected.reshape(3, -1), rtol=1e-4, atol=1e-4
+    )
+
+
+def test_flip_average_survives_save_and_load(tmp_path):
+    train, test = faces(30, seed=13), faces(4, seed=14)
+    stats = fit_normalization(train, "per_pixel", features="kmeans", kmeans=FLIPPED)
+    save_stats(tmp_path / "stats.npz", stats)
+    loaded = load_stats(tmp_path / "stats.npz")
+    assert loaded.kmeans.params == FLIPPED
+    np.testing.assert_array_equal(normalize(test, loaded), normalize(test, stats))

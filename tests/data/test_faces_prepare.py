@@ -313,7 +313,7 @@ def test_kmeans_options_reach_the_prepared_dataset_with_its_centroid_picture(tmp
     out = tmp_path / "prepared"
     options = {"patch-size": "8", "n-centroids": "10", "whitening-epsilon": "0.5"}
     options.update({"pool-grid": "3", "stride": "2", "n-patches": "500", "n-iter": "3"})
-    options["seed"] = "4"
+    options.update({"seed": "4", "flip": "average"})
     argv = ["prepare", "--input", str(path), "--out-dir", str(out), "--seed", "1"]
     argv += ["--features", "hog+kmeans"]
     for name, value in options.items():
@@ -321,12 +321,12 @@ def test_kmeans_options_reach_the_prepared_dataset_with_its_centroid_picture(tmp
     run_cli(main, argv)
     prepared = load_prepared(out)
     expected = {"patch_size": 8, "n_centroids": 10, "whitening_epsilon": 0.5, "pool_grid": 3}
-    expected.update({"stride": 2, "n_patches": 500, "n_iter": 3, "seed": 4})
+    expected.update({"stride": 2, "n_patches": 500, "n_iter": 3, "seed": 4, "flip": "average"})
     assert prepared.meta["kmeans"] == expected
     assert (
         prepared.meta["features"] == "hog+kmeans" and prepared.meta["normalization"] == "per_pixel"
     )
-    assert prepared.X["train"].shape == (12, 1764 + 9 * 10)
+    assert prepared.X["train"].shape == (12, 1764 + 9 * 10 // 2)  # flip: centroid pairs
     stats = load_stats(out / "normalization.npz")
     assert stats.part("kmeans").params.to_dict() == expected
     assert (out / "kmeans_centroids.png").read_bytes().startswith(b"\x89PNG")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -20,21 +21,25 @@ from logreg.serving.pyfunc_model import LinearClassifierModel, model_inputs
 SMALL_KMEANS = KmeansParams(n_centroids=40, n_patches=4000, n_iter=3, seed=7)
 
 
-# Every registered kind alone, and combinations (composition, not a kind of its own).
-SPECS = [*registry(), "hog+kmeans", "pixels+hog"]
+# Every registered kind alone, combinations (composition, not a kind of its own), and
+# k-means with mirror averaging.
+SPECS = [*registry(), "hog+kmeans", "pixels+hog", "kmeans/flip=average"]
 
 
 @pytest.fixture(scope="module", params=SPECS)
 def served(request, tmp_path_factory):
-    """A prepared demo dataset of one feature spec and a served model on it."""
-    folder = tmp_path_factory.mktemp(request.param.replace("+", "_"))
+    """A prepared demo dataset of one feature spec (and k-means option) and a served model."""
+    features, _, option = request.param.partition("/")
+    folder = tmp_path_factory.mktemp(features.replace("+", "_"))
     write_demo_csv(folder / "fer.csv", 210, seed=3)
-    options = {"kmeans": SMALL_KMEANS} if "kmeans" in request.param.split("+") else {}
+    options = {}
+    if "kmeans" in features.split("+"):
+        options["kmeans"] = SMALL_KMEANS if not option else replace(SMALL_KMEANS, flip="average")
     normalization = "per_pixel"
     dataset = prepare_faces(
         folder / "fer.csv",
         folder / "prepared",
-        features=request.param,
+        features=features,
         normalization=normalization,
         seed=0,
         **options,

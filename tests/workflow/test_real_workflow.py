@@ -68,9 +68,10 @@ def test_the_real_data_command_trains_every_experiment_to_its_accuracy(real_run)
         )
         assert row["cv_folds"] == 10
     faces = summary[summary["experiment"] == "faces_softmax"].iloc[0]
-    # k-means features (issue 14): >= 0.55 on PrivateTest with l2 chosen on PublicTest.
-    assert faces["test_accuracy"] >= 0.55, faces["test_accuracy"]
-    assert faces["val_accuracy"] >= 0.545  # not a lucky test split: PublicTest agrees
+    # k-means features with flip averaging (issues 14, 20; measured 0.575 on PrivateTest,
+    # 0.570 on PublicTest): >= 0.565 on PrivateTest with l2 chosen on PublicTest.
+    assert faces["test_accuracy"] >= 0.565, faces["test_accuracy"]
+    assert faces["val_accuracy"] >= 0.56  # not a lucky test split: PublicTest agrees
     assert faces["test_accuracy_ci_low"] < faces["test_accuracy"] < faces["test_accuracy_ci_high"]
     assert "selected_l2" in faces and faces["selected_l2"] > 0
     pixels = summary[summary["experiment"] == "faces_softmax_pixels"].iloc[0]

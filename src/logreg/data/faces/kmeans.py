@@ -25,13 +25,25 @@ and :math:`\\mu(z)` their mean over :math:`k`; activations are summed over a
 possible), and the square root of each sum is the feature. Features are ordered
 (region row, region column, centroid).
 
-The encoding is a matrix product (positions x centroids) per image, of a fixed shape, so
-one image gives the same bits whether it is encoded alone (a served model) or among
-35,887 (the data stage). Images are encoded by ``n_threads`` threads, each with
-single-threaded BLAS (numpy releases the GIL), in float32, 256 patch positions at a time:
-the (positions x centroids) activations never exist beyond one block of 256 x 800
-(0.8 MB, within a core's L2 cache) per thread, and are pooled at once. Memory is the
-output plus ~20 MB per thread.
+``flip="average"`` makes each feature the mean of the face's and its mirror image's:
+the patches' mean and whitening are estimated on the patches and their mirror images
+(and made exactly symmetric), k-means learns ``n_centroids / 2`` centroids on both
+(:func:`lloyd_kmeans` with ``mirror``) and adds their mirror images, and the pooling
+regions are mirror-symmetric (43 positions: 14, 15, 14). The mirror image of a face then
+has the activations of the face, with mirrored centroids in mirrored regions, so its
+features need no second encoding: feature (r, c, k) is the mean of the face's
+(r, c, k) and (r, g-1-c, k + K/2), ``n_centroids / 2`` per region. A linear model on
+these averaged features is the model trained on both views (the convex objective is
+symmetric, so its optimum is) that averages the two views' scores at test time.
+
+The encoding is a matrix product (positions x centroids) per image, of a fixed shape, and
+one compiled pass per position, so one image gives the same bits whether it is encoded
+alone (a served model) or among 35,887 (the data stage). Images are encoded by
+``n_threads`` threads, each with single-threaded BLAS (numpy and the numba pass release
+the GIL), in float32, 256 patch positions at a time: the (positions x centroids)
+distances never exist beyond one block of 256 x 800 (0.8 MB, within a core's L2 cache)
+per thread, and are turned into triangle activations and pooled at once
+(:func:`_triangle_pool`). Memory is the output plus ~20 MB per thread.
 """
 
 from __future__ import annotations
@@ -41,6 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numba import njit
 from numpy.lib.stride_tricks import sliding_window_view
 from threadpoolctl import threadpool_limits
 
@@ -50,6 +63,7 @@ _CONTRAST_REGULARIZER = 10.0  # Coates & Ng: var + 10 for grey levels 0..255
 _IMAGES_PER_TASK = 64  # unit of work of a thread: small, so the two threads stay balanced
 _POSITIONS_PER_BLOCK = 256  # 256 x 800 float32 distances: 0.8 MB
 _FIT_CHUNK = 8192  # patches per distance block while fitting (8192 x K float32)
+FLIPS = ("none", "average")
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,9 @@ class KmeansParams:
     iterations on 100,000 patches, whitening epsilon 0.1) but pooled over a 3x3 grid
     instead of the four quadrants: 7,200 features, which reach 0.553 on FER2013's
     PrivateTest where the quadrants reach 0.540 (docs/results.md, the feature ladder).
+    ``flip="average"`` averages every feature over the face and its mirror image (see the
+    module docstring; the workflow's default, with 1,600 centroids); ``"none"``, the
+    default here, is what dictionaries saved before the option describe.
     """
 
     patch_size: int = 6
@@ -70,6 +87,7 @@ class KmeansParams:
     n_patches: int = 100_000
     n_iter: int = 10
     seed: int = 0
+    flip: str = "none"
 
     def __post_init__(self) -> None:
         for name in ("patch_size", "n_centroids", "pool_grid", "stride", "n_patches", "n_iter"):
@@ -95,6 +113,20 @@ class KmeansParams:
             raise ValueError(
                 f"n_patches ({self.n_patches}) must be at least n_centroids ({self.n_centroids})"
             )
+        if self.flip not in FLIPS:
+            raise ValueError(f"flip must be one of {', '.join(FLIPS)}, got {self.flip!r}")
+        if self.flip == "average":
+            if self.n_centroids % 2:
+                raise ValueError(
+                    f"n_centroids {self.n_centroids} is odd: flip average needs "
+                    f"mirror-image pairs of centroids"
+                )
+            if (side - self.patch_size) % self.stride:
+                raise ValueError(
+                    f"stride {self.stride} does not divide {side} - patch_size "
+                    f"{self.patch_size}: flip average needs patch positions that mirror "
+                    f"onto each other"
+                )
 
     @property
     def n_positions(self) -> int:
@@ -102,13 +134,17 @@ class KmeansParams:
         return (IMAGE_SHAPE[0] - self.patch_size) // self.stride + 1
 
     @property
+    def n_codes(self) -> int:
+        """Features per pooling region: the centroids, or their mirror-image pairs."""
+        return self.n_centroids // 2 if self.flip == "average" else self.n_centroids
+
+    @property
     def n_features(self) -> int:
-        return self.pool_grid**2 * self.n_centroids
+        return self.pool_grid**2 * self.n_codes
 
     def to_dict(self) -> dict:
-        return {
-            k: (float(v) if k == "whitening_epsilon" else int(v)) for k, v in asdict(self).items()
-        }
+        types = {"whitening_epsilon": float, "flip": str}
+        return {k: types.get(k, int)(v) for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -191,18 +227,32 @@ def zca_whitening(patches: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.n
 
 
 def lloyd_kmeans(
-    points: np.ndarray, n_clusters: int, n_iter: int, rng: np.random.Generator
+    points: np.ndarray,
+    n_clusters: int,
+    n_iter: int,
+    rng: np.random.Generator,
+    mirror: np.ndarray | None = None,
 ) -> np.ndarray:
     """k-means by Lloyd iterations from ``n_clusters`` distinct random points.
 
     An empty cluster takes the point farthest from its centroid (the second empty
     cluster the second farthest, ...): deterministic given ``rng``.
 
+    With ``mirror`` (a permutation of the coordinates that is its own inverse, such as a
+    patch's left-right flip), k-means runs on the points together with their mirror
+    images, with centroids in mirror-image pairs: centroid ``k + n_clusters/2`` is
+    centroid ``k`` with its coordinates permuted. The mirror image of a point is nearest
+    to the mirror of the point's centroid, so one assignment of the points themselves
+    serves both: centroid ``k`` is the mean of the points assigned to it and of the
+    mirrored points assigned to its mirror.
+
     Parameters
     ----------
     points : ndarray of float64, shape (n, d)
     n_clusters, n_iter : int
+        ``n_clusters`` even with ``mirror``.
     rng : numpy.random.Generator
+    mirror : ndarray of int, shape (d,), optional
 
     Returns
     -------
@@ -211,24 +261,39 @@ def lloyd_kmeans(
     n = points.shape[0]
     if n < n_clusters:
         raise ValueError(f"cannot find {n_clusters} clusters among {n} points")
-    centroids = points[np.sort(rng.choice(n, size=n_clusters, replace=False))].copy()
+    free = n_clusters if mirror is None else n_clusters // 2
+    centroids = points[np.sort(rng.choice(n, size=free, replace=False))].copy()
     squared_norms = np.einsum("ij,ij->i", points, points)
     columns = np.ascontiguousarray(points.T)
     points32 = points.astype(np.float32)  # the assignment's matrix products, at twice the speed
+
+    def complete(free_centroids):
+        if mirror is None:
+            return free_centroids
+        return np.concatenate([free_centroids, free_centroids[:, mirror]])
+
     for _ in range(n_iter):
-        label, distance = _assign(points32, squared_norms, centroids)
+        label, distance = _assign(points32, squared_norms, complete(centroids))
         counts = np.bincount(label, minlength=n_clusters)
         sums = np.stack(
             [np.bincount(label, weights=column, minlength=n_clusters) for column in columns],
             axis=1,
         )
+        if mirror is not None:
+            counts = counts[:free] + counts[free:]
+            sums = sums[:free] + sums[free:][:, mirror]
         nonempty = counts > 0
         centroids[nonempty] = sums[nonempty] / counts[nonempty, None]
         empty = np.flatnonzero(~nonempty)
         if empty.size:
             farthest = np.argsort(-distance, kind="stable")[: empty.size]
             centroids[empty] = points[farthest]
-    return centroids
+    return complete(centroids)
+
+
+def patch_mirror(patch_size: int) -> np.ndarray:
+    """The left-right flip of a row-major ``p x p`` patch as a permutation of its pixels."""
+    return np.arange(patch_size * patch_size).reshape(patch_size, patch_size)[:, ::-1].ravel()
 
 
 def _assign(points, squared_norms, centroids) -> tuple[np.ndarray, np.ndarray]:
@@ -261,9 +326,19 @@ def fit_kmeans(train_pixels, params: KmeansParams = KmeansParams()) -> KmeansDic
     """
     rng = np.random.default_rng(params.seed)
     patches = _sample_patches(np.asarray(train_pixels), params, rng)
-    mean, whitening = zca_whitening(patches, params.whitening_epsilon)
+    mirror = patch_mirror(params.patch_size) if params.flip == "average" else None
+    if mirror is None:
+        mean, whitening = zca_whitening(patches, params.whitening_epsilon)
+    else:
+        # The statistics of the patches and their mirror images, made exactly symmetric
+        # (a + b == b + a in floating point): whitening then commutes with the flip.
+        mean, whitening = zca_whitening(
+            np.concatenate([patches, patches[:, mirror]]), params.whitening_epsilon
+        )
+        mean = (mean + mean[mirror]) / 2
+        whitening = (whitening + whitening[mirror][:, mirror]) / 2
     whitened = (patches - mean) @ whitening
-    centroids = lloyd_kmeans(whitened, params.n_centroids, params.n_iter, rng)
+    centroids = lloyd_kmeans(whitened, params.n_centroids, params.n_iter, rng, mirror)
     return KmeansDictionary(
         params,
         mean.astype(np.float32),
@@ -272,14 +347,56 @@ def fit_kmeans(train_pixels, params: KmeansParams = KmeansParams()) -> KmeansDic
     )
 
 
-def _pooling_matrix(params: KmeansParams) -> np.ndarray:
-    """(pool_grid**2, positions**2) float32 of 0/1: which region each position sums into."""
+def _regions(params: KmeansParams) -> np.ndarray:
+    """The pooling region (0..pool_grid-1) of each patch position along one side.
+
+    As even as possible; with ``flip="average"`` also mirror-symmetric (43 positions in
+    3 regions: 14, 15, 14 instead of 15, 14, 14), so that the mirror image of a region
+    is a region.
+    """
     n, g = params.n_positions, params.pool_grid
-    region = np.concatenate(
-        [np.full(len(part), i) for i, part in enumerate(np.array_split(np.arange(n), g))]
-    )
-    cell = (region[:, None] * g + region[None, :]).ravel()
-    return (cell[None, :] == np.arange(g * g)[:, None]).astype(np.float32)
+    if params.flip == "none":
+        return np.concatenate(
+            [np.full(len(part), i) for i, part in enumerate(np.array_split(np.arange(n), g))]
+        )
+    # Each position by its centre, the right half as the mirror of the left half.
+    region = (g * (2 * np.arange(n) + 1)) // (2 * n)
+    right = np.arange(n) > (n - 1) / 2
+    region[right] = g - 1 - region[n - 1 - np.flatnonzero(right)]
+    return region
+
+
+def _position_cells(params: KmeansParams) -> np.ndarray:
+    """(positions**2,) int64: the pooling region (row-major in the grid) of each position."""
+    g = params.pool_grid
+    region = _regions(params)
+    return (region[:, None] * g + region[None, :]).ravel().astype(np.int64)
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "nsz", "contract"})
+def _triangle_pool(z, cells, pooled):  # pragma: no cover - compiled
+    """Squared distances ``z`` (m, K) -> triangle activations added into ``pooled[cell]``.
+
+    One fused pass per position, from the L1 cache, instead of numpy's five (clip,
+    sqrt, mean, minimum, pooling product). ``reassoc`` lets the mean be summed in SIMD
+    lanes: the order is fixed by the compiled code, so an image gives the same bits
+    alone or in a batch. ``z`` is overwritten with the distances.
+    """
+    m, k_total = z.shape
+    zero = np.float32(0.0)
+    for i in range(m):
+        row = z[i]
+        total = zero
+        for k in range(k_total):
+            distance = np.sqrt(max(row[k], zero))  # max: rounding can give -1e-7
+            row[k] = distance
+            total += distance
+        mean = total / np.float32(k_total)
+        target = pooled[cells[i]]
+        for k in range(k_total):
+            activation = mean - row[k]
+            if activation > zero:
+                target[k] += activation
 
 
 class _Encoder:
@@ -296,7 +413,12 @@ class _Encoder:
         self.distance_matrix[d + 1] = np.einsum("ij,ij->i", centroids, centroids)
         self.patch_mean = dictionary.patch_mean
         self.whitening = dictionary.whitening
-        self.pooling = _pooling_matrix(self.params)
+        self.cells = _position_cells(self.params)
+        g, half = self.params.pool_grid, centroids.shape[0] // 2
+        # flip="average": region (r, c) with centroid k pairs with region (r, g-1-c) with
+        # centroid k + K/2, its mirror image.
+        self.mirrored_regions = np.arange(g * g).reshape(g, g)[:, ::-1].ravel()
+        self.half = half if self.params.flip == "average" else None
 
     def encode(self, pixels: np.ndarray, out: np.ndarray) -> None:
         """Features of ``pixels`` (m, 2304) into ``out`` (m, n_features), one image at a time."""
@@ -307,30 +429,26 @@ class _Encoder:
         augmented = np.empty((n_positions, d + 2), np.float32)
         augmented[:, d + 1] = 1.0
         block = np.empty((_POSITIONS_PER_BLOCK, self.distance_matrix.shape[1]), np.float32)
-        pooled = np.empty((self.pooling.shape[0], block.shape[1]), np.float32)
+        pooled = np.empty((self.params.pool_grid**2, block.shape[1]), np.float32)
         for i in range(images.shape[0]):
             whitened = augmented[:, :d]
             np.matmul(patches[i], self.whitening, out=whitened)
             np.einsum("ij,ij->i", whitened, whitened, out=augmented[:, d])
             pooled[...] = 0.0
-            # Blocks of positions whose distances fit in a core's L2 cache: the
-            # elementwise passes below run from cache, not from memory.
+            # Blocks of positions whose distances fit in a core's L2 cache: the fused
+            # pass over them runs from cache, not from memory.
             for start in range(0, n_positions, _POSITIONS_PER_BLOCK):
                 stop = min(start + _POSITIONS_PER_BLOCK, n_positions)
                 z = block[: stop - start]
                 np.matmul(augmented[start:stop], self.distance_matrix, out=z)
-                np.maximum(z, 0.0, out=z)  # rounding: no sqrt of -1e-7
-                np.sqrt(z, out=z)
-                mean = z.mean(axis=1, keepdims=True)
-                # Triangle max(0, mean - z_k) summed over a region = sum(mean) -
-                # sum(min(z_k, mean)): one pass less than subtracting, then clipping.
-                np.minimum(z, mean, out=z)
-                pooling = self.pooling[:, start:stop]
-                pooled += pooling @ mean
-                pooled -= pooling @ z
-            np.maximum(pooled, 0.0, out=pooled)  # rounding again, where every f_k is 0
+                _triangle_pool(z, self.cells[start:stop], pooled)
             np.sqrt(pooled, out=pooled)
-            out[i] = pooled.ravel()
+            if self.half is None:
+                out[i] = pooled.ravel()
+            else:
+                h = self.half
+                mirrored = pooled[self.mirrored_regions, h:]
+                out[i] = ((pooled[:, :h] + mirrored) * np.float32(0.5)).ravel()
 
 
 def kmeans_features(
@@ -369,7 +487,7 @@ def kmeans_features(
         encoder.encode(pixels[start:stop], out[start:stop])
 
     # One BLAS thread per encoding thread: the threads already fill the cores, and the
-    # elementwise passes (numpy, one core each) cost as much as the matrix products.
+    # fused triangle pass (one core each) costs about as much as the matrix products.
     with threadpool_limits(limits=1, user_api="blas"):
         if n_threads == 1 or n <= _IMAGES_PER_TASK:
             for start in starts:
@@ -421,16 +539,14 @@ def region_weights(weights: np.ndarray, params: KmeansParams) -> np.ndarray:
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (params.n_features,):
         raise ValueError(f"expected {params.n_features} k-means weights, got shape {weights.shape}")
-    return weights.reshape(params.pool_grid, params.pool_grid, params.n_centroids).mean(axis=2)
+    return weights.reshape(params.pool_grid, params.pool_grid, params.n_codes).mean(axis=2)
 
 
 def region_image(weights: np.ndarray, params: KmeansParams) -> np.ndarray:
     """:func:`region_weights` painted over the 48x48 image: each region's patch centres."""
     grid = region_weights(weights, params)
-    n, g, p, s = params.n_positions, params.pool_grid, params.patch_size, params.stride
-    region = np.concatenate(
-        [np.full(len(part), i) for i, part in enumerate(np.array_split(np.arange(n), g))]
-    )
+    n, p, s = params.n_positions, params.patch_size, params.stride
+    region = _regions(params)
     # Pixel -> the region of the nearest patch centre along each axis.
     centres = np.arange(n) * s + (p - 1) / 2
     nearest = np.abs(np.arange(IMAGE_SHAPE[0])[:, None] - centres[None, :]).argmin(axis=1)
