@@ -292,5 +292,5 @@ def test_flip_average_survives_save_and_load(tmp_path):
     stats = fit_normalization(train, "per_pixel", features="kmeans", kmeans=FLIPPED)
     save_stats(tmp_path / "stats.npz", stats)
     loaded = load_stats(tmp_path / "stats.npz")
-    assert loaded.kmeans.params == FLIPPED
+    assert loaded.transform.part("kmeans").params == FLIPPED
     np.testing.assert_array_equal(normalize(test, loaded), normalize(test, stats))
