@@ -238,7 +238,8 @@ def run_workflow(reviews_dir: Path, domain: str, work: Path, seed: int) -> dict:
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
         head, values = tsv.read_text().splitlines()[:2]
         row = dict(zip(head.split("\t"), values.split("\t")))
-        figures["stages"][tsv.relative_to(results / "benchmarks").parts[0]] = {
+        # Keyed by the file's path (rule/source/domain[/shard]): one entry per shard job.
+        figures["stages"][str(tsv.relative_to(results / "benchmarks").with_suffix(""))] = {
             "wall_s": float(row["s"]),
             "cpu_s": float(row["cpu_time"]),
             "peak_rss_mb": float(row["max_rss"]) if row["max_rss"] != "NA" else None,
@@ -402,7 +403,9 @@ def bench_main(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command")
-    bench = argparse.ArgumentParser(add_help=False)
+    bench = argparse.ArgumentParser(
+        description=parser.description, epilog="also: `generate --n N --out DIR` (files only)"
+    )
     bench.add_argument("--n", type=int, nargs="+", default=[10_000], help="review counts")
     bench.add_argument("--seed", type=int, default=SEED)
     bench.add_argument("--domain", default="large", help="name of the generated domain folder")

@@ -105,6 +105,8 @@ rule split_reviews:
         seed=config["seed"],
     log:
         f"{LOGS}/split_reviews/{REVIEW_SOURCE}/{{domain}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/split_reviews/{REVIEW_SOURCE}/{{domain}}.tsv"
     shell:
         "python -m logreg.data.reviews split --reviews {input.table:q} --out {output.split:q}"
         " --test-fraction {params.test_fraction:q} --val-fraction {params.val_fraction:q}"
@@ -125,6 +127,8 @@ rule count_terms_shard:
         hashing=config["text"]["hashing"],
     log:
         f"{LOGS}/count_terms_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/count_terms_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.tsv"
     shell:
         "python -m logreg.data.reviews count-terms --reviews {input.table:q}"
         " --shard {wildcards.shard:q} --split {input.split:q} --out {output.counts:q}"
@@ -149,6 +153,8 @@ rule build_vocabulary:
         hashing=config["text"]["hashing"],
     log:
         f"{LOGS}/build_vocabulary/{REVIEW_SOURCE}/{{domain}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/build_vocabulary/{REVIEW_SOURCE}/{{domain}}.tsv"
     shell:
         "python -m logreg.data.reviews merge-counts --counts {input.counts:q}"
         " --reviews {input.table:q} --split {input.split:q} --out {output.vocabulary:q}"
@@ -169,6 +175,8 @@ rule vectorize_reviews_shard:
         text=get_text_options,
     log:
         f"{LOGS}/vectorize_reviews_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/vectorize_reviews_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.tsv"
     shell:
         "python -m logreg.data.reviews vectorize-shard --reviews {input.table:q}"
         " --shard {wildcards.shard:q} --split {input.split:q}"
