@@ -191,6 +191,29 @@ def _source_meta(raw: RawFaces) -> dict:
     }
 
 
+def read_source(
+    input_path: str | os.PathLike,
+    *,
+    skip_bad_rows: bool = False,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> RawFaces:
+    """:func:`load_fer2013`, saying how many images it read, how long it took and which
+    rows it skipped."""
+    started = time.perf_counter()
+    raw = load_fer2013(
+        input_path, skip_bad_rows=skip_bad_rows, val_fraction=val_fraction, seed=seed
+    )
+    log.info(
+        "read and validated %d images from %s in %.1f s",
+        sum(v.size for v in raw.labels.values()),
+        os.fspath(input_path),
+        time.perf_counter() - started,
+    )
+    report_skipped(raw.skipped, os.fspath(input_path))
+    return raw
+
+
 def parse_faces(
     input_path: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -205,16 +228,7 @@ def parse_faces(
     store stays intact. Returns what was read.
     """
     started = time.perf_counter()
-    raw = load_fer2013(
-        input_path, skip_bad_rows=skip_bad_rows, val_fraction=val_fraction, seed=seed
-    )
-    log.info(
-        "read and validated %d images from %s in %.1f s",
-        sum(v.size for v in raw.labels.values()),
-        os.fspath(input_path),
-        time.perf_counter() - started,
-    )
-    report_skipped(raw.skipped, os.fspath(input_path))
+    raw = read_source(input_path, skip_bad_rows=skip_bad_rows, val_fraction=val_fraction, seed=seed)
     meta = {"kind": STORE_KIND, **_source_meta(raw)}
     with atomic_dir(out_dir) as tmp:
         np.save(tmp / "images.npy", np.concatenate([raw.pixels[s] for s in SPLITS]))

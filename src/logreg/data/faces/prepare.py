@@ -32,7 +32,7 @@ from logreg.data.faces.images import (
     is_image_store,
     load_fer2013,
     load_images,
-    report_skipped,
+    read_source,
     stratified_split,
 )
 from logreg.data.faces.normalize import fit_and_normalize, normalize, save_stats
@@ -54,18 +54,9 @@ def read_faces(
     now (:func:`load_fer2013`; the other arguments apply to raw sources only)."""
     if is_image_store(input_path):
         return load_images(input_path)
-    started = time.perf_counter()
-    raw = load_fer2013(
+    return read_source(
         input_path, skip_bad_rows=skip_bad_rows, val_fraction=val_fraction, seed=seed
     )
-    log.info(
-        "read and validated %d images from %s in %.1f s",
-        sum(v.size for v in raw.labels.values()),
-        os.fspath(input_path),
-        time.perf_counter() - started,
-    )
-    report_skipped(raw.skipped, os.fspath(input_path))
-    return raw
 
 
 def prepare_faces(
