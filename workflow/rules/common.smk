@@ -116,8 +116,6 @@ RUNS = {
     )
 }
 RUN_DIRS = [f"{RESULTS}/runs/{experiment}/{dataset}" for experiment, dataset in RUNS]
-# The face feature specs the runs train on (prepared folders FACES_RESULTS/<spec>).
-FACE_SPECS = sorted({os.path.basename(r.data_dir) for r in RUNS.values() if r.kind == "faces"})
 
 
 def _missing_inputs():
