@@ -35,13 +35,17 @@ import scipy.sparse as sp
 from logreg.data.prepared import SPLITS
 from logreg.data.reviews.parse import BATCH_SIZE, SHARD_ROWS_KEY, reviews_metadata
 from logreg.data.reviews.split import SPLIT_NAMES
-from logreg.data.reviews.stages import TEXT_FIELDS, document_texts, write_prepared
+from logreg.data.reviews.stages import (
+    TEXT_FIELDS,
+    document_texts,
+    set_vocabulary_file,
+    write_prepared,
+)
 from logreg.data.reviews.vectorize import Vectorizer
 from logreg.data.reviews.vocabulary import (
     count_terms,
     merge_term_counts,
     read_term_counts,
-    read_vocabulary_tsv,
     select_vocabulary,
     write_term_counts,
     write_vocabulary_tsv,
@@ -229,14 +233,7 @@ def fitted_vectorizer(
         from logreg.data.reviews.hashing import HashedCounts
 
         return vectorizer.set_hashed_counts(HashedCounts.load(vocabulary_path))
-    vocabulary = read_vocabulary_tsv(vocabulary_path)
-    try:
-        return vectorizer.set_vocabulary(vocabulary, n_documents=_n_training(split_path))
-    except ValueError as exc:
-        raise DataError(
-            f"{exc}; was the vocabulary built with other text options? Rerun the vocabulary stage",
-            where=vocabulary_path,
-        ) from exc
+    return set_vocabulary_file(vectorizer, vocabulary_path, n_documents=_n_training(split_path))
 
 
 def shard_vectors(

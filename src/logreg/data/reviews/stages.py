@@ -137,15 +137,7 @@ def vectorize_stage(
         weighting=weighting,
         sublinear_tf=sublinear_tf,
     )
-    # Read outside the try: a malformed file already raises a DataError naming its line.
-    vocabulary = read_vocabulary_tsv(vocabulary_path)
-    try:
-        vectorizer.set_vocabulary(vocabulary, n_documents=int((split == "train").sum()))
-    except ValueError as exc:
-        raise DataError(
-            f"{exc}; was the vocabulary built with other text options? Rerun the vocabulary stage",
-            where=vocabulary_path,
-        ) from exc
+    set_vocabulary_file(vectorizer, vocabulary_path, n_documents=int((split == "train").sum()))
     X, y, ids = {}, {}, {}
     for name in SPLITS:
         rows = reviews[(split == name).to_numpy()]
@@ -162,6 +154,22 @@ def vectorize_stage(
         )
     write_prepared(out_dir, domain, vectorizer, X, y, ids, sources, fields)
     log.info("wrote the prepared dataset of %s to %s", domain, out_dir)
+
+
+def set_vocabulary_file(
+    vectorizer: Vectorizer, vocabulary_path: str | os.PathLike, n_documents: int
+) -> Vectorizer:
+    """``vectorizer`` with the vocabulary TSV at ``vocabulary_path`` (``n_documents``
+    training reviews); a term its tokenizer cannot produce is a DataError naming the file."""
+    # Read outside the try: a malformed file already raises a DataError naming its line.
+    vocabulary = read_vocabulary_tsv(vocabulary_path)
+    try:
+        return vectorizer.set_vocabulary(vocabulary, n_documents=n_documents)
+    except ValueError as exc:
+        raise DataError(
+            f"{exc}; was the vocabulary built with other text options? Rerun the vocabulary stage",
+            where=vocabulary_path,
+        ) from exc
 
 
 def write_prepared(
