@@ -15,10 +15,10 @@ scikit-learn peer, on the same files, in the same run.
    take about a minute.
 2. **Workflow**: ``snakemake --cores 2`` with a config file that names that folder, that
    one domain and the one experiment ``reviews_large`` (conf/experiment/reviews_large.yaml),
-   results in ``<work>/results``; under ``/usr/bin/time -v`` (wall, user + system CPU of
-   every process, peak RSS = the largest of any one process). Accuracy is the run's
-   ``metrics.json`` (held-out test split); the per-stage figures come from Snakemake's
-   ``benchmark:`` files.
+   with ``text.hashing: BITS`` when ``--hashing BITS`` is given, results in
+   ``<work>/results``; under ``/usr/bin/time -v`` (wall, user + system CPU of every process,
+   peak RSS = the largest of any one process). Accuracy is the run's ``metrics.json``
+   (held-out test split); the per-stage figures come from Snakemake's ``benchmark:`` files.
 3. **Peer** (scikit-learn, one process, same timing): a regular expression extracts
    ``title`` and ``review_text`` (``html.unescape``d), ``HashingVectorizer`` (1+2-grams,
    2^20 columns, counts) then ``TfidfTransformer(sublinear_tf=True)`` fitted on the
@@ -36,6 +36,7 @@ Usage (from the repository root, with the project's venv on the PATH)::
     export PATH=$PWD/.venv/bin:$PATH PYTHONPATH=$PWD/src
     python benchmarks/review_scale.py --n 10000 100000 --work /tmp/review-scale
     python benchmarks/review_scale.py --n 1000000 --skip-peer
+    python benchmarks/review_scale.py --n 1000000 --hashing 20   # as the peer: 2^20 columns
     python benchmarks/review_scale.py --n 1000000 --only-peer
     python benchmarks/review_scale.py generate --n 2000 --out /tmp/reviews   # files only
 """
@@ -204,8 +205,11 @@ def timed(command: list[str], log: Path, cwd: Path = ROOT) -> dict[str, float]:
 
 
 # -- the workflow ------------------------------------------------------------------------
-def run_workflow(reviews_dir: Path, domain: str, work: Path, seed: int) -> dict:
-    """The whole workflow for one domain and ``experiment=reviews_large``, timed."""
+def run_workflow(
+    reviews_dir: Path, domain: str, work: Path, seed: int, hashing: int | None = None
+) -> dict:
+    """The whole workflow for one domain and ``experiment=reviews_large``, timed
+    (``hashing``: the workflow's ``text.hashing``, None for a vocabulary)."""
     results = work / "results"
     shutil.rmtree(results, ignore_errors=True)
     config = work / "workflow.yaml"
@@ -217,6 +221,7 @@ def run_workflow(reviews_dir: Path, domain: str, work: Path, seed: int) -> dict:
                 "reviews_name": "scale",
                 "results_dir": str(results),
                 "seed": seed,
+                "text": {"hashing": hashing},
                 "experiments": [
                     {"name": "reviews_large", "overrides": ["experiment=reviews_large"]}
                 ],
@@ -379,7 +384,7 @@ def bench_main(args: argparse.Namespace) -> None:
         }
         print(f"N={n:,}: generated {row['raw_mb']:.0f} MB in {row['generate_s']:.1f} s", flush=True)
         if not args.only_peer:
-            row["workflow"] = run_workflow(reviews, args.domain, folder, args.seed)
+            row["workflow"] = run_workflow(reviews, args.domain, folder, args.seed, args.hashing)
             print(f"  workflow: {row['workflow']}", flush=True)
         if not args.skip_peer:
             row["peer"] = run_peer(reviews, args.domain, folder, args.seed)
@@ -412,6 +417,9 @@ def main(argv: list[str] | None = None) -> None:
     bench.add_argument("--flip", type=float, default=0.25, help="other-polarity sentence rate")
     bench.add_argument("--work", type=Path, help="working folder (default: a new temp folder)")
     bench.add_argument("--keep", action="store_true", help="keep the generated review files")
+    bench.add_argument(
+        "--hashing", type=int, metavar="BITS", help="the workflow's text.hashing (default: none)"
+    )
     which = bench.add_mutually_exclusive_group()
     which.add_argument("--skip-peer", action="store_true", help="the workflow only")
     which.add_argument("--only-peer", action="store_true", help="the scikit-learn peer only")
