@@ -10,6 +10,14 @@ and run, unlike Python's salted ``hash``. It is compiled with numba when numba i
 A column has no word of its own; the top-words report names it by the term with the most
 occurrences hashed into it, in the training reviews of the shard where it had the most
 (a bounded reverse map: one term per column and shard, merged by keeping the larger).
+
+The workflow's one-pass stage (:mod:`logreg.data.reviews.hashed_stage`) bounds the cost of
+these names: per shard, only its first :data:`NAME_SAMPLE` training reviews are counted
+term by term (in Python, as :meth:`HashedCounts.from_terms`; a domain or shard with fewer
+training reviews gets the names of a full count); a column no term of that sample reaches
+is named by the first term hashed into it in the shard's (ASCII) training reviews, as the
+compiled tokenizer meets it, with a name count of 0 (so any counted name wins the merge).
+The per-column document frequencies and counts are always those of every training review.
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ import numpy as np
 from logreg.data.reviews.vocabulary import batches
 from logreg.errors import DataError
 from logreg.fileio import atomic_path
+
+#: Training reviews per shard whose terms are counted to name the hashed columns.
+NAME_SAMPLE = 20_000
 
 
 def _murmurhash3_words(data: np.ndarray, n_words: int) -> np.ndarray:  # pragma: no cover
@@ -180,7 +191,7 @@ class HashedCounts:
     @classmethod
     def merge(cls, parts: Sequence[HashedCounts]) -> HashedCounts:
         """The counts of the union of the parts' documents; per column the name with the
-        larger count (ties: the earlier part)."""
+        larger count (ties: the earlier part), a name rather than none."""
         first = parts[0]
         if any(part.n_bits != first.n_bits for part in parts):
             raise DataError("hashed counts with different numbers of bits; rerun the counts")
@@ -189,6 +200,10 @@ class HashedCounts:
             for column in np.flatnonzero(part.name_count > name_count).tolist():
                 names[column] = part.names[column]
                 name_count[column] = part.name_count[column]
+            # Fallback names (count 0, see the module docstring) fill columns still unnamed.
+            for column, name in enumerate(part.names):
+                if name and not names[column]:
+                    names[column] = name
         return cls(
             first.n_bits,
             sum(part.n_documents for part in parts),
