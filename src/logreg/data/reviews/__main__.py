@@ -231,7 +231,10 @@ def _add_weighting_options(parser: argparse.ArgumentParser) -> None:
 def _add_hashing_option(parser: argparse.ArgumentParser, required: bool = False) -> None:
     if required:
         parser.add_argument(
-            "--hashing", type=_positive_int, required=True, help="hash terms into 2**HASHING columns"
+            "--hashing",
+            type=_positive_int,
+            required=True,
+            help="hash terms into 2**HASHING columns",
         )
         return
     parser.add_argument(

@@ -135,9 +135,9 @@ def hash_shard_stage(
         for column, name in fallback.items():
             if not names[column]:
                 names[column] = name
-        HashedCounts(
-            n_bits, n_train, document_frequency, count, names, named.name_count
-        ).save(tmp / _COUNTS)
+        HashedCounts(n_bits, n_train, document_frequency, count, names, named.name_count).save(
+            tmp / _COUNTS
+        )
         (tmp / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
         (tmp / _MANIFEST).write_text(json.dumps({"n_bits": n_bits, **sizes}), encoding="utf-8")
     log.info(
@@ -196,7 +196,9 @@ class _Part:
             low, high = int(indptr[start]), int(indptr[stop])
             columns = self.read(name, "columns", low, high)
             keep = kept[columns]
-            rows = np.repeat(np.arange(stop - start, dtype=np.int64), np.diff(indptr[start:stop + 1]))
+            rows = np.repeat(
+                np.arange(stop - start, dtype=np.int64), np.diff(indptr[start : stop + 1])
+            )
             yield (
                 rows[keep],
                 columns[keep],
@@ -291,7 +293,9 @@ def merge_hashed_stage(
         with tempfile.TemporaryDirectory(prefix=".hashed.", dir=Path(out_dir).parent) as tmp:
             part = Path(tmp) / "shard"
             hash_shard_stage(reviews_path, 0, split_path, part, vectorizer, fields)
-            merge_hashed_stage([part], reviews_path, split_path, out_dir, domain, vectorizer, fields)
+            merge_hashed_stage(
+                [part], reviews_path, split_path, out_dir, domain, vectorizer, fields
+            )
         return
     n_bits = vectorizer._hashing_bits()
     loaded = [_Part(folder, n_bits) for folder in parts]

@@ -12,9 +12,10 @@ through :class:`~logreg.data.reviews.tokenize.Tokenizer` in Python and is handed
 kernel as a finished row, so the output is that of the Python path, bit for bit (tests:
 ``tests/data/test_reviews_hashed_tokens.py``, over every real review).
 
-The kernel also records the first term of the batch's training reviews that reaches a
-column no term reached before (bytes in an arena, ``\\n``-separated): the fallback name of
-a column (:mod:`logreg.data.reviews.hashing`).
+Both paths also record the first term of the training reviews that reaches a column no
+term reached before (the kernel: bytes in an arena, ``\\n``-separated; in a batch, the
+Python path's reviews first): the fallback name of a column
+(:mod:`logreg.data.reviews.hashing`).
 """
 
 from __future__ import annotations
@@ -303,7 +304,10 @@ class HashedTokenizer:
         others = np.flatnonzero(~ascii_)
         pre_row = np.full(n, -1, dtype=np.int64)
         pre_row[others] = np.arange(len(others))
-        pre = self._python_rows(texts.take(pa.array(others)).to_pylist())
+        python_names = []
+        pre = self._python_rows(
+            texts.take(pa.array(others)).to_pylist(), train[others], python_names
+        )
         indptr, columns, counts, lengths, name_columns, arena = _kernel()(
             data,
             offsets[:-1],
@@ -319,17 +323,23 @@ class HashedTokenizer:
             self.named,
         )
         names = arena.tobytes().decode("ascii").split("\n")[:-1] if len(arena) else []
-        return indptr, columns, counts, lengths, list(zip(name_columns.tolist(), names))
+        names = python_names + list(zip(name_columns.tolist(), names))
+        return indptr, columns, counts, lengths, names
 
-    def _python_rows(self, texts: list[str]):
-        """``(indptr, columns, counts, lengths)`` of non-ASCII texts, by the Python path."""
+    def _python_rows(self, texts: list[str], train: np.ndarray, names: list):
+        """``(indptr, columns, counts, lengths)`` of non-ASCII texts, by the Python path;
+        appends the fallback names their training terms give to ``names``."""
         documents = [self.tokenizer(text) for text in texts]
         lengths = np.fromiter(map(len, documents), dtype=np.int64, count=len(documents))
         terms = [term for document in documents for term in document]
+        term_columns = hashed_columns(terms, self.n_bits)
         rows = np.repeat(np.arange(len(documents), dtype=np.int64), lengths)
-        keys, counts = np.unique(
-            rows * (1 << self.n_bits) + hashed_columns(terms, self.n_bits), return_counts=True
-        )
+        for i in np.flatnonzero(train[rows]).tolist():
+            column = int(term_columns[i])
+            if not self.named[column]:
+                self.named[column] = True
+                names.append((column, terms[i]))
+        keys, counts = np.unique(rows * (1 << self.n_bits) + term_columns, return_counts=True)
         rows, columns = np.divmod(keys, 1 << self.n_bits)
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(documents)))])
         return (
