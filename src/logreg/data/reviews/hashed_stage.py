@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from logreg.data.prepared import SPLITS
 from logreg.data.reviews.hashed_tokens import HashedTokenizer
-from logreg.data.reviews.hashing import NAME_SAMPLE, HashedCounts
+from logreg.data.reviews.hashing import NAME_SAMPLE, HashedCounts, top_terms
 from logreg.data.reviews.parse import reviews_metadata
 from logreg.data.reviews.sharded import shard_record_batches
 from logreg.data.reviews.stages import TEXT_FIELDS, prepared_meta
@@ -130,12 +130,11 @@ def hash_shard_stage(
         finally:
             for stream in files.values():
                 stream.close()
-        named = HashedCounts.from_terms(map(vectorizer.tokenizer, sample), n_bits)
-        names = list(named.names)
+        names, name_count = top_terms(map(vectorizer.tokenizer, sample), n_bits)
         for column, name in fallback.items():
             if not names[column]:
                 names[column] = name
-        HashedCounts(n_bits, n_train, document_frequency, count, names, named.name_count).save(
+        HashedCounts(n_bits, n_train, document_frequency, count, names, name_count).save(
             tmp / _COUNTS
         )
         (tmp / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
