@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logreg.data.prepared import SPLITS
+from logreg.data.reviews import json_text
 from logreg.data.reviews.hashed_tokens import HashedTokenizer
 from logreg.data.reviews.hashing import NAME_SAMPLE, HashedCounts, top_terms
 from logreg.data.reviews.parse import reviews_metadata
@@ -308,6 +309,8 @@ def merge_hashed_stage(
             y = np.concatenate([np.zeros(0, np.int64), *(p.read(name, "y") for p in loaded)])
             np.save(tmp / f"y_{name}.npy", y, allow_pickle=False)
             log.info("%s %s: %d reviews, %d non-zeros", domain, name, len(y), nnz)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+        (tmp / "meta.json").write_text(
+            json_text.dumps(meta, indent=2, sort_keys=True), encoding="utf-8"
+        )
         vectorizer.save(tmp / "vectorizer.json")
     log.info("wrote the prepared dataset of %s to %s", domain, out_dir)
