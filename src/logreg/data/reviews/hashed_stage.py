@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 _SOURCES_KEY = b"logreg.source_files"
 _MANIFEST = "manifest.json"
 _COUNTS = "hashed_counts.npz"
+_COLUMN_ROWS = "column_rows.npz"
 #: The flat files of a split in a shard's folder: name -> dtype (one value per row or nnz).
 _ROW_FILES = {"row_nnz": np.int32, "lengths": np.int32, "y": np.int64}
 _NNZ_FILES = {"columns": np.int32, "counts": np.int32}
@@ -88,6 +89,8 @@ def hash_shard_stage(
     sample, fallback, n_train = [], {}, 0
     ids = {name: [] for name in SPLITS}
     sizes = {name: {"rows": 0, "nnz": 0} for name in SPLITS}
+    # Rows of each split holding each column: the merge sizes its output before writing it.
+    column_rows = {name: np.zeros(n_columns, dtype=np.int32) for name in SPLITS}
     with atomic_dir(out_dir) as tmp:
         files = {
             (name, part): open(tmp / f"{name}.{part}", "wb")
@@ -125,6 +128,9 @@ def hash_shard_stage(
                     }
                     for part, dtype in {**_ROW_FILES, **_NNZ_FILES}.items():
                         files[name, part].write(np.ascontiguousarray(values[part], dtype).data)
+                    column_rows[name] += np.bincount(values["columns"], minlength=n_columns).astype(
+                        np.int32
+                    )
                     ids[name] += row_ids[rows].tolist()
                     sizes[name]["rows"] += len(rows)
                     sizes[name]["nnz"] += int(cells.sum())
@@ -138,6 +144,7 @@ def hash_shard_stage(
         HashedCounts(n_bits, n_train, document_frequency, count, names, name_count).save(
             tmp / _COUNTS
         )
+        np.savez(tmp / _COLUMN_ROWS, **column_rows)
         (tmp / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
         (tmp / _MANIFEST).write_text(json.dumps({"n_bits": n_bits, **sizes}), encoding="utf-8")
     log.info(
@@ -177,6 +184,19 @@ class _Part:
             raise DataError(
                 f"not a complete shard of hash-shard: {exc}; rerun it", where=folder
             ) from exc
+
+    def kept_nnz(self, name: str, kept: np.ndarray) -> int:
+        """Non-zeros of split ``name`` in ``kept`` columns (read when needed: 2^b values)."""
+        try:
+            with np.load(self.folder / _COLUMN_ROWS, allow_pickle=False) as column_rows:
+                rows = column_rows[name]
+            if int(rows.sum()) != self.sizes[name]["nnz"]:
+                raise ValueError(f"{_COLUMN_ROWS} does not add up to the {name} non-zeros")
+        except (OSError, KeyError, ValueError) as exc:
+            raise DataError(
+                f"not a complete shard of hash-shard: {exc}; rerun it", where=self.folder
+            ) from exc
+        return int(rows[kept].sum())
 
     def read(self, name: str, part: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Values ``start:stop`` of one flat file (read, not memory-mapped: bounded RSS)."""
@@ -220,54 +240,68 @@ def _weights(vectorizer: Vectorizer, rows, columns, counts, lengths) -> np.ndarr
         values *= vectorizer._idf[columns]
         row_nnz = np.bincount(rows, minlength=len(lengths))
         ends = np.cumsum(row_nnz)
-        for end, nnz in zip(ends.tolist(), row_nnz.tolist()):
+        # Each row's squared norm is the same numpy.dot (BLAS) as in _transform_batch; the
+        # square roots and divisions are correctly rounded, so doing them for all rows at
+        # once gives the same bits as row by row.
+        squares = np.ones(len(lengths))
+        for row, (end, nnz) in enumerate(zip(ends.tolist(), row_nnz.tolist())):
             if nnz:
-                row = values[end - nnz : end]
-                row /= np.sqrt(np.dot(row, row))
+                cells = values[end - nnz : end]
+                squares[row] = np.dot(cells, cells)
+        values /= np.sqrt(squares)[rows]
     return values.astype(np.float32)
 
 
-def _write_npy(stream, dtype, n: int, chunks) -> None:
-    """A 1-D ``.npy`` of ``n`` values of ``dtype`` from an iterable of array chunks."""
+def _npy_header(stream, dtype, n: int) -> None:
+    """The header of a 1-D ``.npy`` of ``n`` values of ``dtype``."""
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False}
     np.lib.format.write_array_header_1_0(stream, {**header, "shape": (n,)})
-    written = 0
-    for chunk in chunks:
-        chunk = np.ascontiguousarray(chunk, dtype=dtype)
-        stream.write(chunk.data)
-        written += len(chunk)
-    if written != n:  # the parts changed under us: never leave a wrong file
-        raise DataError(f"wrote {written} values where {n} were counted; rerun the merge")
 
 
-def write_split(parts: Sequence[_Part], name: str, vectorizer: Vectorizer, path: Path) -> int:
+def write_split(
+    parts: Sequence[_Part], name: str, vectorizer: Vectorizer, path: Path, tmp: Path
+) -> int:
     """Write split ``name`` of all parts as ``scipy.sparse.save_npz`` would (CSR,
-    uncompressed); returns its number of non-zeros."""
+    uncompressed), in one pass over the parts' blocks; returns its number of non-zeros.
+
+    The sizes come from the parts' per-column row counts; ``data.npy`` is written as the
+    blocks are weighted while their columns go to a scratch file in ``tmp``, copied into
+    ``indices.npy`` after (a zip archive writes one member at a time).
+    """
     kept = vectorizer._kept
     n_columns = vectorizer.n_features
-    row_nnz = []
-    for part in parts:
-        for rows, _, _, lengths in part.blocks(name, kept):
-            row_nnz.append(np.bincount(rows, minlength=len(lengths)))
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate([np.zeros(0, np.int64), *row_nnz]))])
-    n_rows, nnz = len(indptr) - 1, int(indptr[-1])
+    nnz = sum(part.kept_nnz(name, kept) for part in parts)
+    n_rows = sum(part.sizes[name]["rows"] for part in parts)
     # scipy's choice of index dtype for this shape and nnz: what a loaded matrix has.
     limit = np.iinfo(np.int32).max
-    index = np.int32 if max(nnz, n_rows, n_columns) <= limit else np.int64
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+    index = np.dtype(np.int32 if max(nnz, n_rows, n_columns) <= limit else np.int64)
+    row_nnz, written = [np.zeros(1, dtype=np.int64)], 0
+    with (
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive,
+        tempfile.TemporaryFile(dir=tmp) as scratch,
+    ):
         for key, value in (("format", np.array(b"csr")), ("shape", np.array([n_rows, n_columns]))):
             with archive.open(f"{key}.npy", "w", force_zip64=True) as stream:
                 np.lib.format.write_array(stream, value, allow_pickle=False)
-        with archive.open("indices.npy", "w", force_zip64=True) as stream:
-            chunks = (b[1] for part in parts for b in part.blocks(name, kept))
-            _write_npy(stream, index, nnz, chunks)
-        with archive.open("indptr.npy", "w", force_zip64=True) as stream:
-            _write_npy(stream, index, n_rows + 1, [indptr])
         with archive.open("data.npy", "w", force_zip64=True) as stream:
-            chunks = (
-                _weights(vectorizer, *block) for part in parts for block in part.blocks(name, kept)
-            )
-            _write_npy(stream, np.float32, nnz, chunks)
+            _npy_header(stream, np.float32, nnz)
+            for part in parts:
+                for rows, columns, counts, lengths in part.blocks(name, kept):
+                    stream.write(_weights(vectorizer, rows, columns, counts, lengths).data)
+                    scratch.write(columns.astype(index).data)
+                    row_nnz.append(np.bincount(rows, minlength=len(lengths)))
+                    written += len(columns)
+        if written != nnz:  # the parts do not add up: never leave a wrong file
+            raise DataError(f"{written} non-zeros where the shards counted {nnz}; rerun them")
+        with archive.open("indices.npy", "w", force_zip64=True) as stream:
+            _npy_header(stream, index, nnz)
+            scratch.seek(0)
+            while chunk := scratch.read(1 << 26):
+                stream.write(chunk)
+        with archive.open("indptr.npy", "w", force_zip64=True) as stream:
+            indptr = np.cumsum(np.concatenate(row_nnz)).astype(index)
+            _npy_header(stream, index, len(indptr))
+            stream.write(indptr.data)
     return nnz
 
 
@@ -305,7 +339,7 @@ def merge_hashed_stage(
     with atomic_dir(out_dir) as tmp:
         # The layout of logreg.data.prepared.save_prepared, X written a block at a time.
         for name in SPLITS:
-            nnz = write_split(loaded, name, vectorizer, tmp / f"X_{name}.npz")
+            nnz = write_split(loaded, name, vectorizer, tmp / f"X_{name}.npz", tmp)
             y = np.concatenate([np.zeros(0, np.int64), *(p.read(name, "y") for p in loaded)])
             np.save(tmp / f"y_{name}.npy", y, allow_pickle=False)
             log.info("%s %s: %d reviews, %d non-zeros", domain, name, len(y), nnz)
