@@ -32,7 +32,14 @@ TRACKING_URI = config.get("tracking_uri") or f"sqlite:///{RESULTS}/mlflow.db"
 # ("Params have changed since last execution"), `snakemake --list-changes params` the files.
 CODE = {
     "demo_reviews": code_version("logreg.data.reviews.demo", entry="logreg.data.reviews.__main__"),
-    "reviews": code_version("logreg.data.reviews.stages", entry="logreg.data.reviews.__main__"),
+    # The sharded and hashed stages are imported by the entry point's commands, not by
+    # stages.py: named here so that an edit of them reruns what they made.
+    "reviews": code_version(
+        "logreg.data.reviews.stages",
+        "logreg.data.reviews.shards",
+        "logreg.data.reviews.hashed_stage",
+        entry="logreg.data.reviews.__main__",
+    ),
     "demo_faces": code_version("logreg.data.faces.demo", entry="logreg.data.faces.__main__"),
     "parse_faces": code_version("logreg.data.faces.images", entry="logreg.data.faces.__main__"),
     # The registry imports the feature kinds' modules by name, which no import statement
@@ -70,8 +77,8 @@ FACE_SOURCE = sources.source_name(
     FER2013_SOURCE, DEMO_FER2013, config.get("fer2013_name"), key="fer2013_name"
 )
 REVIEWS_RESULTS = f"{RESULTS}/data/reviews/{REVIEW_SOURCE}"
-# The merged counts: a vocabulary, or with text.hashing the counts of the hashed columns.
-VOCABULARY_FILE = "vocabulary.tsv" if config["text"]["hashing"] is None else "hashed_counts.npz"
+# The merged counts of the vocabulary stages (text.hashing has no such file).
+VOCABULARY_FILE = "vocabulary.tsv"
 FACES_RESULTS = f"{RESULTS}/data/faces/{FACE_SOURCE}"
 
 
@@ -202,6 +209,19 @@ def get_review_shard_counts(wildcards):
 
 def get_review_shard_vectors(wildcards):
     return _review_shard_files(wildcards, "vectors")
+
+
+def get_review_shard_hashed(wildcards):
+    return _review_shard_files(wildcards, "hashed")
+
+
+def get_tokenizer_options(wildcards):
+    # What a hash_reviews_shard job uses of `text:` (weighting and min_count: the merge's).
+    text = config["text"]
+    return [
+        "--stopwords", text["stopwords"], "--bigrams", text["bigrams"],
+        "--fields", ",".join(text["fields"]), "--hashing", text["hashing"],
+    ]
 
 
 def get_text_options(wildcards):

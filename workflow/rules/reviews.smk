@@ -4,6 +4,7 @@
 #       -> split_reviews -> count_terms_shard (x K) -> build_vocabulary (merge)
 #       -> vectorize_reviews_shard (x K) -> vectorize_reviews (gather)
 #       -> results/data/reviews/<source>/<domain>/prepared
+#   with text.hashing: split_reviews -> hash_reviews_shard (x K) -> vectorize_reviews
 #
 # Every step is one `python -m logreg.data.reviews <stage>` call; values reach it only
 # through params and every path is shell-quoted, since domain names may contain '&'.
@@ -113,94 +114,139 @@ rule split_reviews:
         " --seed {params.seed:q} 2> {log:q}"
 
 
-rule count_terms_shard:
-    input:
-        table=rules.parse_reviews.output.table,
-        split=rules.split_reviews.output.split,
-    output:
-        counts=temp(f"{REVIEWS_RESULTS}/{{domain}}/shards/{{shard}}/counts.parquet"),
-    params:
-        code=CODE["reviews"],
-        stopwords=config["text"]["stopwords"],
-        bigrams=config["text"]["bigrams"],
-        fields=",".join(config["text"]["fields"]),
-        hashing=config["text"]["hashing"],
-    log:
-        f"{LOGS}/count_terms_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/count_terms_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.tsv"
-    shell:
-        "python -m logreg.data.reviews count-terms --reviews {input.table:q}"
-        " --shard {wildcards.shard:q} --split {input.split:q} --out {output.counts:q}"
-        " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
-        " --fields {params.fields:q} --hashing {params.hashing:q} 2> {log:q}"
+if config["text"]["hashing"] is None:
+
+    rule count_terms_shard:
+        input:
+            table=rules.parse_reviews.output.table,
+            split=rules.split_reviews.output.split,
+        output:
+            counts=temp(f"{REVIEWS_RESULTS}/{{domain}}/shards/{{shard}}/counts.parquet"),
+        params:
+            code=CODE["reviews"],
+            stopwords=config["text"]["stopwords"],
+            bigrams=config["text"]["bigrams"],
+            fields=",".join(config["text"]["fields"]),
+            hashing=config["text"]["hashing"],
+        log:
+            f"{LOGS}/count_terms_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/count_terms_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.tsv"
+        shell:
+            "python -m logreg.data.reviews count-terms --reviews {input.table:q}"
+            " --shard {wildcards.shard:q} --split {input.split:q} --out {output.counts:q}"
+            " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
+            " --fields {params.fields:q} --hashing {params.hashing:q} 2> {log:q}"
 
 
-rule build_vocabulary:
-    input:
-        counts=get_review_shard_counts,
-        table=rules.parse_reviews.output.table,
-        split=rules.split_reviews.output.split,
-    output:
-        vocabulary=f"{REVIEWS_RESULTS}/{{domain}}/{VOCABULARY_FILE}",
-    params:
-        code=CODE["reviews"],
-        stopwords=config["text"]["stopwords"],
-        bigrams=config["text"]["bigrams"],
-        min_count=config["text"]["min_count"],
-        max_size=config["text"]["max_size"],
-        fields=",".join(config["text"]["fields"]),
-        hashing=config["text"]["hashing"],
-    log:
-        f"{LOGS}/build_vocabulary/{REVIEW_SOURCE}/{{domain}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/build_vocabulary/{REVIEW_SOURCE}/{{domain}}.tsv"
-    shell:
-        "python -m logreg.data.reviews merge-counts --counts {input.counts:q}"
-        " --reviews {input.table:q} --split {input.split:q} --out {output.vocabulary:q}"
-        " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
-        " --min-count {params.min_count:q} --max-size {params.max_size:q}"
-        " --fields {params.fields:q} --hashing {params.hashing:q} 2> {log:q}"
+    rule build_vocabulary:
+        input:
+            counts=get_review_shard_counts,
+            table=rules.parse_reviews.output.table,
+            split=rules.split_reviews.output.split,
+        output:
+            vocabulary=f"{REVIEWS_RESULTS}/{{domain}}/{VOCABULARY_FILE}",
+        params:
+            code=CODE["reviews"],
+            stopwords=config["text"]["stopwords"],
+            bigrams=config["text"]["bigrams"],
+            min_count=config["text"]["min_count"],
+            max_size=config["text"]["max_size"],
+            fields=",".join(config["text"]["fields"]),
+            hashing=config["text"]["hashing"],
+        log:
+            f"{LOGS}/build_vocabulary/{REVIEW_SOURCE}/{{domain}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/build_vocabulary/{REVIEW_SOURCE}/{{domain}}.tsv"
+        shell:
+            "python -m logreg.data.reviews merge-counts --counts {input.counts:q}"
+            " --reviews {input.table:q} --split {input.split:q} --out {output.vocabulary:q}"
+            " --stopwords {params.stopwords:q} --bigrams {params.bigrams:q}"
+            " --min-count {params.min_count:q} --max-size {params.max_size:q}"
+            " --fields {params.fields:q} --hashing {params.hashing:q} 2> {log:q}"
 
 
-rule vectorize_reviews_shard:
-    input:
-        table=rules.parse_reviews.output.table,
-        split=rules.split_reviews.output.split,
-        vocabulary=rules.build_vocabulary.output.vocabulary,
-    output:
-        vectors=temp(directory(f"{REVIEWS_RESULTS}/{{domain}}/shards/{{shard}}/vectors")),
-    params:
-        code=CODE["reviews"],
-        text=get_text_options,
-    log:
-        f"{LOGS}/vectorize_reviews_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/vectorize_reviews_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.tsv"
-    shell:
-        "python -m logreg.data.reviews vectorize-shard --reviews {input.table:q}"
-        " --shard {wildcards.shard:q} --split {input.split:q}"
-        " --vocabulary {input.vocabulary:q} --out-dir {output.vectors:q}"
-        " {params.text:q} 2> {log:q}"
+    rule vectorize_reviews_shard:
+        input:
+            table=rules.parse_reviews.output.table,
+            split=rules.split_reviews.output.split,
+            vocabulary=rules.build_vocabulary.output.vocabulary,
+        output:
+            vectors=temp(directory(f"{REVIEWS_RESULTS}/{{domain}}/shards/{{shard}}/vectors")),
+        params:
+            code=CODE["reviews"],
+            text=get_text_options,
+        log:
+            f"{LOGS}/vectorize_reviews_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/vectorize_reviews_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.tsv"
+        shell:
+            "python -m logreg.data.reviews vectorize-shard --reviews {input.table:q}"
+            " --shard {wildcards.shard:q} --split {input.split:q}"
+            " --vocabulary {input.vocabulary:q} --out-dir {output.vectors:q}"
+            " {params.text:q} 2> {log:q}"
 
 
-rule vectorize_reviews:
-    input:
-        parts=get_review_shard_vectors,
-        table=rules.parse_reviews.output.table,
-        split=rules.split_reviews.output.split,
-        vocabulary=rules.build_vocabulary.output.vocabulary,
-    output:
-        prepared=directory(f"{REVIEWS_RESULTS}/{{domain}}/prepared"),
-    params:
-        code=CODE["reviews"],
-        text=get_text_options,
-    log:
-        f"{LOGS}/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.tsv"
-    shell:
-        "python -m logreg.data.reviews gather-vectors --parts {input.parts:q}"
-        " --reviews {input.table:q} --split {input.split:q}"
-        " --vocabulary {input.vocabulary:q} --out-dir {output.prepared:q}"
-        " --domain {wildcards.domain:q} {params.text:q} 2> {log:q}"
+    rule vectorize_reviews:
+        input:
+            parts=get_review_shard_vectors,
+            table=rules.parse_reviews.output.table,
+            split=rules.split_reviews.output.split,
+            vocabulary=rules.build_vocabulary.output.vocabulary,
+        output:
+            prepared=directory(f"{REVIEWS_RESULTS}/{{domain}}/prepared"),
+        params:
+            code=CODE["reviews"],
+            text=get_text_options,
+        log:
+            f"{LOGS}/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.tsv"
+        shell:
+            "python -m logreg.data.reviews gather-vectors --parts {input.parts:q}"
+            " --reviews {input.table:q} --split {input.split:q}"
+            " --vocabulary {input.vocabulary:q} --out-dir {output.prepared:q}"
+            " --domain {wildcards.domain:q} {params.text:q} 2> {log:q}"
+
+else:
+    # text.hashing: no vocabulary. Each shard is tokenized and hashed once (its raw term
+    # counts per split and its training reviews' per-column counts); the merge adds the
+    # counts, weights the rows and writes the prepared folder a block of rows at a time.
+
+    rule hash_reviews_shard:
+        input:
+            table=rules.parse_reviews.output.table,
+            split=rules.split_reviews.output.split,
+        output:
+            hashed=temp(directory(f"{REVIEWS_RESULTS}/{{domain}}/shards/{{shard}}/hashed")),
+        params:
+            code=CODE["reviews"],
+            text=get_tokenizer_options,
+        log:
+            f"{LOGS}/hash_reviews_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/hash_reviews_shard/{REVIEW_SOURCE}/{{domain}}/{{shard}}.tsv"
+        shell:
+            "python -m logreg.data.reviews hash-shard --reviews {input.table:q}"
+            " --shard {wildcards.shard:q} --split {input.split:q}"
+            " --out-dir {output.hashed:q} {params.text:q} 2> {log:q}"
+
+    rule vectorize_reviews:
+        input:
+            parts=get_review_shard_hashed,
+            table=rules.parse_reviews.output.table,
+            split=rules.split_reviews.output.split,
+        output:
+            prepared=directory(f"{REVIEWS_RESULTS}/{{domain}}/prepared"),
+        params:
+            code=CODE["reviews"],
+            text=get_text_options,
+        log:
+            f"{LOGS}/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/vectorize_reviews/{REVIEW_SOURCE}/{{domain}}.tsv"
+        shell:
+            "python -m logreg.data.reviews merge-hashed --parts {input.parts:q}"
+            " --reviews {input.table:q} --split {input.split:q}"
+            " --out-dir {output.prepared:q} --domain {wildcards.domain:q}"
+            " {params.text:q} 2> {log:q}"

@@ -20,6 +20,8 @@ _SHARDED = {
     "merge-counts",
     "vectorize-shard",
     "gather-vectors",
+    "hash-shard",
+    "merge-hashed",
 }
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
@@ -193,6 +195,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_weighting_options(p)
     _add_text_options(p)
     _add_hashing_option(p)
+
+    # Hashed features in one pass (logreg.data.reviews.hashed_stage).
+    p = sub.add_parser("hash-shard", help="hashed term counts of one shard's reviews, one pass")
+    _add_shard_options(p)
+    p.add_argument("--split", required=True)
+    p.add_argument("--out-dir", required=True)
+    _add_tokenizer_options(p)
+    _add_hashing_option(p, required=True)
+
+    p = sub.add_parser("merge-hashed", help="shards' hashed counts -> prepared dataset directory")
+    p.add_argument(
+        "--parts", nargs="*", default=[], help="hash-shard outputs, in order (none: hash here)"
+    )
+    p.add_argument("--reviews", required=True, help="the domain's merged reviews table")
+    p.add_argument("--split", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--domain", required=True)
+    _add_weighting_options(p)
+    _add_text_options(p)
+    _add_hashing_option(p, required=True)
     return parser
 
 
@@ -206,7 +228,15 @@ def _add_weighting_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_hashing_option(parser: argparse.ArgumentParser) -> None:
+def _add_hashing_option(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    if required:
+        parser.add_argument(
+            "--hashing",
+            type=_positive_int,
+            required=True,
+            help="hash terms into 2**HASHING columns",
+        )
+        return
     parser.add_argument(
         "--hashing",
         type=_optional_size,
@@ -258,6 +288,24 @@ def _run_sharded(args: argparse.Namespace) -> None:
             args.split,
             args.vocabulary,
             args.out_dir,
+            _vectorizer(args),
+            args.fields,
+        )
+    elif args.command == "hash-shard":
+        from logreg.data.reviews import hashed_stage
+
+        hashed_stage.hash_shard_stage(
+            args.reviews, args.shard, args.split, args.out_dir, _vectorizer(args), args.fields
+        )
+    elif args.command == "merge-hashed":
+        from logreg.data.reviews import hashed_stage
+
+        hashed_stage.merge_hashed_stage(
+            args.parts,
+            args.reviews,
+            args.split,
+            args.out_dir,
+            args.domain,
             _vectorizer(args),
             args.fields,
         )

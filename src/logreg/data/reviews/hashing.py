@@ -10,6 +10,14 @@ and run, unlike Python's salted ``hash``. It is compiled with numba when numba i
 A column has no word of its own; the top-words report names it by the term with the most
 occurrences hashed into it, in the training reviews of the shard where it had the most
 (a bounded reverse map: one term per column and shard, merged by keeping the larger).
+
+The workflow's one-pass stage (:mod:`logreg.data.reviews.hashed_stage`) bounds the cost of
+these names: per shard, only its first :data:`NAME_SAMPLE` training reviews are counted
+term by term (in Python, :func:`top_terms`; a domain or shard with fewer
+training reviews gets the names of a full count); a column no term of that sample reaches
+is named by the first term hashed into it in the shard's (ASCII) training reviews, as the
+compiled tokenizer meets it, with a name count of 0 (so any counted name wins the merge).
+The per-column document frequencies and counts are always those of every training review.
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ import numpy as np
 from logreg.data.reviews.vocabulary import batches
 from logreg.errors import DataError
 from logreg.fileio import atomic_path
+
+#: Training reviews per shard whose terms are counted to name the hashed columns.
+NAME_SAMPLE = 5_000
 
 
 def _murmurhash3_words(data: np.ndarray, n_words: int) -> np.ndarray:  # pragma: no cover
@@ -114,6 +125,31 @@ class _Numbering(dict):
         return number
 
 
+def _top_terms(
+    tokens: list[str], term_column: np.ndarray, term_count: np.ndarray, n_columns: int
+) -> tuple[list[str], np.ndarray]:
+    """Per column its most frequent term (ties: the one numbered first) and its count."""
+    order = np.lexsort((-term_count, term_column))
+    starts = np.flatnonzero(np.diff(term_column[order], prepend=-1) != 0)
+    names, name_count = [""] * n_columns, np.zeros(n_columns, dtype=np.int64)
+    for i in order[starts].tolist():
+        names[term_column[i]] = tokens[i]
+        name_count[term_column[i]] = term_count[i]
+    return names, name_count
+
+
+def top_terms(documents: Iterable[list[str]], n_bits: int) -> tuple[list[str], np.ndarray]:
+    """The ``names`` and ``name_count`` of :meth:`HashedCounts.from_terms`, without its
+    document frequencies: per column the most frequent term of tokenized ``documents``."""
+    numbering = _Numbering()
+    ids = np.fromiter(
+        map(numbering.__getitem__, itertools.chain.from_iterable(documents)), np.int64
+    )
+    term_count = np.bincount(ids, minlength=len(numbering.tokens)).astype(np.int64)
+    term_column = hashed_columns(numbering.tokens, n_bits)
+    return _top_terms(numbering.tokens, term_column, term_count, 1 << n_bits)
+
+
 @dataclass
 class HashedCounts:
     """Per-column counts of some training reviews, and each column's name.
@@ -166,13 +202,7 @@ class HashedCounts:
             document_frequency += np.bincount(cells % n_columns, minlength=n_columns)
             n_documents += len(batch)
         count = np.bincount(term_column, weights=term_count, minlength=n_columns)
-        # Per column, its most frequent term (ties: the one seen first).
-        order = np.lexsort((-term_count, term_column))
-        starts = np.flatnonzero(np.diff(term_column[order], prepend=-1) != 0)
-        names, name_count = [""] * n_columns, np.zeros(n_columns, dtype=np.int64)
-        for i in order[starts].tolist():
-            names[term_column[i]] = numbering.tokens[i]
-            name_count[term_column[i]] = term_count[i]
+        names, name_count = _top_terms(numbering.tokens, term_column, term_count, n_columns)
         return cls(
             n_bits, n_documents, document_frequency, count.astype(np.int64), names, name_count
         )
@@ -180,7 +210,7 @@ class HashedCounts:
     @classmethod
     def merge(cls, parts: Sequence[HashedCounts]) -> HashedCounts:
         """The counts of the union of the parts' documents; per column the name with the
-        larger count (ties: the earlier part)."""
+        larger count (ties: the earlier part), a name rather than none."""
         first = parts[0]
         if any(part.n_bits != first.n_bits for part in parts):
             raise DataError("hashed counts with different numbers of bits; rerun the counts")
@@ -189,6 +219,10 @@ class HashedCounts:
             for column in np.flatnonzero(part.name_count > name_count).tolist():
                 names[column] = part.names[column]
                 name_count[column] = part.name_count[column]
+            # Fallback names (count 0, see the module docstring) fill columns still unnamed.
+            for column, name in enumerate(part.names):
+                if name and not names[column]:
+                    names[column] = name
         return cls(
             first.n_bits,
             sum(part.n_documents for part in parts),

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
@@ -315,13 +316,14 @@ def parse_reviews(paths: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, dic
 
 
 def write_reviews(
-    batches: Iterable[list[dict[str, object]]],
+    batches: Iterable[list[dict[str, object]] | pa.RecordBatch],
     path: str | os.PathLike,
     sources: dict[str, str],
     require_both_labels: Sequence[str | os.PathLike] | None = None,
     shard_rows: Sequence[int] | None = None,
 ) -> tuple[int, int]:
-    """Write batches of review rows to Parquet as they come, one row group per batch.
+    """Write batches of review rows (dicts, or Arrow batches of :data:`ARROW_SCHEMA`) to
+    Parquet as they come, one row group per batch.
 
     Memory holds one batch. The file appears at ``path`` only when complete (an error
     leaves no partial file); ``sources`` is read at the end (it may be filled while the
@@ -334,9 +336,13 @@ def write_reviews(
     n_reviews = n_positive = 0
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, ARROW_SCHEMA) as writer:
         for batch in batches:
-            writer.write_table(pa.Table.from_pylist(batch, schema=ARROW_SCHEMA))
+            if isinstance(batch, pa.RecordBatch):
+                writer.write_table(pa.Table.from_batches([batch]))
+                n_positive += int(pc.sum(batch["label"]).as_py() or 0)
+            else:
+                writer.write_table(pa.Table.from_pylist(batch, schema=ARROW_SCHEMA))
+                n_positive += sum(row["label"] for row in batch)
             n_reviews += len(batch)
-            n_positive += sum(row["label"] for row in batch)
         if require_both_labels is not None:
             labels = {label for label, n in ((1, n_positive), (0, n_reviews - n_positive)) if n}
             _check_labels(labels, require_both_labels)

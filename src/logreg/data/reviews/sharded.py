@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import scipy.sparse as sp
@@ -64,6 +65,17 @@ def shard_batches(
     shard: int,
     fields: Sequence[str],
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """:func:`shard_record_batches` as pandas data frames."""
+    for batch, split in shard_record_batches(reviews_path, split_path, shard, fields):
+        yield batch.to_pandas(), split
+
+
+def shard_record_batches(
+    reviews_path: str | os.PathLike,
+    split_path: str | os.PathLike,
+    shard: int,
+    fields: Sequence[str],
+) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
     """One shard's rows of the merged table (ids, labels and the text ``fields``) and their
     split, a batch of rows at a time: memory holds one batch, whatever the shard's size.
 
@@ -105,7 +117,7 @@ def shard_batches(
     split = shard_split(split_path, ids, offset)
     done = 0
     for batch in rows(["unique_id", "label", *fields]):
-        yield batch.to_pandas(), split[done : done + len(batch)]
+        yield batch, split[done : done + len(batch)]
         done += len(batch)
 
 

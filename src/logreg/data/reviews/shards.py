@@ -150,13 +150,13 @@ def merge_reviews(
                 if not parquet.schema_arrow.equals(ARROW_SCHEMA, check_metadata=False):
                     raise DataError("not a shard table of `parse-shard`", where=table)
                 for batch in parquet.iter_batches(batch_size=BATCH_SIZE):
-                    rows = batch.to_pylist()
+                    # Only the ids and places become Python objects: the texts stay Arrow.
                     seen.add(
-                        [r["unique_id"] for r in rows],
-                        [r["source_file"] for r in rows],
-                        [r["line"] for r in rows],
+                        batch["unique_id"].to_pylist(),
+                        batch["source_file"].to_pylist(),
+                        batch["line"].to_numpy(),
                     )
-                    yield rows
+                    yield batch
             except (OSError, pa.ArrowInvalid) as exc:
                 raise DataError(f"cannot read the shard table: {exc}", where=table) from exc
 

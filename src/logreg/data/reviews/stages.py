@@ -183,7 +183,23 @@ def write_prepared(
     fields: Sequence[str],
 ) -> None:
     """Write a domain's prepared folder: vectors, labels, ``meta.json``, ``vectorizer.json``."""
-    meta = {
+    meta = prepared_meta(domain, vectorizer, ids, sources, fields)
+    with atomic_dir(out_dir) as tmp:
+        # save_prepared swaps in a complete directory at `tmp`; the vectorizer is added
+        # after it, and the whole folder reaches `out_dir` only when both are written.
+        save_prepared(tmp, PreparedDataset(X=X, y=y, meta=meta))
+        vectorizer.save(Path(tmp) / "vectorizer.json")
+
+
+def prepared_meta(
+    domain: str,
+    vectorizer: Vectorizer,
+    ids: dict,
+    sources: dict[str, str],
+    fields: Sequence[str],
+) -> dict:
+    """The ``meta.json`` of a domain's prepared folder."""
+    return {
         "kind": "reviews",
         "name": domain,
         "class_names": CLASS_NAMES,
@@ -195,8 +211,3 @@ def write_prepared(
         "text": {"fields": list(fields), **vectorizer.text_options()},
         "row_ids": ids,
     }
-    with atomic_dir(out_dir) as tmp:
-        # save_prepared swaps in a complete directory at `tmp`; the vectorizer is added
-        # after it, and the whole folder reaches `out_dir` only when both are written.
-        save_prepared(tmp, PreparedDataset(X=X, y=y, meta=meta))
-        vectorizer.save(Path(tmp) / "vectorizer.json")

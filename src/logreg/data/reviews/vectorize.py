@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from logreg.data.reviews import json_text
 from logreg.data.reviews.hashing import HashedCounts, hashed_columns
 from logreg.data.reviews.tokenize import TOKEN_PATTERN, Tokenizer, bundled_stopwords
 from logreg.data.reviews.vocabulary import Vocabulary, batches, build_vocabulary
@@ -344,7 +345,7 @@ class Vectorizer:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the vectorizer as JSON (atomically)."""
-        write_text_atomic(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
+        write_text_atomic(path, json_text.dumps(self.to_dict(), ensure_ascii=False, indent=1))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vectorizer:
