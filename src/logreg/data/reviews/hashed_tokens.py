@@ -27,7 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logreg.data.reviews.hashing import hashed_columns
+from logreg.data.reviews import hashing
+from logreg.data.reviews.hashing import _murmurhash3, hashed_columns
 from logreg.data.reviews.tokenize import TOKEN_PATTERN, Tokenizer
 
 _APOSTROPHE, _SPACE, _NEWLINE = 39, 32, 10
@@ -35,46 +36,6 @@ _APOSTROPHE, _SPACE, _NEWLINE = 39, 32, 10
 
 def _is_alnum(c):  # pragma: no cover - compiled
     return (97 <= c <= 122) or (48 <= c <= 57)
-
-
-def _murmurhash3(buf, start, end):  # pragma: no cover - compiled
-    """MurmurHash3_x86_32 (seed 0) of ``buf[start:end]`` (the loop of hashing.py)."""
-    h = np.uint32(0)
-    n_blocks = (end - start) // 4
-    for i in range(n_blocks):
-        j = start + 4 * i
-        k = np.uint32(
-            buf[j]
-            | (np.uint32(buf[j + 1]) << 8)
-            | (np.uint32(buf[j + 2]) << 16)
-            | (np.uint32(buf[j + 3]) << 24)
-        )
-        k = np.uint32(k * np.uint32(0xCC9E2D51))
-        k = np.uint32((k << 15) | (k >> 17))
-        k = np.uint32(k * np.uint32(0x1B873593))
-        h ^= k
-        h = np.uint32((h << 13) | (h >> 19))
-        h = np.uint32(h * np.uint32(5) + np.uint32(0xE6546B64))
-    tail = start + 4 * n_blocks
-    k = np.uint32(0)
-    rest = end - tail
-    if rest >= 3:
-        k ^= np.uint32(buf[tail + 2]) << 16
-    if rest >= 2:
-        k ^= np.uint32(buf[tail + 1]) << 8
-    if rest >= 1:
-        k ^= np.uint32(buf[tail])
-        k = np.uint32(k * np.uint32(0xCC9E2D51))
-        k = np.uint32((k << 15) | (k >> 17))
-        k = np.uint32(k * np.uint32(0x1B873593))
-        h ^= k
-    h ^= np.uint32(end - start)
-    h ^= h >> 16
-    h = np.uint32(h * np.uint32(0x85EBCA6B))
-    h ^= h >> 13
-    h = np.uint32(h * np.uint32(0xC2B2AE35))
-    h ^= h >> 16
-    return h
 
 
 def _is_stopword(h, buf, start, end, stop_hashes, stop_offsets, stop_bytes):  # pragma: no cover
@@ -236,7 +197,9 @@ def _kernel():
     # Imported and compiled (or loaded from numba's cache) on first use only.
     from numba import njit
 
-    for name in ("_is_alnum", "_murmurhash3", "_is_stopword", "_grow"):
+    hashing._compiled()  # compiles hashing._murmurhash3, the hash of one term
+    globals()["_murmurhash3"] = hashing._murmurhash3
+    for name in ("_is_alnum", "_is_stopword", "_grow"):
         globals()[name] = njit(cache=True)(globals()[name])
     return njit(cache=True)(_hash_batch)
 

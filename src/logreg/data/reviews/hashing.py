@@ -39,6 +39,46 @@ from logreg.fileio import atomic_path
 NAME_SAMPLE = 5_000
 
 
+def _murmurhash3(buf, start, end):  # pragma: no cover - compiled
+    """MurmurHash3_x86_32 (seed 0) of ``buf[start:end]`` (uint8), as ``uint32``."""
+    h = np.uint32(0)
+    n_blocks = (end - start) // 4
+    for i in range(n_blocks):
+        j = start + 4 * i
+        k = np.uint32(
+            buf[j]
+            | (np.uint32(buf[j + 1]) << 8)
+            | (np.uint32(buf[j + 2]) << 16)
+            | (np.uint32(buf[j + 3]) << 24)
+        )
+        k = np.uint32(k * np.uint32(0xCC9E2D51))
+        k = np.uint32((k << 15) | (k >> 17))
+        k = np.uint32(k * np.uint32(0x1B873593))
+        h ^= k
+        h = np.uint32((h << 13) | (h >> 19))
+        h = np.uint32(h * np.uint32(5) + np.uint32(0xE6546B64))
+    tail = start + 4 * n_blocks
+    k = np.uint32(0)
+    rest = end - tail
+    if rest >= 3:
+        k ^= np.uint32(buf[tail + 2]) << 16
+    if rest >= 2:
+        k ^= np.uint32(buf[tail + 1]) << 8
+    if rest >= 1:
+        k ^= np.uint32(buf[tail])
+        k = np.uint32(k * np.uint32(0xCC9E2D51))
+        k = np.uint32((k << 15) | (k >> 17))
+        k = np.uint32(k * np.uint32(0x1B873593))
+        h ^= k
+    h ^= np.uint32(end - start)
+    h ^= h >> 16
+    h = np.uint32(h * np.uint32(0x85EBCA6B))
+    h ^= h >> 13
+    h = np.uint32(h * np.uint32(0xC2B2AE35))
+    h ^= h >> 16
+    return h
+
+
 def _murmurhash3_words(data: np.ndarray, n_words: int) -> np.ndarray:  # pragma: no cover
     """MurmurHash3_x86_32 (seed 0) of each NUL-separated word of ``data`` (uint8)."""
     out = np.empty(n_words, dtype=np.uint32)
@@ -46,42 +86,7 @@ def _murmurhash3_words(data: np.ndarray, n_words: int) -> np.ndarray:  # pragma:
     for end in range(len(data) + 1):
         if end < len(data) and data[end] != 0:
             continue
-        h = np.uint32(0)
-        n_blocks = (end - start) // 4
-        for i in range(n_blocks):
-            j = start + 4 * i
-            k = np.uint32(
-                data[j]
-                | (np.uint32(data[j + 1]) << 8)
-                | (np.uint32(data[j + 2]) << 16)
-                | (np.uint32(data[j + 3]) << 24)
-            )
-            k = np.uint32(k * np.uint32(0xCC9E2D51))
-            k = np.uint32((k << 15) | (k >> 17))
-            k = np.uint32(k * np.uint32(0x1B873593))
-            h ^= k
-            h = np.uint32((h << 13) | (h >> 19))
-            h = np.uint32(h * np.uint32(5) + np.uint32(0xE6546B64))
-        tail = start + 4 * n_blocks
-        k = np.uint32(0)
-        rest = end - tail
-        if rest >= 3:
-            k ^= np.uint32(data[tail + 2]) << 16
-        if rest >= 2:
-            k ^= np.uint32(data[tail + 1]) << 8
-        if rest >= 1:
-            k ^= np.uint32(data[tail])
-            k = np.uint32(k * np.uint32(0xCC9E2D51))
-            k = np.uint32((k << 15) | (k >> 17))
-            k = np.uint32(k * np.uint32(0x1B873593))
-            h ^= k
-        h ^= np.uint32(end - start)
-        h ^= h >> 16
-        h = np.uint32(h * np.uint32(0x85EBCA6B))
-        h ^= h >> 13
-        h = np.uint32(h * np.uint32(0xC2B2AE35))
-        h ^= h >> 16
-        out[word] = h
+        out[word] = _murmurhash3(data, start, end)
         word += 1
         start = end + 1
     return out
@@ -100,10 +105,14 @@ def murmurhash3(terms: Sequence[str]) -> np.ndarray:
 def _compiled():
     # numba is imported (and the loop compiled, or loaded from its cache) only when terms
     # are hashed: the stages without hashing do not pay its ~0.3 s import.
+    # The hash of one word is compiled once and shared with the compiled tokenizer
+    # (hashed_tokens.py), which calls it as ``hashing._murmurhash3``.
+    global _murmurhash3
     try:
         from numba import njit
     except ImportError:  # pragma: no cover - numba is a dependency; the loop still runs
         return _murmurhash3_words
+    _murmurhash3 = njit(cache=True)(_murmurhash3)
     return njit(cache=True)(_murmurhash3_words)
 
 
