@@ -157,9 +157,7 @@ def main() -> None:
     }
     row["precondition"] = args.precondition
     row.update(
-        fit_softmax(
-            X, labels, args.high, args.low, args.n_values, args.max_iter, args.precondition
-        )
+        fit_softmax(X, labels, args.high, args.low, args.n_values, args.max_iter, args.precondition)
     )
     row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     row["load_end"] = os.getloadavg()[0]
