@@ -92,13 +92,17 @@ def build_features(pixels: dict, kmeans_settings: dict, hog: bool, threads: int 
     return X, dictionary_s, time.perf_counter() - started
 
 
-def fit_softmax(X: dict, y: dict, high: float, low: float, n_values: int, max_iter: int):
+def fit_softmax(
+    X: dict, y: dict, high: float, low: float, n_values: int, max_iter: int, precondition: str
+):
     """The preset's selection and fit: l2 path on PublicTest, final fit warm-started."""
     from logreg.experiment.selection import penalty_grid, select_penalty
     from logreg.linear.estimators import SoftmaxRegression
 
     started = time.perf_counter()
-    estimator = SoftmaxRegression(l2=low, max_iter=max_iter, tol=1e-5, random_state=2013)
+    estimator = SoftmaxRegression(
+        l2=low, max_iter=max_iter, tol=1e-5, random_state=2013, precondition=precondition
+    )
     values = penalty_grid(high, low, n_values) if n_values > 1 else np.array([high])
     result = select_penalty(
         estimator,
@@ -137,6 +141,7 @@ def main() -> None:
     parser.add_argument("--low", type=float, default=1e-3, help="weakest l2 of the path")
     parser.add_argument("--n-values", type=int, default=3)
     parser.add_argument("--max-iter", type=int, default=150)
+    parser.add_argument("--precondition", default="none", choices=("none", "covariance"))
     args = parser.parse_args()
 
     pixels, labels = load_pixels(args.input, args.cache_dir)
@@ -150,7 +155,10 @@ def main() -> None:
         "feature_s": round(feature_s, 1),
         "load": os.getloadavg()[0],
     }
-    row.update(fit_softmax(X, labels, args.high, args.low, args.n_values, args.max_iter))
+    row["precondition"] = args.precondition
+    row.update(
+        fit_softmax(X, labels, args.high, args.low, args.n_values, args.max_iter, args.precondition)
+    )
     row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     row["load_end"] = os.getloadavg()[0]
     print(json.dumps(row), flush=True)

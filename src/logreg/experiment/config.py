@@ -93,6 +93,7 @@ class OptimizerConfig:
     tol: float = _ESTIMATOR_DEFAULTS["tol"]
     early_stopping: bool = _ESTIMATOR_DEFAULTS["early_stopping"]
     patience: int = _ESTIMATOR_DEFAULTS["patience"]
+    precondition: str = _ESTIMATOR_DEFAULTS["precondition"]
 
 
 @dataclass
@@ -153,6 +154,8 @@ def applicable_params(cfg: DictConfig) -> dict[str, object]:
         skip.add("optimizer.decay")
     if solver != "minibatch":
         skip.add("optimizer.batch_size")
+    if solver != "lbfgs":
+        skip.add("optimizer.precondition")
     if not cfg.optimizer.early_stopping:
         skip.add("optimizer.patience")
     if cfg.model.name != "logistic":

@@ -48,6 +48,7 @@ from logreg.linear.solvers import (
     resolve_solver,
 )
 from logreg.linear.solvers._common import objective
+from logreg.linear.solvers.preconditioner import PRECONDITIONERS
 from logreg.linear.validation import (
     check_features,
     check_labels,
@@ -136,6 +137,7 @@ class _LinearClassifier:
         random_state=None,
         verbose=0,
         warm_start=False,
+        precondition="none",
     ):
         self.l1 = l1
         self.l2 = l2
@@ -154,6 +156,7 @@ class _LinearClassifier:
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.precondition = precondition
 
     # -- scikit-learn estimator protocol -------------------------------------------
     @classmethod
@@ -245,6 +248,12 @@ class _LinearClassifier:
                 raise InvalidParameterError(name, f"{name} must be an integer >= 1, got {value!r}")
         if not _is_real(self.tol) or not self.tol >= 0:
             raise InvalidParameterError("tol", f"tol must be >= 0, got {self.tol!r}")
+        if self.precondition not in PRECONDITIONERS:
+            raise InvalidParameterError(
+                "precondition",
+                f"precondition must be one of {', '.join(PRECONDITIONERS)}, "
+                f"got {self.precondition!r}",
+            )
         for name in ("early_stopping", "fit_intercept", "warm_start"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise InvalidParameterError(
@@ -493,6 +502,8 @@ class _LinearClassifier:
         """The step-size keywords of ``solver`` from this estimator's parameters (empty
         for the solvers that choose their own steps); :meth:`fit` and the
         regularization path pass them alike."""
+        if solver == "lbfgs" and self.precondition != "none":
+            return {"precondition": self.precondition}
         if solver not in LR_SOLVERS:
             return {}
         return {
@@ -650,6 +661,12 @@ class LogisticRegression(_LinearClassifier):
         their shapes match (same classes and features), else from zero, as in
         scikit-learn. Fitting a sequence of penalties this way is much faster; see
         :func:`logreg.linear.path.regularization_path`.
+    precondition : {"none", "covariance"}, default="none"
+        "covariance": "lbfgs" iterates on the weights transformed by the Cholesky
+        factor of the features' (ridged) second moment, estimated on up to 4,000 rows
+        of a dense ``X`` (:mod:`logreg.linear.solvers.preconditioner`): the same
+        optimum in far fewer iterations when features are correlated, for ``d^3 / 3``
+        flops and ``8 d^2`` bytes once per ``X``. Other solvers ignore it.
 
     Attributes
     ----------

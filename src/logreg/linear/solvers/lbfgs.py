@@ -12,6 +12,11 @@ after the last that lowered the objective or the relative gradient by 10% (with
 float32 products the objective's noise can keep scipy going). Each of these stops
 without meeting ``tol`` issues a :class:`~logreg.linear.solvers.ConvergenceWarning`
 that says which.
+
+``precondition="covariance"`` runs L-BFGS on the weights transformed by the Cholesky
+factor of the features' second moment
+(:mod:`logreg.linear.solvers.preconditioner`): the same objective and optimum, reached
+in far fewer iterations on correlated dense features.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from logreg.linear.solvers._common import (
     relative,
     smooth_loss_gradient,
 )
+from logreg.linear.solvers.preconditioner import PRECONDITIONERS, covariance_preconditioner
 
 STALL_WINDOW = 10
 """L-BFGS iterations in a row without progress that end a fit."""
@@ -69,6 +75,7 @@ def lbfgs(
     tol=1e-4,
     callback=None,
     verbose=0,
+    precondition="none",
 ):
     """Minimize the smooth objective with L-BFGS.
 
@@ -90,6 +97,9 @@ def lbfgs(
         ``callback(iteration, coef, intercept, objective) -> bool``; True stops.
     verbose : int
         ``>= 1`` shows a progress bar.
+    precondition : {"none", "covariance"}
+        ``"covariance"``: iterate on ``V = W L`` with ``L L^T`` the (ridged) second
+        moment of dense ``X``; ``tol`` is still measured on the gradient in ``W``.
 
     Returns
     -------
@@ -101,30 +111,45 @@ def lbfgs(
     """
     if not penalty.is_smooth:
         raise ValueError(f"lbfgs cannot handle an L1 penalty (l1={penalty.l1})")
+    if precondition not in PRECONDITIONERS:
+        raise ValueError(f"precondition must be one of {PRECONDITIONERS}, got {precondition!r}")
     coef, intercept = initial_weights(coef0, intercept0, Y.shape[1], X.shape[1])
     X = precise_data(X, tol, FLOAT32_TOL)
     shape, n_coef = coef.shape, coef.size
     fit_intercept = loss.fit_intercept
+    preconditioner = None
+    if precondition == "covariance":
+        with limit_blas_threads(blas_threads()):
+            preconditioner = covariance_preconditioner(X)
 
     def unpack(x):
-        return x[:n_coef].reshape(shape), (x[n_coef:] if fit_intercept else intercept)
+        c = x[:n_coef].reshape(shape)
+        if preconditioner is not None:
+            c = preconditioner.coef(c)
+        return c, (x[n_coef:] if fit_intercept else intercept)
 
     def value_and_gradient(x):
+        """The objective, its gradient in the variables, and its gradient in W."""
         c, b = unpack(x)
         f, grad_coef, grad_intercept = smooth_loss_gradient(
             loss, penalty, c, b, X, Y, sample_weight
         )
-        if fit_intercept:
-            return f, np.concatenate([grad_coef.ravel(), grad_intercept])
-        return f, grad_coef.ravel()
+        grad_w = np.concatenate([grad_coef.ravel(), grad_intercept]) if fit_intercept else None
+        grad_w = grad_coef.ravel() if grad_w is None else grad_w
+        if preconditioner is None:
+            return f, grad_w, grad_w
+        grad_v = preconditioner.gradient(grad_coef).ravel()
+        grad_v = np.concatenate([grad_v, grad_intercept]) if fit_intercept else grad_v
+        return f, grad_v, grad_w
 
-    x0 = np.concatenate([coef.ravel(), intercept]) if fit_intercept else coef.ravel()
+    variables = coef if preconditioner is None else preconditioner.variables(coef)
+    x0 = np.concatenate([variables.ravel(), intercept]) if fit_intercept else variables.ravel()
     start = value_and_gradient(x0)
-    reference = gradient_reference(loss, X, Y, sample_weight, coef0, intercept0, (start[1],))
+    reference = gradient_reference(loss, X, Y, sample_weight, coef0, intercept0, (start[2],))
     first_call = [True]
-    # The last point evaluated and its gradient: scipy's iteration callback gets the
+    # The last point evaluated and its gradient in W: scipy's iteration callback gets the
     # accepted point only, whose gradient is the last one computed.
-    last = [x0, start[1]]
+    last = [x0, start[2]]
     threads = blas_threads()
     dense_products = not sp.issparse(X) and threads > 1
 
@@ -136,16 +161,16 @@ def lbfgs(
         first_call[0] = False
         if dense_products:  # the loss's matrix products get their threads back
             with limit_blas_threads(threads):
-                result = value_and_gradient(x)
+                f, grad, grad_w = value_and_gradient(x)
         else:
-            result = value_and_gradient(x)
-        last[:] = [x.copy(), result[1]]
-        return result
+            f, grad, grad_w = value_and_gradient(x)
+        last[:] = [x.copy(), grad_w]
+        return f, grad
 
     def measure_at(x):
         if np.array_equal(x, last[0]):
             return relative(max_abs(last[1]), reference)
-        return relative(max_abs(value_and_gradient(x)[1]), reference)
+        return relative(max_abs(value_and_gradient(x)[2]), reference)
 
     history = {"loss": []}
     stagnation = Stagnation(X.dtype, STALL_WINDOW)
@@ -162,7 +187,10 @@ def lbfgs(
                 if callback(iteration, c, b, value):
                     stop[0] = "callback"
                     raise StopIteration
-            if stagnation.update(value, measure_at(intermediate_result.x)):
+            criterion = measure_at(intermediate_result.x)
+            if preconditioner is not None and criterion <= tol:
+                raise StopIteration  # scipy's gtol measures the gradient in V, not in W
+            if stagnation.update(value, criterion):
                 stop[0] = stagnation.reason
                 raise StopIteration
 
@@ -180,12 +208,13 @@ def lbfgs(
                 options={
                     "maxiter": max_iter,
                     "maxls": 50,
-                    "gtol": tol * reference,
+                    "gtol": tol * reference if preconditioner is None else 0.0,
                     "ftol": FTOL,
                 },
             )
     x = np.asarray(result.x, dtype=np.float64)
     coef, intercept = unpack(x)
+    coef = np.ascontiguousarray(coef)
     check_finite(float(result.fun), "lbfgs", result.nit)
     criterion = measure_at(x)
     if criterion <= tol:
