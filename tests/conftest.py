@@ -5,6 +5,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
@@ -22,3 +24,17 @@ def _terminate_as_interrupt(signum, frame):
 
 def pytest_configure(config):
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_not_ignored():
+    """Every test starts with Ctrl-C handled, so the processes it starts do not ignore it.
+
+    A process inherits an ignored SIGINT (a test run started in the background by a
+    non-interactive shell, `nohup ... &`, some CI runners, or anything in the test process
+    that left it ignored): the tests that press Ctrl-C on a training run, a sweep or the
+    workflow then saw it finish with status 0 instead of stopping with 130 (a clean-clone
+    CI run started that way). Ctrl-C is what they test, so the test process takes it back.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -81,7 +81,7 @@ def test_bad_parameters_fail_in_fit_naming_parameter_and_value(params, message):
 def test_parameters_round_trip_and_unknown_names_fail():
     model = SoftmaxRegression(l2=0.5, solver="gd")
     params = model.get_params()
-    assert params["l2"] == 0.5 and params["solver"] == "gd" and len(params) == 17
+    assert params["l2"] == 0.5 and params["solver"] == "gd" and len(params) == 18
     assert SoftmaxRegression(**params).get_params() == params
     assert model.set_params(lr=0.01, momentum=0.9) is model and model.lr == 0.01
     with pytest.raises(
