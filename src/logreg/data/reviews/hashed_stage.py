@@ -227,31 +227,6 @@ class _Part:
             )
 
 
-def _weights(vectorizer: Vectorizer, rows, columns, counts, lengths) -> np.ndarray:
-    """The values of :meth:`Vectorizer._transform_batch` for sorted (row, column) cells."""
-    values = counts.astype(np.float64)
-    if vectorizer.sublinear_tf:
-        values = 1.0 + np.log(values)
-    if vectorizer.weighting == "binary":
-        values[:] = 1.0
-    elif vectorizer.weighting == "proportions":
-        values /= lengths.astype(np.int64)[rows]
-    elif vectorizer.weighting == "tfidf":
-        values *= vectorizer._idf[columns]
-        row_nnz = np.bincount(rows, minlength=len(lengths))
-        ends = np.cumsum(row_nnz)
-        # Each row's squared norm is the same numpy.dot (BLAS) as in _transform_batch; the
-        # square roots and divisions are correctly rounded, so doing them for all rows at
-        # once gives the same bits as row by row.
-        squares = np.ones(len(lengths))
-        for row, (end, nnz) in enumerate(zip(ends.tolist(), row_nnz.tolist())):
-            if nnz:
-                cells = values[end - nnz : end]
-                squares[row] = np.dot(cells, cells)
-        values /= np.sqrt(squares)[rows]
-    return values.astype(np.float32)
-
-
 def _npy_header(stream, dtype, n: int) -> None:
     """The header of a 1-D ``.npy`` of ``n`` values of ``dtype``."""
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False}
@@ -287,7 +262,7 @@ def write_split(
             _npy_header(stream, np.float32, nnz)
             for part in parts:
                 for rows, columns, counts, lengths in part.blocks(name, kept):
-                    stream.write(_weights(vectorizer, rows, columns, counts, lengths).data)
+                    stream.write(vectorizer.weigh(rows, columns, counts, lengths).data)
                     scratch.write(columns.astype(index).data)
                     row_nnz.append(np.bincount(rows, minlength=len(lengths)))
                     written += len(columns)

@@ -260,23 +260,36 @@ class Vectorizer:
         # Sorted (row, column) keys: CSR order, each row's columns ascending.
         keys, counts = np.unique(rows[known] * n_terms + columns[known], return_counts=True)
         rows, columns = np.divmod(keys, n_terms)
+        values = self.weigh(rows, columns, counts, lengths)
+        row_nnz = np.bincount(rows, minlength=n_rows)
+        return values, columns.astype(np.int32), row_nnz
+
+    def weigh(self, rows, columns, counts, lengths) -> np.ndarray:
+        """The float32 values of count cells ``(rows, columns, counts)``, sorted by row then
+        column, with ``lengths`` the number of terms of each row: sublinear tf, then the
+        weighting, then (tf-idf) each row scaled to unit L2 norm. The vectorizer's batches
+        and the one-pass hashed stage's blocks (``hashed_stage``) are weighted here."""
         values = counts.astype(np.float64)
         if self.sublinear_tf:
             values = 1.0 + np.log(values)
         if self.weighting == "binary":
             values[:] = 1.0
         elif self.weighting == "proportions":
-            values /= lengths[rows]
+            values /= lengths.astype(np.int64)[rows]
         elif self.weighting == "tfidf":
             values *= self._idf[columns]
-            row_nnz = np.bincount(rows, minlength=n_rows)
+            row_nnz = np.bincount(rows, minlength=len(lengths))
             ends = np.cumsum(row_nnz)
-            for end, nnz in zip(ends.tolist(), row_nnz.tolist()):
+            # Each row's squared norm is one numpy.dot (BLAS) of its cells; the square roots
+            # and divisions are correctly rounded, so doing them for all rows at once gives
+            # the bits of doing them row by row.
+            squares = np.ones(len(lengths))
+            for row, (end, nnz) in enumerate(zip(ends.tolist(), row_nnz.tolist())):
                 if nnz:
-                    row = values[end - nnz : end]
-                    row /= np.sqrt(np.dot(row, row))
-        row_nnz = np.bincount(rows, minlength=n_rows)
-        return values.astype(np.float32), columns.astype(np.int32), row_nnz
+                    cells = values[end - nnz : end]
+                    squares[row] = np.dot(cells, cells)
+            values /= np.sqrt(squares)[rows]
+        return values.astype(np.float32)
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """:meth:`fit` then :meth:`transform` the same texts."""
