@@ -134,8 +134,9 @@ def lbfgs(
         f, grad_coef, grad_intercept = smooth_loss_gradient(
             loss, penalty, c, b, X, Y, sample_weight
         )
-        grad_w = np.concatenate([grad_coef.ravel(), grad_intercept]) if fit_intercept else None
-        grad_w = grad_coef.ravel() if grad_w is None else grad_w
+        grad_w = grad_coef.ravel()
+        if fit_intercept:
+            grad_w = np.concatenate([grad_w, grad_intercept])
         if preconditioner is None:
             return f, grad_w, grad_w
         grad_v = preconditioner.gradient(grad_coef).ravel()
