@@ -9,7 +9,10 @@ import scipy.sparse as sp
 from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
 from logreg.linear.exceptions import InvalidParameterError
 from logreg.linear.path import regularization_path
-from logreg.linear.solvers.preconditioner import CovariancePreconditioner
+from logreg.linear.solvers.preconditioner import (
+    CovariancePreconditioner,
+    covariance_preconditioner,
+)
 
 
 def _correlated(n=600, d=40, n_classes=4, seed=0):
@@ -51,6 +54,21 @@ def test_the_factor_is_that_of_the_ridged_second_moment_of_every_row_of_a_small_
     moment = X.T @ X / 500
     moment[np.diag_indices(30)] += 0.1 * np.trace(moment) / 30
     np.testing.assert_allclose(factor @ factor.T, moment, rtol=1e-10, atol=1e-10)
+
+
+def test_every_view_of_a_memory_mapped_split_shares_one_factor(tmp_path):
+    """The path's fits and the run's final fit each validate X into a new view of the same
+    memory-mapped file: they share one factor (one Cholesky, one d x d matrix in memory);
+    another array, or the same memory seen with other strides, gets its own."""
+    X, _ = _correlated(n=300, d=20)
+    np.save(tmp_path / "X_train.npy", X.astype(np.float32))
+    mapped = np.load(tmp_path / "X_train.npy", mmap_mode="r")
+    first, second = np.asarray(mapped), np.asarray(mapped)
+    assert first is not second
+    assert covariance_preconditioner(first) is covariance_preconditioner(second)
+    copy = np.array(mapped)
+    assert covariance_preconditioner(copy) is not covariance_preconditioner(first)
+    assert covariance_preconditioner(first[:, ::2]) is not covariance_preconditioner(first)
 
 
 def test_an_unknown_preconditioner_and_a_sparse_x_are_refused():

@@ -68,10 +68,11 @@ def test_the_real_data_command_trains_every_experiment_to_its_accuracy(real_run)
         )
         assert row["cv_folds"] == 10
     faces = summary[summary["experiment"] == "faces_softmax"].iloc[0]
-    # k-means features with flip averaging (issues 14, 20; measured 0.575 on PrivateTest,
-    # 0.570 on PublicTest): >= 0.565 on PrivateTest with l2 chosen on PublicTest.
-    assert faces["test_accuracy"] >= 0.565, faces["test_accuracy"]
-    assert faces["val_accuracy"] >= 0.56  # not a lucky test split: PublicTest agrees
+    # k-means features, flip averaging, 4x4 pooling (issues 14, 20; measured 0.590 on
+    # PrivateTest, 0.579 on PublicTest): issue 20's >= 0.58 on PrivateTest with features
+    # and l2 chosen on PublicTest.
+    assert faces["test_accuracy"] >= 0.58, faces["test_accuracy"]
+    assert faces["val_accuracy"] >= 0.57  # not a lucky test split: PublicTest agrees
     assert faces["test_accuracy_ci_low"] < faces["test_accuracy"] < faces["test_accuracy_ci_high"]
     assert "selected_l2" in faces and faces["selected_l2"] > 0
     pixels = summary[summary["experiment"] == "faces_softmax_pixels"].iloc[0]

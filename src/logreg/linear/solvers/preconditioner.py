@@ -43,7 +43,10 @@ L-BFGS preconditioned from 4,000 rows reached the objective of 600 plain iterati
 RIDGE = 0.1
 """``epsilon`` of :math:`C + \\epsilon I` relative to the mean diagonal of ``C``."""
 
-_last: list = [None, None]  # a weak reference to the X of the last factor, and the factor
+_BLOCK_ROWS = 1024
+"""Rows of the factor :meth:`CovariancePreconditioner.variables` converts to float64 at once."""
+
+_last: list = [None, None, None]  # a weak reference to the owner of the last X, its key, the factor
 
 
 class CovariancePreconditioner:
@@ -60,16 +63,24 @@ class CovariancePreconditioner:
             raise ValueError("precondition='covariance' needs dense features, got a sparse X")
         n, d = X.shape
         rows = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_ROWS)).astype(np.intp))
-        sample = np.asarray(X[rows])
-        moment = (sample.T @ sample).astype(np.float64)
+        # The moment and its factor in X's precision, built in place: d x d float32 is
+        # 655 MB at d = 12,800 (float64 and a converted copy would hold 2 GB at once), the
+        # ridge keeps it well conditioned for float32, and a preconditioner changes the
+        # path to the optimum, not the optimum. Each evaluation reads the factor twice
+        # (two triangular solves with K right-hand sides, memory-bound), so a float32
+        # factor of float32 features also halves that traffic.
+        dtype = np.result_type(X.dtype, np.float32)
+        sample = np.asarray(X[rows], dtype=dtype)
+        # sample.T @ sample is C-contiguous and symmetric, so its transpose is the same
+        # matrix in Fortran order, which LAPACK factors in place.
+        moment = (sample.T @ sample).T
+        del sample
         moment /= rows.size
-        ridge = RIDGE * float(np.trace(moment)) / d
+        ridge = RIDGE * float(np.trace(moment, dtype=np.float64)) / d
         moment[np.diag_indices(d)] += ridge if ridge > 0 else 1.0
-        factor = scipy.linalg.cholesky(moment, lower=True, overwrite_a=True)
-        # In X's precision and Fortran order: each evaluation reads the factor twice (two
-        # triangular solves with K right-hand sides, memory-bound), so a float32 factor of
-        # float32 features halves that traffic, and LAPACK takes it without a copy.
-        self.factor = np.asfortranarray(factor, dtype=np.result_type(X.dtype, np.float32))
+        self.factor = scipy.linalg.cholesky(
+            moment, lower=True, overwrite_a=True, check_finite=False
+        )
 
     def coef(self, v):
         """Weights ``W`` (K, d) of the variables ``V``."""
@@ -77,7 +88,16 @@ class CovariancePreconditioner:
 
     def variables(self, coef):
         """Variables ``V = W L`` of the weights ``W``."""
-        return (coef @ self.factor).astype(np.float64)
+        # coef @ factor would convert the whole float32 factor to float64 first (1.3 GB
+        # for 12,800 features, at the start of every fit); blocks of its rows keep that
+        # copy to a slice.
+        coef = np.asarray(coef, dtype=np.float64)
+        d = self.factor.shape[0]
+        v = np.zeros((coef.shape[0], d))
+        for start in range(0, d, _BLOCK_ROWS):
+            rows = slice(start, start + _BLOCK_ROWS)
+            v += coef[:, rows] @ self.factor[rows].astype(np.float64)
+        return v
 
     def gradient(self, grad_coef):
         """The gradient in ``V`` of the gradient in ``W``: ``G L^{-T}``."""
@@ -92,13 +112,29 @@ class CovariancePreconditioner:
 
 
 def covariance_preconditioner(X) -> CovariancePreconditioner:
-    """The preconditioner of ``X``, reused while the same array object is passed."""
-    reference, kept = _last
-    if kept is not None and reference() is X:
+    """The preconditioner of ``X``, reused while the same array is passed.
+
+    "The same array" is the same memory seen the same way, not the same Python object:
+    each ``np.asarray`` of a memory-mapped prepared split is a new view of it, and the
+    path's fits and the final fit of a run each validate ``X`` anew, so a cache keyed on
+    the object would build a second factor (twice the work, and two factors in memory).
+    The array that owns the memory is held by a weak reference, so a freed array whose
+    address is reused is never mistaken for it. (An array changed in place keeps its
+    factor: a stale factor slows the fit down, the optimum stays the same.)
+    """
+    if sp.issparse(X):
+        return CovariancePreconditioner(X)  # which refuses it
+    owner = X
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    key = (X.__array_interface__["data"][0], X.shape, X.strides, X.dtype.str)
+    reference, kept_key, kept = _last
+    if kept is not None and reference() is owner and kept_key == key:
         return kept
+    _last[:] = [None, None, None]  # the old factor is freed before the new one is built
     kept = CovariancePreconditioner(X)
     try:
-        _last[:] = [weakref.ref(X), kept]
-    except TypeError:  # an object without weak references: not kept
-        _last[:] = [None, None]
+        _last[:] = [weakref.ref(owner), key, kept]
+    except TypeError:  # an owner without weak references: not kept
+        pass
     return kept
