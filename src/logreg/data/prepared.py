@@ -8,7 +8,9 @@ A prepared dataset is one directory::
 
 with ``split`` in ``train``, ``val``, ``test``. Dense arrays are loaded memory-mapped
 and every array with ``allow_pickle=False``: a prepared dataset is data, never code.
-The directory is written atomically (see :func:`logreg.fileio.atomic_dir`).
+A sparse split is read when it is first used (:class:`SplitMatrices`), so a run holds
+only the splits it is working on. The directory is written atomically (see
+:func:`logreg.fileio.atomic_dir`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,13 +41,58 @@ class PreparedDataset:
     ``source_files`` (mapping path -> sha256 of the raw inputs).
     """
 
-    X: dict[str, np.ndarray | sp.csr_matrix]
+    X: Mapping[str, np.ndarray | sp.csr_matrix]
     y: dict[str, np.ndarray]
     meta: dict = field(default_factory=dict)
 
     @property
     def class_names(self) -> list[str]:
         return list(self.meta["class_names"])
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, int]]:
+        """``(n_rows, n_features)`` of each split's X, without reading a split not read yet."""
+        if isinstance(self.X, SplitMatrices):
+            return dict(self.X.shapes)
+        return {split: tuple(X.shape) for split, X in self.X.items()}
+
+    def release(self, split: str) -> None:
+        """Let go of ``split``'s X when it can be read again from its file (a later use
+        reads it again); X held only in memory is kept."""
+        if isinstance(self.X, SplitMatrices):
+            self.X.release(split)
+
+
+class SplitMatrices(Mapping):
+    """X of each split, read from its file when first used and kept until released.
+
+    At 10^6 reviews the three splits' sparse X take 1.4 GB: a run that reads the test
+    split only to score it, after letting go of the training split, holds at most the
+    training and validation splits (docs/scale.md).
+    """
+
+    def __init__(
+        self,
+        readers: dict[str, Callable[[], np.ndarray | sp.csr_matrix]],
+        shapes: dict[str, tuple[int, int]],
+        loaded: dict[str, np.ndarray | sp.csr_matrix] | None = None,
+    ):
+        self._readers, self.shapes = readers, shapes
+        self._loaded = dict(loaded or {})
+
+    def __getitem__(self, split: str) -> np.ndarray | sp.csr_matrix:
+        if split not in self._loaded:
+            self._loaded[split] = self._readers[split]()
+        return self._loaded[split]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._readers)
+
+    def __len__(self) -> int:
+        return len(self._readers)
+
+    def release(self, split: str) -> None:
+        self._loaded.pop(split, None)
 
 
 # meta.json keys that describe the examples rather than the options that made them.
@@ -90,6 +138,21 @@ def save_prepared(path: str | os.PathLike, dataset: PreparedDataset) -> None:
         )
 
 
+_UNREADABLE = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile)
+
+
+def _unreadable(file: Path, exc: Exception) -> DataError:
+    # numpy's advice to load it with allow_pickle=True is not ours to give.
+    reason = str(exc).split(" If you trust")[0].rstrip(".")
+    if isinstance(exc, KeyError):  # str() of a KeyError quotes its message
+        reason = reason.strip("'")
+    return DataError(
+        f"cannot load the array: {reason}; a prepared dataset holds plain "
+        "numeric arrays and is never unpickled: rerun the data stage",
+        where=file,
+    )
+
+
 def _load_array(
     file: Path, *, mmap: bool = False, sparse: bool = False, kinds: str = "biuf"
 ) -> np.ndarray | sp.csr_matrix:
@@ -104,14 +167,8 @@ def _load_array(
             array = sp.load_npz(file).tocsr()
         else:
             array = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        # numpy's advice to load it with allow_pickle=True is not ours to give.
-        reason = str(exc).split(" If you trust")[0].rstrip(".")
-        raise DataError(
-            f"cannot load the array: {reason}; a prepared dataset holds plain "
-            "numeric arrays and is never unpickled: rerun the data stage",
-            where=file,
-        ) from exc
+    except _UNREADABLE as exc:
+        raise _unreadable(file, exc) from exc
     if array.dtype.kind not in kinds:
         raise DataError(
             f"unexpected dtype {array.dtype}: expected "
@@ -120,6 +177,40 @@ def _load_array(
             where=file,
         )
     return array
+
+
+#: Members every ``scipy.sparse.save_npz`` file has.
+_NPZ_MEMBERS = ("format.npy", "shape.npy", "data.npy")
+
+
+def _sparse_shape(file: Path) -> tuple[int, int]:
+    """The shape of the sparse matrix in ``file``, from its zip directory and the small
+    members, without reading its values; refuses what :func:`_load_array` would refuse
+    (not a zip, missing members, values not numeric) so that a bad file fails when the
+    dataset is opened, not when the split is first used."""
+    try:
+        with zipfile.ZipFile(file) as archive:
+            missing = [name for name in _NPZ_MEMBERS if name not in archive.namelist()]
+            if missing:
+                raise KeyError(f"no {', '.join(missing)} in the archive")
+            with archive.open("shape.npy") as fh:
+                shape = np.lib.format.read_array(fh, allow_pickle=False)
+            with archive.open("data.npy") as fh:
+                version = np.lib.format.read_magic(fh)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                dtype = read_header(fh)[2]
+    except _UNREADABLE as exc:
+        raise _unreadable(file, exc) from exc
+    if dtype.kind not in "biuf":
+        raise DataError(
+            f"unexpected dtype {dtype}: expected numeric values; rerun the data stage",
+            where=file,
+        )
+    return int(shape[0]), int(shape[1])
 
 
 def load_prepared(path: str | os.PathLike, mmap: bool = True) -> PreparedDataset:
@@ -137,22 +228,27 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True) -> PreparedDataset
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON: {exc.msg}", where=meta_path, line=exc.lineno) from exc
-    X, y = {}, {}
+    readers, shapes, loaded, y = {}, {}, {}, {}
     for split in SPLITS:
         sparse_file, dense_file = path / f"X_{split}.npz", path / f"X_{split}.npy"
         if sparse_file.is_file():
-            X[split] = _load_array(sparse_file, sparse=True)
+            # Read on first use (the sparse values are the memory of a large run).
+            shapes[split] = _sparse_shape(sparse_file)
+            readers[split] = lambda file=sparse_file: _load_array(file, sparse=True)
         elif dense_file.is_file():
-            X[split] = _load_array(dense_file, mmap=mmap)
+            # Memory-mapped: opening it reads nothing; check it now.
+            readers[split] = lambda file=dense_file: _load_array(file, mmap=mmap)
+            loaded[split] = readers[split]()
+            shapes[split] = tuple(loaded[split].shape)
         else:
             raise DataError(f"missing X_{split}.npz or X_{split}.npy", where=path)
         y_file = path / f"y_{split}.npy"
         if not y_file.is_file():
             raise DataError(f"missing y_{split}.npy", where=path)
         y[split] = _load_array(y_file, kinds="iu")
-        if y[split].shape[0] != X[split].shape[0]:
+        if y[split].shape[0] != shapes[split][0]:
             raise DataError(
-                f"{y[split].shape[0]} labels for {X[split].shape[0]} rows in split '{split}'",
+                f"{y[split].shape[0]} labels for {shapes[split][0]} rows in split '{split}'",
                 where=path,
             )
-    return PreparedDataset(X=X, y=y, meta=meta)
+    return PreparedDataset(X=SplitMatrices(readers, shapes, loaded), y=y, meta=meta)
