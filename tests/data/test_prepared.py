@@ -1,8 +1,11 @@
 """A prepared folder's sparse splits are read when first used and can be let go of: the
-values are those written, bit for bit, however often they are read; a bad file still
-fails when the folder is opened; a run scores the same with its splits let go of."""
+values are those written, bit for bit, however often they are read, and those of the
+folder as it was opened; a bad file still fails when the folder is opened; a run scores
+the same with its splits let go of."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,7 +46,7 @@ def reads(monkeypatch):
     load_npz = sp.load_npz
 
     def counting(file, *args, **kwargs):
-        seen.append(file.name)
+        seen.append(Path(file.name).name)  # an open file
         return load_npz(file, *args, **kwargs)
 
     monkeypatch.setattr(prepared.sp, "load_npz", counting)
@@ -66,6 +69,16 @@ def test_a_split_is_read_when_first_used_and_again_after_release(folder, reads):
             assert np.array_equal(getattr(matrix, part), getattr(written.X["train"], part))
             assert getattr(matrix, part).dtype == getattr(written.X["train"], part).dtype
     assert sorted(dataset.X) == sorted(SPLITS) and len(dataset.X) == 3
+
+
+def test_a_split_read_later_is_the_one_the_folder_held_when_opened(folder):
+    # A data stage that rewrites the folder meanwhile (atomic_dir renames it away) does
+    # not mix another dataset's test split into the run.
+    written = _dataset(np.random.default_rng(0))
+    dataset = load_prepared(folder)
+    save_prepared(folder, _dataset(np.random.default_rng(2)))
+    assert (dataset.X["test"] != written.X["test"]).nnz == 0
+    assert (load_prepared(folder).X["test"] != written.X["test"]).nnz > 0
 
 
 def test_release_keeps_what_only_memory_holds():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -57,8 +58,8 @@ class PreparedDataset:
         return {split: tuple(X.shape) for split, X in self.X.items()}
 
     def release(self, split: str) -> None:
-        """Let go of ``split``'s X when it can be read again from its file (a later use
-        reads it again); X held only in memory is kept."""
+        """Let go of ``split``'s sparse X, read from its file (a later use reads it
+        again); X held in memory or memory-mapped is kept."""
         if isinstance(self.X, SplitMatrices):
             self.X.release(split)
 
@@ -69,6 +70,11 @@ class SplitMatrices(Mapping):
     At 10^6 reviews the three splits' sparse X take 1.4 GB: a run that reads the test
     split only to score it, after letting go of the training split, holds at most the
     training and validation splits (docs/scale.md).
+
+    ``files`` (the open files the readers read) are closed when this object goes. Held
+    open, they are the files of the folder as it was opened: a data stage that replaces
+    the folder meanwhile (:func:`logreg.fileio.atomic_dir` renames it away) does not
+    change what a split read later holds.
     """
 
     def __init__(
@@ -76,9 +82,11 @@ class SplitMatrices(Mapping):
         readers: dict[str, Callable[[], np.ndarray | sp.csr_matrix]],
         shapes: dict[str, tuple[int, int]],
         loaded: dict[str, np.ndarray | sp.csr_matrix] | None = None,
+        files: list | None = None,
     ):
         self._readers, self.shapes = readers, shapes
         self._loaded = dict(loaded or {})
+        weakref.finalize(self, _close, list(files or []))
 
     def __getitem__(self, split: str) -> np.ndarray | sp.csr_matrix:
         if split not in self._loaded:
@@ -141,6 +149,11 @@ def save_prepared(path: str | os.PathLike, dataset: PreparedDataset) -> None:
 _UNREADABLE = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile)
 
 
+def _close(files: list) -> None:
+    for handle in files:
+        handle.close()
+
+
 def _unreadable(file: Path, exc: Exception) -> DataError:
     # numpy's advice to load it with allow_pickle=True is not ours to give.
     reason = str(exc).split(" If you trust")[0].rstrip(".")
@@ -154,17 +167,20 @@ def _unreadable(file: Path, exc: Exception) -> DataError:
 
 
 def _load_array(
-    file: Path, *, mmap: bool = False, sparse: bool = False, kinds: str = "biuf"
+    file: Path, *, mmap: bool = False, sparse: bool = False, kinds: str = "biuf", handle=None
 ) -> np.ndarray | sp.csr_matrix:
     """Load one array of a prepared dataset; anything but plain numbers is refused.
 
     numpy and scipy say a file that is not a ``.npy``/``.npz`` "contains pickled
     (object) data" and refuse to load it (``allow_pickle=False``); that, an object
-    array, or a truncated file becomes a :class:`DataError` naming the file.
+    array, or a truncated file becomes a :class:`DataError` naming the file. ``handle``:
+    ``file`` opened (binary) earlier, read instead of the path (sparse only).
     """
     try:
         if sparse:
-            array = sp.load_npz(file).tocsr()
+            if handle is not None:
+                handle.seek(0)
+            array = sp.load_npz(file if handle is None else handle).tocsr()
         else:
             array = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
     except _UNREADABLE as exc:
@@ -183,13 +199,13 @@ def _load_array(
 _NPZ_MEMBERS = ("format.npy", "shape.npy", "data.npy")
 
 
-def _sparse_shape(file: Path) -> tuple[int, int]:
+def _sparse_shape(file: Path, handle) -> tuple[int, int]:
     """The shape of the sparse matrix in ``file``, from its zip directory and the small
     members, without reading its values; refuses what :func:`_load_array` would refuse
     (not a zip, missing members, values not numeric) so that a bad file fails when the
-    dataset is opened, not when the split is first used."""
+    dataset is opened, not when the split is first used. ``handle``: ``file``, open."""
     try:
-        with zipfile.ZipFile(file) as archive:
+        with zipfile.ZipFile(handle) as archive:  # leaves handle open
             missing = [name for name in _NPZ_MEMBERS if name not in archive.namelist()]
             if missing:
                 raise KeyError(f"no {', '.join(missing)} in the archive")
@@ -228,27 +244,42 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True) -> PreparedDataset
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON: {exc.msg}", where=meta_path, line=exc.lineno) from exc
-    readers, shapes, loaded, y = {}, {}, {}, {}
-    for split in SPLITS:
-        sparse_file, dense_file = path / f"X_{split}.npz", path / f"X_{split}.npy"
-        if sparse_file.is_file():
-            # Read on first use (the sparse values are the memory of a large run).
-            shapes[split] = _sparse_shape(sparse_file)
-            readers[split] = lambda file=sparse_file: _load_array(file, sparse=True)
-        elif dense_file.is_file():
-            # Memory-mapped: opening it reads nothing; check it now.
-            readers[split] = lambda file=dense_file: _load_array(file, mmap=mmap)
-            loaded[split] = readers[split]()
-            shapes[split] = tuple(loaded[split].shape)
-        else:
-            raise DataError(f"missing X_{split}.npz or X_{split}.npy", where=path)
-        y_file = path / f"y_{split}.npy"
-        if not y_file.is_file():
-            raise DataError(f"missing y_{split}.npy", where=path)
-        y[split] = _load_array(y_file, kinds="iu")
-        if y[split].shape[0] != shapes[split][0]:
-            raise DataError(
-                f"{y[split].shape[0]} labels for {shapes[split][0]} rows in split '{split}'",
-                where=path,
-            )
-    return PreparedDataset(X=SplitMatrices(readers, shapes, loaded), y=y, meta=meta)
+    readers, shapes, loaded, y, files = {}, {}, {}, {}, []
+    try:
+        for split in SPLITS:
+            _open_split(path, split, readers, shapes, loaded, y, files, mmap)
+    except BaseException:
+        _close(files)
+        raise
+    return PreparedDataset(X=SplitMatrices(readers, shapes, loaded, files), y=y, meta=meta)
+
+
+def _open_split(path: Path, split: str, readers, shapes, loaded, y, files, mmap: bool) -> None:
+    """Check ``split``'s files in ``path`` and add its reader, shape, labels (and, for a
+    dense X, the memory-mapped array; for a sparse one, the open file) to the others."""
+    sparse_file, dense_file = path / f"X_{split}.npz", path / f"X_{split}.npy"
+    if sparse_file.is_file():
+        # Read on first use (the sparse values are the memory of a large run), from
+        # the file as it is now.
+        files.append(open(sparse_file, "rb"))  # closed with the SplitMatrices
+        shapes[split] = _sparse_shape(sparse_file, files[-1])
+        readers[split] = lambda file=sparse_file, handle=files[-1]: _load_array(
+            file, sparse=True, handle=handle
+        )
+    elif dense_file.is_file():
+        # Memory-mapped (mapping it reads nothing), and kept: checked now, and a
+        # release cannot lose it.
+        loaded[split] = _load_array(dense_file, mmap=mmap)
+        readers[split] = lambda array=loaded[split]: array
+        shapes[split] = tuple(loaded[split].shape)
+    else:
+        raise DataError(f"missing X_{split}.npz or X_{split}.npy", where=path)
+    y_file = path / f"y_{split}.npy"
+    if not y_file.is_file():
+        raise DataError(f"missing y_{split}.npy", where=path)
+    y[split] = _load_array(y_file, kinds="iu")
+    if y[split].shape[0] != shapes[split][0]:
+        raise DataError(
+            f"{y[split].shape[0]} labels for {shapes[split][0]} rows in split '{split}'",
+            where=path,
+        )
