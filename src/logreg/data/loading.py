@@ -24,6 +24,9 @@ def load_dataset(cfg: DictConfig, rng: np.random.Generator) -> PreparedDataset:
     if not Path(cfg.path, "meta.json").is_file():
         raise _missing_prepared(cfg)
     dataset = load_prepared(cfg.path)
+    # Which review of the parsed table each row is: the data stages' record, never read by
+    # a run (10^6 of them at 10^6 reviews).
+    dataset.meta.pop("row_ids", None)
     if cfg.kind == "faces":
         # Folders written before HOG existed hold pixels.
         written = dataset.meta.get("features", "pixels")

@@ -8,14 +8,18 @@ A prepared dataset is one directory::
 
 with ``split`` in ``train``, ``val``, ``test``. Dense arrays are loaded memory-mapped
 and every array with ``allow_pickle=False``: a prepared dataset is data, never code.
-The directory is written atomically (see :func:`logreg.fileio.atomic_dir`).
+A sparse split is read when it is first used (:class:`SplitMatrices`), so a run holds
+only the splits it is working on. The directory is written atomically (see
+:func:`logreg.fileio.atomic_dir`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import weakref
 import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,13 +42,65 @@ class PreparedDataset:
     ``source_files`` (mapping path -> sha256 of the raw inputs).
     """
 
-    X: dict[str, np.ndarray | sp.csr_matrix]
+    X: Mapping[str, np.ndarray | sp.csr_matrix]
     y: dict[str, np.ndarray]
     meta: dict = field(default_factory=dict)
 
     @property
     def class_names(self) -> list[str]:
         return list(self.meta["class_names"])
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, int]]:
+        """``(n_rows, n_features)`` of each split's X, without reading a split not read yet."""
+        if isinstance(self.X, SplitMatrices):
+            return dict(self.X.shapes)
+        return {split: tuple(X.shape) for split, X in self.X.items()}
+
+    def release(self, split: str) -> None:
+        """Let go of ``split``'s sparse X, read from its file (a later use reads it
+        again); X held in memory or memory-mapped is kept."""
+        if isinstance(self.X, SplitMatrices):
+            self.X.release(split)
+
+
+class SplitMatrices(Mapping):
+    """X of each split, read from its file when first used and kept until released.
+
+    At 10^6 reviews the three splits' sparse X take 1.4 GB: a run that reads the test
+    split only to score it, after letting go of the training split, holds at most the
+    training and validation splits (docs/scale.md).
+
+    ``files`` (the open files the readers read) are closed when this object goes. Held
+    open, they are the files of the folder as it was opened: a data stage that replaces
+    the folder meanwhile (:func:`logreg.fileio.atomic_dir` renames it away) does not
+    change what a split read later holds.
+    """
+
+    def __init__(
+        self,
+        readers: dict[str, Callable[[], np.ndarray | sp.csr_matrix]],
+        shapes: dict[str, tuple[int, int]],
+        loaded: dict[str, np.ndarray | sp.csr_matrix] | None = None,
+        files: list | None = None,
+    ):
+        self._readers, self.shapes = readers, shapes
+        self._loaded = dict(loaded or {})
+        weakref.finalize(self, _close, list(files or []))
+
+    def __getitem__(self, split: str) -> np.ndarray | sp.csr_matrix:
+        if split not in self._loaded:
+            self._loaded[split] = self._readers[split]()
+        return self._loaded[split]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._readers)
+
+    def __len__(self) -> int:
+        return len(self._readers)
+
+    def release(self, split: str) -> None:
+        self._loaded.pop(split, None)
 
 
 # meta.json keys that describe the examples rather than the options that made them.
@@ -90,28 +146,45 @@ def save_prepared(path: str | os.PathLike, dataset: PreparedDataset) -> None:
         )
 
 
+_UNREADABLE = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile)
+
+
+def _close(files: list) -> None:
+    for handle in files:
+        handle.close()
+
+
+def _unreadable(file: Path, exc: Exception) -> DataError:
+    # numpy's advice to load it with allow_pickle=True is not ours to give.
+    reason = str(exc).split(" If you trust")[0].rstrip(".")
+    if isinstance(exc, KeyError):  # str() of a KeyError quotes its message
+        reason = reason.strip("'")
+    return DataError(
+        f"cannot load the array: {reason}; a prepared dataset holds plain "
+        "numeric arrays and is never unpickled: rerun the data stage",
+        where=file,
+    )
+
+
 def _load_array(
-    file: Path, *, mmap: bool = False, sparse: bool = False, kinds: str = "biuf"
+    file: Path, *, mmap: bool = False, sparse: bool = False, kinds: str = "biuf", handle=None
 ) -> np.ndarray | sp.csr_matrix:
     """Load one array of a prepared dataset; anything but plain numbers is refused.
 
     numpy and scipy say a file that is not a ``.npy``/``.npz`` "contains pickled
     (object) data" and refuse to load it (``allow_pickle=False``); that, an object
-    array, or a truncated file becomes a :class:`DataError` naming the file.
+    array, or a truncated file becomes a :class:`DataError` naming the file. ``handle``:
+    ``file`` opened (binary) earlier, read instead of the path (sparse only).
     """
     try:
         if sparse:
-            array = sp.load_npz(file).tocsr()
+            if handle is not None:
+                handle.seek(0)
+            array = sp.load_npz(file if handle is None else handle).tocsr()
         else:
             array = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        # numpy's advice to load it with allow_pickle=True is not ours to give.
-        reason = str(exc).split(" If you trust")[0].rstrip(".")
-        raise DataError(
-            f"cannot load the array: {reason}; a prepared dataset holds plain "
-            "numeric arrays and is never unpickled: rerun the data stage",
-            where=file,
-        ) from exc
+    except _UNREADABLE as exc:
+        raise _unreadable(file, exc) from exc
     if array.dtype.kind not in kinds:
         raise DataError(
             f"unexpected dtype {array.dtype}: expected "
@@ -120,6 +193,40 @@ def _load_array(
             where=file,
         )
     return array
+
+
+#: Members every ``scipy.sparse.save_npz`` file has.
+_NPZ_MEMBERS = ("format.npy", "shape.npy", "data.npy")
+
+
+def _sparse_shape(file: Path, handle) -> tuple[int, int]:
+    """The shape of the sparse matrix in ``file``, from its zip directory and the small
+    members, without reading its values; refuses what :func:`_load_array` would refuse
+    (not a zip, missing members, values not numeric) so that a bad file fails when the
+    dataset is opened, not when the split is first used. ``handle``: ``file``, open."""
+    try:
+        with zipfile.ZipFile(handle) as archive:  # leaves handle open
+            missing = [name for name in _NPZ_MEMBERS if name not in archive.namelist()]
+            if missing:
+                raise KeyError(f"no {', '.join(missing)} in the archive")
+            with archive.open("shape.npy") as fh:
+                shape = np.lib.format.read_array(fh, allow_pickle=False)
+            with archive.open("data.npy") as fh:
+                version = np.lib.format.read_magic(fh)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                dtype = read_header(fh)[2]
+    except _UNREADABLE as exc:
+        raise _unreadable(file, exc) from exc
+    if dtype.kind not in "biuf":
+        raise DataError(
+            f"unexpected dtype {dtype}: expected numeric values; rerun the data stage",
+            where=file,
+        )
+    return int(shape[0]), int(shape[1])
 
 
 def load_prepared(path: str | os.PathLike, mmap: bool = True) -> PreparedDataset:
@@ -137,22 +244,42 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True) -> PreparedDataset
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON: {exc.msg}", where=meta_path, line=exc.lineno) from exc
-    X, y = {}, {}
-    for split in SPLITS:
-        sparse_file, dense_file = path / f"X_{split}.npz", path / f"X_{split}.npy"
-        if sparse_file.is_file():
-            X[split] = _load_array(sparse_file, sparse=True)
-        elif dense_file.is_file():
-            X[split] = _load_array(dense_file, mmap=mmap)
-        else:
-            raise DataError(f"missing X_{split}.npz or X_{split}.npy", where=path)
-        y_file = path / f"y_{split}.npy"
-        if not y_file.is_file():
-            raise DataError(f"missing y_{split}.npy", where=path)
-        y[split] = _load_array(y_file, kinds="iu")
-        if y[split].shape[0] != X[split].shape[0]:
-            raise DataError(
-                f"{y[split].shape[0]} labels for {X[split].shape[0]} rows in split '{split}'",
-                where=path,
-            )
-    return PreparedDataset(X=X, y=y, meta=meta)
+    readers, shapes, loaded, y, files = {}, {}, {}, {}, []
+    try:
+        for split in SPLITS:
+            _open_split(path, split, readers, shapes, loaded, y, files, mmap)
+    except BaseException:
+        _close(files)
+        raise
+    return PreparedDataset(X=SplitMatrices(readers, shapes, loaded, files), y=y, meta=meta)
+
+
+def _open_split(path: Path, split: str, readers, shapes, loaded, y, files, mmap: bool) -> None:
+    """Check ``split``'s files in ``path`` and add its reader, shape, labels (and, for a
+    dense X, the memory-mapped array; for a sparse one, the open file) to the others."""
+    sparse_file, dense_file = path / f"X_{split}.npz", path / f"X_{split}.npy"
+    if sparse_file.is_file():
+        # Read on first use (the sparse values are the memory of a large run), from
+        # the file as it is now.
+        files.append(open(sparse_file, "rb"))  # closed with the SplitMatrices
+        shapes[split] = _sparse_shape(sparse_file, files[-1])
+        readers[split] = lambda file=sparse_file, handle=files[-1]: _load_array(
+            file, sparse=True, handle=handle
+        )
+    elif dense_file.is_file():
+        # Memory-mapped (mapping it reads nothing), and kept: checked now, and a
+        # release cannot lose it.
+        loaded[split] = _load_array(dense_file, mmap=mmap)
+        readers[split] = lambda array=loaded[split]: array
+        shapes[split] = tuple(loaded[split].shape)
+    else:
+        raise DataError(f"missing X_{split}.npz or X_{split}.npy", where=path)
+    y_file = path / f"y_{split}.npy"
+    if not y_file.is_file():
+        raise DataError(f"missing y_{split}.npy", where=path)
+    y[split] = _load_array(y_file, kinds="iu")
+    if y[split].shape[0] != shapes[split][0]:
+        raise DataError(
+            f"{y[split].shape[0]} labels for {shapes[split][0]} rows in split '{split}'",
+            where=path,
+        )

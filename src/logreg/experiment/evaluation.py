@@ -29,6 +29,7 @@ FIGURES = "figures"  # the run's pictures, a folder of their own (the workflow's
 class Evaluation:
     metrics: dict[str, float]
     threshold: float | None
+    test_proba: np.ndarray  # (n_test, n_classes): what the holdout interval is drawn from
 
 
 def log_loss(y: np.ndarray, proba: np.ndarray) -> float:
@@ -48,12 +49,22 @@ def evaluate(
     cfg: DictConfig,
     output_dir: Path,
     history_note: str | None = None,
+    release: bool = False,
 ) -> Evaluation:
     """Metrics on train/val/test (``<split>_<metric>``) and the run's files;
-    ``history_note`` titles the learning curves (where the fit started, if not at zero)."""
+    ``history_note`` titles the learning curves (where the fit started, if not at zero).
+
+    With ``release``, each split's X is let go once it is scored
+    (:meth:`PreparedDataset.release`), before the next split is read: the test split is
+    then never held together with the training split.
+    """
     class_names = dataset.class_names
     binary = len(class_names) == 2
-    proba = {split: estimator.predict_proba(dataset.X[split]) for split in SPLITS}
+    proba = {}
+    for split in SPLITS:
+        proba[split] = estimator.predict_proba(dataset.X[split])
+        if release:
+            dataset.release(split)
     threshold = None
     if binary:
         threshold = (
@@ -97,7 +108,7 @@ def evaluate(
                 figure = Path(cfg.dataset.get("path") or ".") / name
                 if figure.is_file():  # logged with the run
                     shutil.copyfile(figure, output_dir / FIGURES / name)
-    return Evaluation(metrics=out, threshold=threshold)
+    return Evaluation(metrics=out, threshold=threshold, test_proba=proba["test"])
 
 
 def _write_files(

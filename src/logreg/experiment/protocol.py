@@ -172,12 +172,12 @@ def selection_metrics(result) -> tuple[dict[str, float], list[tuple[str, float, 
 
 # -- holdout ----------------------------------------------------------------------------
 def holdout_intervals(
-    cfg: DictConfig, estimator, dataset: PreparedDataset, threshold, output_dir: Path
+    cfg: DictConfig, dataset: PreparedDataset, proba: np.ndarray, threshold, output_dir: Path
 ) -> dict[str, float]:
-    """Bootstrap CI of the test accuracy; writes ``test_predictions.csv`` (one row per
-    test example: label, prediction, correct), which the paired comparison reads."""
+    """Bootstrap CI of the test accuracy from the model's test probabilities ``proba``
+    (n_test, n_classes); writes ``test_predictions.csv`` (one row per test example:
+    label, prediction, correct), which the paired comparison reads."""
     y = np.asarray(dataset.y["test"])
-    proba = estimator.predict_proba(dataset.X["test"])
     predicted = (
         (proba[:, 1] >= threshold).astype(np.int64)
         if threshold is not None

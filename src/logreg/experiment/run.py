@@ -233,7 +233,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                     data_label(cfg),
                     source=cfg.dataset.path or f"generated from seed {cfg.seed}",
                     source_hashes=dataset.meta.get("source_files", {}),
-                    profile={split: list(X.shape) for split, X in dataset.X.items()},
+                    profile={split: list(shape) for split, shape in dataset.shapes.items()},
                     options=recorded_options(dataset.meta),
                 )
             write_text_atomic(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
@@ -242,8 +242,7 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 "fitting %s on %s: %d training examples, %d features, %d classes",
                 type(estimator).__name__,
                 cfg.dataset.name,
-                dataset.X["train"].shape[0],
-                dataset.X["train"].shape[1],
+                *dataset.shapes["train"],
                 len(class_names),
             )
             selected = protocol.select_for_run(cfg, estimator, dataset, output_dir)
@@ -264,7 +263,10 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 raise config_error(exc) from None
             fit_seconds = time.perf_counter() - started
             note = "epochs after the selection path's fit at the chosen penalty" if start else None
-            result = evaluation.evaluate(estimator, dataset, cfg, output_dir, note)
+            # Nothing after the scores reads X again but cross-validation, which reads
+            # the splits again if it needs them: at 10^6 reviews the test split (275 MB)
+            # is read only once the training split (960 MB) is let go (docs/scale.md).
+            result = evaluation.evaluate(estimator, dataset, cfg, output_dir, note, release=True)
             # What ran, not what was asked: the solver `auto` picked, the penalties after
             # selection, the iterations that made these weights.
             n_iter = int(np.max(estimator.n_iter_))
@@ -296,7 +298,9 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
             # The options the prepared data was made with (text, features): params in MLflow.
             row.update({f"data.{k}": v for k, v in recorded_options(dataset.meta).items()})
             row.update(
-                protocol.holdout_intervals(cfg, estimator, dataset, result.threshold, output_dir)
+                protocol.holdout_intervals(
+                    cfg, dataset, result.test_proba, result.threshold, output_dir
+                )
             )
             if cfg.evaluation.name == "cv":
                 cv_metrics, cv_series = protocol.cross_validate(cfg, dataset, output_dir)
