@@ -77,3 +77,30 @@ def test_an_unknown_preconditioner_and_a_sparse_x_are_refused():
         SoftmaxRegression(precondition="gram").fit(X, y)
     with pytest.raises(ValueError, match="precondition='covariance' needs dense features"):
         SoftmaxRegression(solver="lbfgs", precondition="covariance").fit(sp.csr_matrix(X), y)
+
+
+def test_from_few_rows_the_low_rank_square_root_is_exact_and_inverts():
+    """With at most d / 4 sampled rows the square root comes from the rows' Gram matrix:
+    L L^T is the ridged second moment, and coef() undoes variables() (the warm start)."""
+    X, _ = _correlated(n=100, d=500)
+    preconditioner = CovariancePreconditioner(X)
+    assert preconditioner.factor is None and preconditioner.basis.shape == (500, 100)
+    identity = np.eye(500)
+    root = preconditioner.variables(identity)  # rows of I L = L
+    moment = X.T @ X / 100
+    moment[np.diag_indices(500)] += 0.1 * np.trace(moment) / 500
+    np.testing.assert_allclose(root @ root.T, moment, rtol=1e-8, atol=1e-8 * moment.max())
+    np.testing.assert_allclose(preconditioner.coef(root), identity, atol=1e-8)
+    np.testing.assert_array_equal(preconditioner.gradient(root), preconditioner.coef(root))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_from_few_rows_the_preconditioned_fit_reaches_the_same_optimum_sooner(dtype):
+    X, y = _correlated(n=120, d=600, n_classes=3)
+    X = X.astype(dtype)
+    params = {"solver": "lbfgs", "l2": 1e-1, "tol": 1e-6, "max_iter": 5000}
+    plain = SoftmaxRegression(**params).fit(X, y)
+    preconditioned = SoftmaxRegression(**params, precondition="covariance").fit(X, y)
+    assert plain.convergence_.reason == preconditioned.convergence_.reason == "tol"
+    np.testing.assert_allclose(preconditioned.coef_, plain.coef_, atol=1e-3)
+    assert preconditioned.n_iter_ < plain.n_iter_ / 2, (preconditioned.n_iter_, plain.n_iter_)
