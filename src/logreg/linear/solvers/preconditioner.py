@@ -62,6 +62,13 @@ _BLOCK_ROWS = 1024
 _last: list = [None, None, None]  # a weak reference to the owner of the last X, its key, the factor
 
 
+def _ridge(trace: float, d: int) -> float:
+    """``epsilon`` for a second moment of trace ``trace`` over ``d`` features (1 for an
+    all-zero sample, whose moment would otherwise stay singular)."""
+    ridge = RIDGE * trace / d
+    return ridge if ridge > 0 else 1.0
+
+
 class CovariancePreconditioner:
     """The change of variables ``W = V M`` with ``M = L^{-1}`` for a square root ``L`` of
     ``C + epsilon I`` (``L L^T = C + epsilon I``).
@@ -90,7 +97,6 @@ class CovariancePreconditioner:
         dtype = np.result_type(X.dtype, np.float32)
         sample = np.asarray(X[rows], dtype=dtype)
         self.factor = self.basis = None
-        self._dtype = dtype  # of the factor or basis: X's precision (products read it)
         if rows.size > LOW_RANK_ROWS * d:
             self._cholesky(sample, rows.size, d)
         else:
@@ -108,8 +114,7 @@ class CovariancePreconditioner:
         moment = (sample.T @ sample).T
         del sample
         moment /= m
-        ridge = RIDGE * float(np.trace(moment, dtype=np.float64)) / d
-        moment[np.diag_indices(d)] += ridge if ridge > 0 else 1.0
+        moment[np.diag_indices(d)] += _ridge(float(np.trace(moment, dtype=np.float64)), d)
         self.factor = scipy.linalg.cholesky(
             moment, lower=True, overwrite_a=True, check_finite=False
         )
@@ -120,16 +125,16 @@ class CovariancePreconditioner:
         # orthonormal (then M below is L's inverse, which the warm start relies on).
         # Directions of eigenvalues below LOW_RANK_CUTOFF of the largest are left to the
         # ridge (1 / sqrt(lambda) would amplify the rounding of their basis vectors).
+        dtype = sample.dtype  # of the basis: X's precision, which the products read
         sample = sample.astype(np.float64)
         gram = sample @ sample.T / m
-        ridge = RIDGE * float(np.trace(gram)) / d
-        ridge = ridge if ridge > 0 else 1.0
+        ridge = _ridge(float(np.trace(gram)), d)
         eigenvalues, vectors = scipy.linalg.eigh(gram, check_finite=False)
         del gram
         keep = eigenvalues > LOW_RANK_CUTOFF * max(float(eigenvalues[-1]), 0.0)
         eigenvalues, vectors = eigenvalues[keep], vectors[:, keep]
         basis = sample.T @ (vectors / np.sqrt(m * eigenvalues))
-        self.basis = basis.astype(self._dtype)
+        self.basis = basis.astype(dtype)
         root = np.sqrt(ridge)
         self._scale = root
         self._up = np.sqrt(eigenvalues + ridge) - root  # L = root I + U diag(up) U^T
