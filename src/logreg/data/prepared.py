@@ -16,7 +16,10 @@ only the splits it is working on. The directory is written atomically (see
 from __future__ import annotations
 
 import json
+import math
+import mmap
 import os
+import struct
 import weakref
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +31,7 @@ import scipy.sparse as sp
 
 from logreg.errors import DataError
 from logreg.fileio import atomic_dir
+from logreg.linear.streamed import StreamedCSR
 
 SPLITS = ("train", "val", "test")
 
@@ -42,7 +46,7 @@ class PreparedDataset:
     ``source_files`` (mapping path -> sha256 of the raw inputs).
     """
 
-    X: Mapping[str, np.ndarray | sp.csr_matrix]
+    X: Mapping[str, np.ndarray | sp.csr_matrix | StreamedCSR]
     y: dict[str, np.ndarray]
     meta: dict = field(default_factory=dict)
 
@@ -195,6 +199,58 @@ def _load_array(
     return array
 
 
+def _open_streamed(file: Path, handle) -> StreamedCSR:
+    """The sparse X of ``file`` (open as ``handle``) memory-mapped, to be read a block of
+    rows at a time at each use: the arrays of an uncompressed ``save_npz`` archive are
+    plain ``.npy`` members stored at known offsets, so they map without a copy."""
+    try:
+        offsets = {}
+        with zipfile.ZipFile(handle) as archive:  # leaves handle open
+            for name in ("format", "shape", "data", "indices", "indptr"):
+                info = archive.getinfo(f"{name}.npy")
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise ValueError(f"{name}.npy is compressed; rerun the data stage")
+                handle.seek(info.header_offset + 26)  # the local header's name/extra sizes
+                name_size, extra_size = struct.unpack("<HH", handle.read(4))
+                handle.seek(info.header_offset + 30 + name_size + extra_size)
+                shape, dtype = _npy_header(handle)
+                offsets[name] = (handle.tell(), dtype, math.prod(shape))
+        mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        arrays = {
+            name: np.frombuffer(mapping, dtype=dtype, count=count, offset=offset)
+            for name, (offset, dtype, count) in offsets.items()
+        }
+        kind = arrays["format"].reshape(-1)[0]
+        if (kind.decode() if isinstance(kind, bytes) else str(kind)) != "csr":
+            raise ValueError(f"not a CSR matrix but {kind!r}")
+        X = StreamedCSR(
+            mapping,
+            arrays["data"],
+            arrays["indices"],
+            np.array(arrays["indptr"]),  # 8 bytes a row at most: in memory
+            tuple(int(s) for s in arrays["shape"]),
+            source=file,
+        )
+    except _UNREADABLE as exc:
+        raise _unreadable(file, exc) from exc
+    return X
+
+
+def _npy_header(stream) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of the ``.npy`` array that starts at ``stream``'s position;
+    leaves the position at its first value. Refuses what is not plain numbers."""
+    version = np.lib.format.read_magic(stream)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, fortran_order, dtype = read_header(stream)
+    if fortran_order or dtype.hasobject:
+        raise ValueError("not a plain array")
+    return shape, dtype
+
+
 #: Members every ``scipy.sparse.save_npz`` file has.
 _NPZ_MEMBERS = ("format.npy", "shape.npy", "data.npy")
 
@@ -212,13 +268,7 @@ def _sparse_shape(file: Path, handle) -> tuple[int, int]:
             with archive.open("shape.npy") as fh:
                 shape = np.lib.format.read_array(fh, allow_pickle=False)
             with archive.open("data.npy") as fh:
-                version = np.lib.format.read_magic(fh)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                dtype = read_header(fh)[2]
+                dtype = _npy_header(fh)[1]
     except _UNREADABLE as exc:
         raise _unreadable(file, exc) from exc
     if dtype.kind not in "biuf":
@@ -229,8 +279,15 @@ def _sparse_shape(file: Path, handle) -> tuple[int, int]:
     return int(shape[0]), int(shape[1])
 
 
-def load_prepared(path: str | os.PathLike, mmap: bool = True) -> PreparedDataset:
+def load_prepared(
+    path: str | os.PathLike, mmap: bool = True, stream_above_mb: float | None = None
+) -> PreparedDataset:
     """Load a directory written by :func:`save_prepared`.
+
+    ``stream_above_mb``: a sparse split whose file is larger than this many MiB is not
+    read into memory but streamed from its file at each use
+    (:class:`~logreg.linear.streamed.StreamedCSR`; the same products bit for bit). None:
+    every split is read.
 
     Raises :class:`DataError` naming the missing or unreadable file.
     """
@@ -247,14 +304,16 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True) -> PreparedDataset
     readers, shapes, loaded, y, files = {}, {}, {}, {}, []
     try:
         for split in SPLITS:
-            _open_split(path, split, readers, shapes, loaded, y, files, mmap)
+            _open_split(path, split, readers, shapes, loaded, y, files, mmap, stream_above_mb)
     except BaseException:
         _close(files)
         raise
     return PreparedDataset(X=SplitMatrices(readers, shapes, loaded, files), y=y, meta=meta)
 
 
-def _open_split(path: Path, split: str, readers, shapes, loaded, y, files, mmap: bool) -> None:
+def _open_split(
+    path: Path, split: str, readers, shapes, loaded, y, files, mmap: bool, stream_above_mb
+) -> None:
     """Check ``split``'s files in ``path`` and add its reader, shape, labels (and, for a
     dense X, the memory-mapped array; for a sparse one, the open file) to the others."""
     sparse_file, dense_file = path / f"X_{split}.npz", path / f"X_{split}.npy"
@@ -263,9 +322,13 @@ def _open_split(path: Path, split: str, readers, shapes, loaded, y, files, mmap:
         # the file as it is now.
         files.append(open(sparse_file, "rb"))  # closed with the SplitMatrices
         shapes[split] = _sparse_shape(sparse_file, files[-1])
-        readers[split] = lambda file=sparse_file, handle=files[-1]: _load_array(
-            file, sparse=True, handle=handle
-        )
+        size_mb = os.fstat(files[-1].fileno()).st_size / 2**20
+        if stream_above_mb is not None and size_mb > stream_above_mb:
+            readers[split] = lambda file=sparse_file, handle=files[-1]: _open_streamed(file, handle)
+        else:
+            readers[split] = lambda file=sparse_file, handle=files[-1]: _load_array(
+                file, sparse=True, handle=handle
+            )
     elif dense_file.is_file():
         # Memory-mapped (mapping it reads nothing), and kept: checked now, and a
         # release cannot lose it.

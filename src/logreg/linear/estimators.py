@@ -32,7 +32,6 @@ import numbers
 import sys
 
 import numpy as np
-import scipy.sparse as sp
 
 from logreg.linear.exceptions import InvalidParameterError
 from logreg.linear.loss import make_loss, one_hot
@@ -49,6 +48,7 @@ from logreg.linear.solvers import (
 )
 from logreg.linear.solvers._common import objective
 from logreg.linear.solvers.preconditioner import PRECONDITIONERS
+from logreg.linear.streamed import check_streamable, sparse_like
 from logreg.linear.validation import (
     check_features,
     check_labels,
@@ -416,7 +416,8 @@ class _LinearClassifier:
         X_train, y_train, sw_train, validation = self._split_validation(
             X, y_index, sample_weight, eval_set, classes, rng
         )
-        solver = resolve_solver(self.solver, self.l1, sp.issparse(X_train))
+        solver = resolve_solver(self.solver, self.l1, sparse_like(X_train))
+        check_streamable(X_train, solver)
         if solver == "minibatch" and self.batch_size > X_train.shape[0]:
             raise InvalidParameterError(
                 "batch_size",

@@ -34,7 +34,8 @@ features, 789 MiB of float32) a pass takes 0.27 s where two whole-matrix product
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
+
+from logreg.linear.streamed import sparse_like
 
 #: Bytes of ``X`` per block of rows in a dense :meth:`loss_gradient` pass: small enough to
 #: stay in a core's share of the cache between the two products, large enough that each
@@ -168,7 +169,7 @@ class _CrossEntropy:
         """
         n, K = X.shape[0], Y.shape[1]
         row_bytes = max(X.shape[1], 1) * X.dtype.itemsize
-        step = n if sp.issparse(X) else max(64, BLOCK_BYTES // row_bytes)
+        step = n if sparse_like(X) else max(64, BLOCK_BYTES // row_bytes)
         keep = self._kept is not None and self._kept[0] is X
         raw_all = np.empty((n, K)) if keep and step < n else None
         sw = None if sample_weight is None else np.asarray(sample_weight)

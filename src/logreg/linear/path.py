@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from logreg.linear.exceptions import InvalidParameterError
 from logreg.linear.loss import make_loss, one_hot
@@ -34,6 +33,7 @@ from logreg.linear.solvers import (
     resolve_solver,
 )
 from logreg.linear.solvers._common import exact_sparse
+from logreg.linear.streamed import check_streamable, sparse_like
 from logreg.linear.validation import check_features, check_labels, check_sample_weight
 
 #: Solvers that make a float64 copy of a sparse float32 X for every fit: a path converts
@@ -174,14 +174,16 @@ def regularization_path(
         l2s = np.full(l1s.shape, float(estimator.l2))
     if np.any(l1s < 0) or np.any(l2s < 0) or not np.all(np.isfinite(l1s + l2s)):
         raise ValueError("the penalties of a path must be finite and >= 0")
-    solver = resolve_solver(estimator.solver, float(l1s.min()), sp.issparse(X))
+    solver = resolve_solver(estimator.solver, float(l1s.min()), sparse_like(X))
     check_path_solver(solver, float(l1s.max()))
     options = {"max_iter": estimator.max_iter, "tol": float(estimator.tol)}
     options.update(estimator._step_options(solver))
     K, d = loss.n_outputs, X.shape[1]
     coef, intercept = np.zeros((K, d)), np.zeros(K)
-    solvers = {resolve_solver(estimator.solver, float(l1), sp.issparse(X)) for l1 in l1s}
-    if sp.issparse(X) and (screening or solvers & CONVERTING_SOLVERS):
+    solvers = {resolve_solver(estimator.solver, float(l1), sparse_like(X)) for l1 in l1s}
+    for name in solvers:
+        check_streamable(X, name)
+    if sparse_like(X) and (screening or solvers & CONVERTING_SOLVERS):
         # Once for the whole path: float64 (what newton_cd and fista compute with) and
         # CSC, whose column subsets (the screened problems) are cheap slices. An L2 path
         # of newton_cg or lbfgs keeps X as given: they compute with float32 X, and the
@@ -197,7 +199,7 @@ def regularization_path(
     previous_l1 = None
     for index, (l1, l2) in enumerate(zip(l1s, l2s)):
         penalty = ElasticNet(l1=float(l1), l2=float(l2))
-        fit = SOLVERS[resolve_solver(estimator.solver, l1, sp.issparse(X))]
+        fit = SOLVERS[resolve_solver(estimator.solver, l1, sparse_like(X))]
         if screening and l1 > 0:
             grad = _smooth_gradient(loss, penalty, coef, intercept, X, Y, scale)
             threshold = 2 * l1 - (previous_l1 if previous_l1 is not None else l1)

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from logreg.linear.model_selection import stratified_partition
+from logreg.linear.streamed import StreamedCSR
 
 
 class DataConversionWarning(UserWarning):
@@ -78,7 +79,11 @@ def check_features(X, *, n_features: int | None = None, estimator: str = "estima
         float32 and float64 inputs are returned without a copy (dense) or with their
         data array shared (CSR from CSR); other dtypes become float64.
     """
-    if sp.issparse(X):
+    if isinstance(X, StreamedCSR):
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        X.check()  # one pass over the file, the first time only
+    elif sp.issparse(X):
         X = X.tocsr()
         if np.iscomplexobj(X.data):
             raise ValueError("Complex data not supported")

@@ -47,11 +47,11 @@ import math
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from logreg.linear.exceptions import ConvergenceWarning, TrainingDivergedError
+from logreg.linear.streamed import sparse_like
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +325,7 @@ def exact_sparse(X):
     copy costs 8 bytes per stored entry, so these solvers make it; a dense float32
     ``X`` (FER2013) is left alone: there the copy would double the memory of the fit.
     """
-    if sp.issparse(X) and X.dtype != np.float64:
+    if sparse_like(X) and X.dtype != np.float64:
         return X.astype(np.float64)
     return X
 

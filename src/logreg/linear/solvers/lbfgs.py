@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.optimize
-import scipy.sparse as sp
 
 from logreg.linear.solvers._common import (
     Stagnation,
@@ -41,6 +40,7 @@ from logreg.linear.solvers._common import (
     smooth_loss_gradient,
 )
 from logreg.linear.solvers.preconditioner import PRECONDITIONERS, covariance_preconditioner
+from logreg.linear.streamed import sparse_like
 
 STALL_WINDOW = 10
 """L-BFGS iterations in a row without progress that end a fit."""
@@ -152,7 +152,7 @@ def lbfgs(
     # accepted point only, whose gradient is the last one computed.
     last = [x0, start[2]]
     threads = blas_threads()
-    dense_products = not sp.issparse(X) and threads > 1
+    dense_products = not sparse_like(X) and threads > 1
 
     def fun(x):
         # L-BFGS-B evaluates the start point first: reuse the values computed above.

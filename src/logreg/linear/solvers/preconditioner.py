@@ -32,7 +32,8 @@ import weakref
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse as sp
+
+from logreg.linear.streamed import sparse_like
 
 PRECONDITIONERS = ("none", "covariance")
 """Values of the estimators' ``precondition`` parameter."""
@@ -90,7 +91,7 @@ class CovariancePreconditioner:
     """
 
     def __init__(self, X):
-        if sp.issparse(X):
+        if sparse_like(X):
             raise ValueError("precondition='covariance' needs dense features, got a sparse X")
         n, d = X.shape
         rows = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_ROWS)).astype(np.intp))
@@ -192,7 +193,7 @@ def covariance_preconditioner(X) -> CovariancePreconditioner:
     address is reused is never mistaken for it. (An array changed in place keeps its
     factor: a stale factor slows the fit down, the optimum stays the same.)
     """
-    if sp.issparse(X):
+    if sparse_like(X):
         return CovariancePreconditioner(X)  # which refuses it
     owner = X
     while isinstance(owner.base, np.ndarray):
