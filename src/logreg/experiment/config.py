@@ -62,6 +62,9 @@ class DatasetConfig:
     # faces: registered kinds joined by '+' (pixels, hog, kmeans, hog+kmeans, ...): the
     # prepared folder <results_dir>/faces/<features>
     features: Optional[str] = None
+    # A sparse split whose file is larger than this (MiB) is read from the file at each
+    # pass instead of held in memory (same numbers; docs/scale.md). None: always held.
+    stream_above_mb: Optional[float] = None
     n_samples: int = 2000  # gaussian_clouds: per split (train); val/test get half each
     mean0: list[float] = field(default_factory=lambda: [-2.0, -2.0])
     mean1: list[float] = field(default_factory=lambda: [2.0, 2.0])
