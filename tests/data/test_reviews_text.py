@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from logreg.data.prepared import load_prepared
 from logreg.data.reviews.demo import write_demo_data
 from logreg.data.reviews.parse import read_reviews_table, write_reviews_table
-from logreg.data.reviews.split import split_table, stratified_split
+from logreg.data.reviews.split import split_ids, split_table, stratified_split
 from logreg.data.reviews.stages import (
     document_texts,
     parse_stage,
@@ -294,10 +294,11 @@ def test_prepared_dataset_is_sparse_labelled_and_reproducible_from_raw_text(
         assert dataset.y[name].dtype.kind == "i" and set(dataset.y[name]) == {0, 1}
     # The saved vectorizer turns the raw test reviews into exactly X_test.
     reviews = pd.read_parquet(out / "reviews.parquet").set_index("unique_id")
-    texts = document_texts(reviews.loc[meta["row_ids"]["test"]])
+    test_ids = split_ids(out / "split.parquet")["test"]  # row i of X_test is test_ids[i]
+    texts = document_texts(reviews.loc[test_ids])
     vectorizer = Vectorizer.load(tmp_path / "prepared" / "vectorizer.json")
     assert (vectorizer.transform(texts) != dataset.X["test"]).nnz == 0
-    assert dataset.y["test"].tolist() == reviews.loc[meta["row_ids"]["test"], "label"].tolist()
+    assert dataset.y["test"].tolist() == reviews.loc[test_ids, "label"].tolist()
 
 
 def test_vectorize_refuses_a_vocabulary_built_with_other_options(prepared_domain, tmp_path):
@@ -345,4 +346,6 @@ def test_split_table_keys_reviews_by_unique_id():
     reviews = pd.DataFrame({"unique_id": [f"r{i}" for i in range(40)], "label": [0, 1] * 20})
     table = split_table(reviews, 0.2, 0.1, seed=5)
     assert table["unique_id"].tolist() == reviews["unique_id"].tolist()
+    names = stratified_split(reviews["label"].to_numpy(), 0.2, 0.1, np.random.default_rng(5))
+    assert table["split"].tolist() == names.tolist()
     assert table.equals(split_table(reviews, 0.2, 0.1, seed=5))

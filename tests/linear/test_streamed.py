@@ -28,8 +28,9 @@ def _streamed(tmp_path, X, y=None, block_nnz=37) -> tuple[StreamedCSR, PreparedD
     streamed in blocks of ``block_nnz`` stored entries (a few rows each)."""
     y = np.arange(X.shape[0]) % 2 if y is None else y
     meta = {"kind": "reviews", "class_names": [str(c) for c in np.unique(y)]}
-    save_prepared(tmp_path / "p", PreparedDataset({s: X for s in "train val test".split()},
-                                                  {s: y for s in "train val test".split()}, meta))  # fmt: skip
+    splits = ("train", "val", "test")
+    dataset = PreparedDataset({s: X for s in splits}, {s: y for s in splits}, meta)
+    save_prepared(tmp_path / "p", dataset)
     dataset = load_prepared(tmp_path / "p", stream_above_mb=0)
     streamed = dataset.X["train"]
     assert isinstance(streamed, StreamedCSR)
@@ -82,8 +83,7 @@ def test_a_fit_on_the_streamed_matrix_is_the_fit_in_memory(tmp_path, solver):
     y = (X @ rng.standard_normal(60) + 0.3 * rng.standard_normal(400) > 0).astype(int)
     S, _ = _streamed(tmp_path, X, y)
     fits = [
-        LogisticRegression(solver=solver, l2=1e-3, tol=1e-6, max_iter=200).fit(A, y)
-        for A in (X, S)
+        LogisticRegression(solver=solver, l2=1e-3, tol=1e-6, max_iter=200).fit(A, y) for A in (X, S)
     ]
     np.testing.assert_array_equal(fits[1].coef_, fits[0].coef_)
     np.testing.assert_array_equal(fits[1].intercept_, fits[0].intercept_)

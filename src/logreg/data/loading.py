@@ -29,8 +29,8 @@ def load_dataset(cfg: DictConfig, rng: np.random.Generator) -> PreparedDataset:
             "dataset.stream_above_mb", f"got {stream_above_mb}, expected MiB >= 0 or null"
         )
     dataset = load_prepared(cfg.path, stream_above_mb=stream_above_mb)
-    # Which review of the parsed table each row is: the data stages' record, never read by
-    # a run (10^6 of them at 10^6 reviews).
+    # Folders written before the data stages stopped listing which review each row is
+    # (split.parquet says it): never read by a run, 10^6 of them at 10^6 reviews.
     dataset.meta.pop("row_ids", None)
     if cfg.kind == "faces":
         # Folders written before HOG existed hold pixels.

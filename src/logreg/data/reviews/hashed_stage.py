@@ -87,7 +87,6 @@ def hash_shard_stage(
     document_frequency = np.zeros(n_columns, dtype=np.int64)
     count = np.zeros(n_columns, dtype=np.int64)
     sample, fallback, n_train = [], {}, 0
-    ids = {name: [] for name in SPLITS}
     sizes = {name: {"rows": 0, "nnz": 0} for name in SPLITS}
     # Rows of each split holding each column: the merge sizes its output before writing it.
     column_rows = {name: np.zeros(n_columns, dtype=np.int32) for name in SPLITS}
@@ -115,7 +114,6 @@ def hash_shard_stage(
                     sample += texts.take(pa.array(rows, type=pa.int64())).to_pylist()
                 n_train += int(train.sum())
                 labels = batch["label"].to_numpy(zero_copy_only=False).astype(np.int64)
-                row_ids = np.array(batch["unique_id"].to_pylist(), dtype=object)
                 for name in SPLITS:
                     rows = np.flatnonzero(split == name)
                     cells = np.repeat(split == name, row_nnz)
@@ -131,7 +129,6 @@ def hash_shard_stage(
                     column_rows[name] += np.bincount(values["columns"], minlength=n_columns).astype(
                         np.int32
                     )
-                    ids[name] += row_ids[rows].tolist()
                     sizes[name]["rows"] += len(rows)
                     sizes[name]["nnz"] += int(cells.sum())
         finally:
@@ -145,7 +142,6 @@ def hash_shard_stage(
             tmp / _COUNTS
         )
         np.savez(tmp / _COLUMN_ROWS, **column_rows)
-        (tmp / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
         (tmp / _MANIFEST).write_text(json.dumps({"n_bits": n_bits, **sizes}), encoding="utf-8")
     log.info(
         "shard %d: %d reviews hashed (%d training) -> %s",
@@ -163,7 +159,6 @@ class _Part:
         self.folder = Path(folder)
         try:
             manifest = json.loads((self.folder / _MANIFEST).read_text("utf-8"))
-            self.ids = json.loads((self.folder / "ids.json").read_text("utf-8"))
             self.counts = HashedCounts.load(self.folder / _COUNTS)
             self.sizes = {name: manifest[name] for name in SPLITS}
             if manifest["n_bits"] != n_bits:
@@ -178,8 +173,6 @@ class _Part:
                     size = (self.folder / f"{name}.{part}").stat().st_size
                     if size != n * np.dtype(dtypes[part]).itemsize:
                         raise ValueError(f"{name}.{part} has {size} bytes, expected {n} values")
-                if len(self.ids[name]) != self.sizes[name]["rows"]:
-                    raise ValueError(f"ids.json lists {len(self.ids[name])} {name} rows")
         except (OSError, KeyError, TypeError, ValueError) as exc:
             raise DataError(
                 f"not a complete shard of hash-shard: {exc}; rerun it", where=folder
@@ -309,8 +302,7 @@ def merge_hashed_stage(
     n_bits = vectorizer._hashing_bits()
     loaded = [_Part(folder, n_bits) for folder in parts]
     vectorizer.set_hashed_counts(HashedCounts.merge([part.counts for part in loaded]))
-    ids = {name: [i for part in loaded for i in part.ids[name]] for name in SPLITS}
-    meta = prepared_meta(domain, vectorizer, ids, sources, fields)
+    meta = prepared_meta(domain, vectorizer, sources, fields)
     with atomic_dir(out_dir) as tmp:
         # The layout of logreg.data.prepared.save_prepared, X written a block at a time.
         for name in SPLITS:

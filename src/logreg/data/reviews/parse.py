@@ -380,6 +380,15 @@ def read_reviews_table(
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Read a table written by :func:`write_reviews_table` or :func:`write_reviews`
     (only ``columns``, default all); return it and its sources."""
+    arrow, sources = read_reviews_arrow(path, columns)
+    return arrow.to_pandas(), sources
+
+
+def read_reviews_arrow(
+    path: str | os.PathLike, columns: Sequence[str] | None = None
+) -> tuple[pa.Table, dict[str, str]]:
+    """:func:`read_reviews_table` as an Arrow table: its strings are not Python objects
+    (10^7 ids take ~300 MB instead of ~1 GB)."""
     if not Path(path).is_file():
         raise DataError("no such file; run the parse stage first", where=path)
     try:
@@ -399,4 +408,4 @@ def read_reviews_table(
             f"(missing columns {missing} or source checksums)",
             where=path,
         )
-    return arrow.to_pandas(), json.loads(metadata[_SOURCES_KEY])
+    return arrow, json.loads(metadata[_SOURCES_KEY])

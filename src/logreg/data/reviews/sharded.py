@@ -255,19 +255,17 @@ def shard_vectors(
     vectorizer: Vectorizer,
     fields: Sequence[str] = TEXT_FIELDS,
 ) -> tuple[dict, dict, dict]:
-    """``(X, y, ids)`` of one shard's rows, each a dict by split, with a fitted vectorizer."""
+    """``(X, y)`` of one shard's rows, each a dict by split, with a fitted vectorizer."""
     X = {name: [] for name in SPLITS}
     y = {name: [] for name in SPLITS}
-    ids = {name: [] for name in SPLITS}
     for reviews, split in shard_batches(reviews_path, split_path, shard, fields):
         for name in SPLITS:
             rows = reviews[split == name]
             X[name].append(vectorizer.transform(document_texts(rows, fields)))
             y[name].append(rows["label"].to_numpy(dtype=np.int64))
-            ids[name] += rows["unique_id"].tolist()
     X = {name: stack_rows(X[name], vectorizer.n_features) for name in SPLITS}
     y = {name: np.concatenate([np.zeros(0, np.int64), *y[name]]) for name in SPLITS}
-    return X, y, ids
+    return X, y
 
 
 def vectorize_shard_stage(
@@ -279,16 +277,15 @@ def vectorize_shard_stage(
     vectorizer: Vectorizer,
     fields: Sequence[str] = TEXT_FIELDS,
 ) -> None:
-    """Vectors of one shard's rows of each split (``X_<split>.npz``, ``y_<split>.npy``,
-    ``ids.json``) in ``out_dir``."""
+    """Vectors of one shard's rows of each split (``X_<split>.npz``, ``y_<split>.npy``) in
+    ``out_dir``."""
     vectorizer = fitted_vectorizer(vectorizer, vocabulary_path, split_path)
-    X, y, ids = shard_vectors(reviews_path, shard, split_path, vectorizer, fields)
+    X, y = shard_vectors(reviews_path, shard, split_path, vectorizer, fields)
     with atomic_dir(out_dir) as tmp:
         for name in SPLITS:
             sp.save_npz(tmp / f"X_{name}.npz", X[name], compressed=False)
             np.save(tmp / f"y_{name}.npy", y[name])
-        (tmp / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
-    log.info("shard %d: %d reviews vectorized -> %s", shard, sum(map(len, ids.values())), out_dir)
+    log.info("shard %d: %d reviews vectorized -> %s", shard, sum(map(len, y.values())), out_dir)
 
 
 def gather_stage(
@@ -314,25 +311,23 @@ def gather_stage(
             f"not a reviews table of the parse stage: {exc}", where=reviews_path
         ) from exc
     if not parts:
-        X, y, ids = shard_vectors(reviews_path, 0, split_path, vectorizer, fields)
-        write_prepared(out_dir, domain, vectorizer, X, y, ids, sources, fields)
+        X, y = shard_vectors(reviews_path, 0, split_path, vectorizer, fields)
+        write_prepared(out_dir, domain, vectorizer, X, y, sources, fields)
         log.info("wrote the prepared dataset of %s to %s", domain, out_dir)
         return
-    X, y, ids = {}, {}, {}
+    X, y = {}, {}
     for name in SPLITS:
-        blocks, labels, row_ids = [], [], []
+        blocks, labels = [], []
         for part in parts:
             try:
                 blocks.append(sp.load_npz(Path(part) / f"X_{name}.npz"))
                 labels.append(np.load(Path(part) / f"y_{name}.npy", allow_pickle=False))
-                row_ids += json.loads((Path(part) / "ids.json").read_text("utf-8"))[name]
             except (OSError, ValueError, KeyError) as exc:
                 raise DataError(f"cannot read the shard's vectors: {exc}", where=part) from exc
         X[name] = stack_rows(blocks, vectorizer.n_features)
         y[name] = np.concatenate(labels)
-        ids[name] = row_ids
         log.info("%s %s: %d reviews, %d non-zeros", domain, name, X[name].shape[0], X[name].nnz)
-    write_prepared(out_dir, domain, vectorizer, X, y, ids, sources, fields)
+    write_prepared(out_dir, domain, vectorizer, X, y, sources, fields)
     log.info("wrote the prepared dataset of %s to %s", domain, out_dir)
 
 

@@ -12,16 +12,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from logreg.data.prepared import SPLITS, PreparedDataset, save_prepared
 from logreg.data.reviews.parse import (
     CLASS_NAMES,
     checked_batches,
     iter_reviews,
+    read_reviews_arrow,
     read_reviews_table,
     write_reviews,
 )
-from logreg.data.reviews.split import read_split, split_table, write_split
+from logreg.data.reviews.split import read_split, split_arrow, write_split
 from logreg.data.reviews.tokenize import Tokenizer, bundled_stopwords
 from logreg.data.reviews.vectorize import Vectorizer
 from logreg.data.reviews.vocabulary import (
@@ -71,11 +73,13 @@ def split_stage(
     seed: int,
 ) -> None:
     """Write the stratified, seeded split of a reviews table to ``out`` (Parquet)."""
-    # Ids and labels only: the split never reads the texts of a large table.
-    reviews, _ = read_reviews_table(reviews_path, columns=["unique_id", "label"])
-    split = split_table(reviews, test_fraction, val_fraction, seed)
+    # Ids and labels only, as Arrow arrays: the split never reads the texts of a large
+    # table, nor makes a Python object per review.
+    reviews, _ = read_reviews_arrow(reviews_path, columns=["unique_id", "label"])
+    split = split_arrow(reviews, test_fraction, val_fraction, seed)
     write_split(split, out)
-    log.info("split %s: %s", reviews_path, split["split"].value_counts().to_dict())
+    counts = pc.value_counts(split["split"]).to_pylist()
+    log.info("split %s: %s", reviews_path, {c["values"]: c["counts"] for c in counts})
 
 
 def _train_texts(reviews: pd.DataFrame, split: pd.Series, fields: Sequence[str]) -> list[str]:
@@ -138,12 +142,11 @@ def vectorize_stage(
         sublinear_tf=sublinear_tf,
     )
     set_vocabulary_file(vectorizer, vocabulary_path, n_documents=int((split == "train").sum()))
-    X, y, ids = {}, {}, {}
+    X, y = {}, {}
     for name in SPLITS:
         rows = reviews[(split == name).to_numpy()]
         X[name] = vectorizer.transform(document_texts(rows, fields))
         y[name] = rows["label"].to_numpy(dtype="int64")
-        ids[name] = rows["unique_id"].tolist()
         log.info(
             "%s %s: %d reviews x %d terms, %d non-zeros",
             domain,
@@ -152,7 +155,7 @@ def vectorize_stage(
             X[name].shape[1],
             X[name].nnz,
         )
-    write_prepared(out_dir, domain, vectorizer, X, y, ids, sources, fields)
+    write_prepared(out_dir, domain, vectorizer, X, y, sources, fields)
     log.info("wrote the prepared dataset of %s to %s", domain, out_dir)
 
 
@@ -178,12 +181,11 @@ def write_prepared(
     vectorizer: Vectorizer,
     X: dict,
     y: dict,
-    ids: dict,
     sources: dict[str, str],
     fields: Sequence[str],
 ) -> None:
     """Write a domain's prepared folder: vectors, labels, ``meta.json``, ``vectorizer.json``."""
-    meta = prepared_meta(domain, vectorizer, ids, sources, fields)
+    meta = prepared_meta(domain, vectorizer, sources, fields)
     with atomic_dir(out_dir) as tmp:
         # save_prepared swaps in a complete directory at `tmp`; the vectorizer is added
         # after it, and the whole folder reaches `out_dir` only when both are written.
@@ -194,11 +196,15 @@ def write_prepared(
 def prepared_meta(
     domain: str,
     vectorizer: Vectorizer,
-    ids: dict,
     sources: dict[str, str],
     fields: Sequence[str],
 ) -> dict:
-    """The ``meta.json`` of a domain's prepared folder."""
+    """The ``meta.json`` of a domain's prepared folder.
+
+    Which review each row is, it does not list (10^7 ids at 10^7 reviews, most of the
+    file and of a run's memory): row ``i`` of a split is the ``i``-th review of that split
+    in ``split.parquet``, in table order (:func:`logreg.data.reviews.split.split_ids`).
+    """
     return {
         "kind": "reviews",
         "name": domain,
@@ -209,5 +215,4 @@ def prepared_meta(
         # Every text option this folder was made with: what cross-validation refits per
         # fold (logreg.experiment.text_features.TextOptions.from_meta) and what a run records.
         "text": {"fields": list(fields), **vectorizer.text_options()},
-        "row_ids": ids,
     }
