@@ -1,0 +1,38 @@
+"""``dataset.stream_above_mb`` changes where a run's X lives, never what the run finds: the
+same preset on the same folder, splits streamed from their files or held in memory, writes
+the same model, weights, predictions and selection path, byte for byte."""
+
+from __future__ import annotations
+
+from reviews_data import prepare_domain
+
+from logreg.data.reviews.demo import write_demo_data
+from logreg.experiment.config import compose
+from logreg.experiment.run import train
+from logreg.linear.streamed import StreamedCSR
+
+FILES = ("model.npz", "weights.csv", "test_predictions.csv", "selection_path.csv")
+
+
+def test_a_streamed_run_is_the_run_in_memory(tmp_path, monkeypatch):
+    write_demo_data(tmp_path / "raw", ["electronics"], seed=0, n_per_file=60)
+    prepare_domain(tmp_path / "raw", tmp_path / "results", "demo", "electronics")
+    base = [
+        "experiment=reviews_large",
+        "dataset.source=demo",
+        f"paths.results_dir={tmp_path / 'results'}",
+        "tracking=none",
+        "progress=false",
+    ]
+    passes, blocks = [], StreamedCSR.blocks
+    monkeypatch.setattr(StreamedCSR, "blocks", lambda X: passes.append(X.shape) or blocks(X))
+    rows = {}
+    for way, limit in (("memory", "null"), ("streamed", "0")):
+        rows[way] = train(compose([*base, f"dataset.stream_above_mb={limit}"]), tmp_path / way)
+        assert bool(passes) == (way == "streamed")  # the streamed run read X from its files
+    for name in FILES:
+        assert (tmp_path / "streamed" / name).read_bytes() == (
+            tmp_path / "memory" / name
+        ).read_bytes(), name
+    for key in ("test_accuracy", "val_accuracy", "l2", "n_iter"):
+        assert rows["streamed"][key] == rows["memory"][key], key
