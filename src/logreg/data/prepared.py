@@ -9,8 +9,10 @@ A prepared dataset is one directory::
 with ``split`` in ``train``, ``val``, ``test``. Dense arrays are loaded memory-mapped
 and every array with ``allow_pickle=False``: a prepared dataset is data, never code.
 A sparse split is read when it is first used (:class:`SplitMatrices`), so a run holds
-only the splits it is working on. The directory is written atomically (see
-:func:`logreg.fileio.atomic_dir`).
+only the splits it is working on; one larger than ``stream_above_mb`` is not read at all
+but memory-mapped and streamed a block of rows at a time at every use
+(:class:`~logreg.linear.streamed.StreamedCSR`, the same numbers). The directory is written
+atomically (see :func:`logreg.fileio.atomic_dir`).
 """
 
 from __future__ import annotations
