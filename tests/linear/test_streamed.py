@@ -63,6 +63,8 @@ def test_products_are_scipys_bit_for_bit(tmp_path, dtype):
         ]:
             assert got.dtype == want.dtype
             np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match=r"matmul: the matrix is \(300, 80\), the operand \(81,\)"):
+        S @ np.ones(81)
 
 
 def test_rows_are_those_of_the_matrix_in_memory(tmp_path):

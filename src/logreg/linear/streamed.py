@@ -180,11 +180,7 @@ class StreamedCSR:
     # -- products ------------------------------------------------------------------------
     def __matmul__(self, other):
         """``X @ other`` for ``other`` of shape (n_features,) or (n_features, k)."""
-        other = np.asarray(other)
-        if other.shape[:1] != (self.shape[1],) or other.ndim > 2:
-            raise ValueError(f"matmul: X is {self.shape}, the operand {other.shape}")
-        other = np.ascontiguousarray(other)
-        result = np.zeros((self.shape[0], *other.shape[1:]), np.result_type(self.dtype, other))
+        other, result = _operand_and_result(self, other)
         for r0, r1, block in self.blocks():
             _matvec("csr", block, r1 - r0, self.shape[1], other, result[r0:r1])
         return result
@@ -243,11 +239,7 @@ class _Transposed:
     def __matmul__(self, other):
         """``X.T @ other`` for ``other`` of shape (n_samples,) or (n_samples, k)."""
         X = self._X
-        other = np.asarray(other)
-        if other.shape[:1] != (X.shape[0],) or other.ndim > 2:
-            raise ValueError(f"matmul: X.T is {self.shape}, the operand {other.shape}")
-        other = np.ascontiguousarray(other)
-        result = np.zeros((X.shape[1], *other.shape[1:]), np.result_type(X.dtype, other))
+        other, result = _operand_and_result(self, other)
         for r0, r1, block in X.blocks():
             # The whole transpose is a CSC matrix with X's arrays; its product adds the
             # rows' contributions into result in row order, as this loop does.
@@ -256,6 +248,16 @@ class _Transposed:
 
     def dot(self, other):
         return self @ other
+
+
+def _operand_and_result(matrix, other):
+    """``other`` checked and C-contiguous for ``matrix @ other``, and the zeros the product
+    adds into, in the dtype scipy gives it."""
+    other = np.asarray(other)
+    if other.shape[:1] != (matrix.shape[1],) or other.ndim > 2:
+        raise ValueError(f"matmul: the matrix is {matrix.shape}, the operand {other.shape}")
+    other = np.ascontiguousarray(other)
+    return other, np.zeros((matrix.shape[0], *other.shape[1:]), np.result_type(matrix.dtype, other))
 
 
 def _matvec(kind: str, block: sp.csr_matrix, n_row: int, n_col: int, other, out) -> None:
