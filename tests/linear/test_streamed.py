@@ -4,6 +4,8 @@ solvers that would have to hold it refuse it by name, and a bad file fails namin
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -11,6 +13,7 @@ import scipy.sparse as sp
 from logreg.data.prepared import PreparedDataset, load_prepared, save_prepared
 from logreg.errors import DataError
 from logreg.linear.estimators import LogisticRegression, SoftmaxRegression
+from logreg.linear.exceptions import InvalidParameterError
 from logreg.linear.path import regularization_path
 from logreg.linear.streamed import StreamedCSR
 
@@ -41,11 +44,13 @@ def _streamed(tmp_path, X, y=None, block_nnz=37) -> tuple[StreamedCSR, PreparedD
     return streamed, dataset
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_products_are_scipys_bit_for_bit(tmp_path, dtype):
+@pytest.mark.parametrize(
+    "dtype, block_nnz", [(np.float32, 37), (np.float64, 37), (np.float32, 1)]
+)  # block_nnz 1: rows longer than a block
+def test_products_are_scipys_bit_for_bit(tmp_path, dtype, block_nnz):
     rng = np.random.default_rng(0)
     X = _matrix(rng, 300, 80, dtype)
-    S, _ = _streamed(tmp_path, X)
+    S, _ = _streamed(tmp_path, X, block_nnz=block_nnz)
     assert len(S._starts) > 20  # many blocks
     for other_dtype in (np.float32, np.float64):
         v = rng.standard_normal(80).astype(other_dtype)
@@ -55,7 +60,9 @@ def test_products_are_scipys_bit_for_bit(tmp_path, dtype):
         for got, want in [
             (S @ v, X @ v),
             (S @ V, X @ V),
-            (S @ V.T.T, X @ V),  # non-contiguous operand
+            (S @ np.asfortranarray(V), X @ V),  # operands not C-contiguous
+            (S @ V[:, ::2], X @ V[:, ::2]),
+            (S @ V[:, :1], X @ V[:, :1]),  # one column
             (S.T @ r, X.T @ r),
             (S.T @ R, X.T @ R),
             (S.astype(np.float64) @ v, X.astype(np.float64) @ v),
@@ -113,11 +120,49 @@ def test_a_solver_that_would_hold_the_matrix_refuses_it_by_name(tmp_path, solver
         model.fit(S, np.arange(100) % 2)
 
 
-def test_an_l1_path_refuses_the_streamed_matrix(tmp_path):
+@pytest.mark.parametrize("solver", ["auto", "gd"])
+def test_an_l1_path_refuses_the_streamed_matrix(tmp_path, solver):
     X = _matrix(np.random.default_rng(5), 100, 20)
     S, _ = _streamed(tmp_path, X)
-    with pytest.raises(ValueError, match="needs X in memory"):
-        regularization_path(LogisticRegression(), S, np.arange(100) % 2, l1s=[1e-2, 1e-3])
+    with pytest.raises(InvalidParameterError, match="needs X in memory"):
+        regularization_path(
+            LogisticRegression(solver=solver), S, np.arange(100) % 2, l1s=[1e-2, 1e-3]
+        )
+
+
+def _mapped_kb(file) -> int:
+    """Resident kB of this process's mappings of ``file`` (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
+            inside = line.rstrip().endswith(str(file))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux's smaps")
+def test_a_pass_leaves_none_of_the_file_in_memory(tmp_path):
+    X = _matrix(np.random.default_rng(9), 20_000, 400)  # 3 MB of stored values
+    S, _ = _streamed(tmp_path, X, block_nnz=50_000)
+    file = tmp_path / "p" / "X_train.npz"
+    seen = []
+    for _, _, block in S.blocks():  # while a block is in use, its pages are mapped
+        block @ np.ones(400)
+        seen.append(_mapped_kb(file))
+    assert max(seen) >= 300  # 50,000 entries x 8 bytes
+    assert _mapped_kb(file) <= 8  # after the pass: nothing but a page or two
+    S @ np.ones(400, np.float32), S.T @ np.ones(20_000, np.float32)
+    assert _mapped_kb(file) <= 8
+
+
+def test_integer_values_compute_in_float64(tmp_path):
+    X = _matrix(np.random.default_rng(10), 80, 12)
+    counts = sp.csr_matrix((np.ceil(X.data * 5).astype(np.int32), X.indices, X.indptr), X.shape)
+    S, _ = _streamed(tmp_path, counts)
+    assert S.dtype == np.float64
+    v = np.random.default_rng(11).standard_normal(12)
+    np.testing.assert_array_equal(S @ v, counts.astype(np.float64) @ v)
 
 
 def test_a_non_finite_value_is_refused_naming_the_file_and_rows(tmp_path):

@@ -23,12 +23,7 @@ def load_dataset(cfg: DictConfig, rng: np.random.Generator) -> PreparedDataset:
         return _gaussian_clouds(cfg, rng)
     if not Path(cfg.path, "meta.json").is_file():
         raise _missing_prepared(cfg)
-    stream_above_mb = cfg.get("stream_above_mb")
-    if stream_above_mb is not None and not stream_above_mb >= 0:
-        raise ConfigError(
-            "dataset.stream_above_mb", f"got {stream_above_mb}, expected MiB >= 0 or null"
-        )
-    dataset = load_prepared(cfg.path, stream_above_mb=stream_above_mb)
+    dataset = load_prepared(cfg.path, stream_above_mb=cfg.get("stream_above_mb"))
     # Folders written before the data stages stopped listing which review each row is
     # (split.parquet says it): never read by a run, 10^6 of them at 10^6 reviews.
     dataset.meta.pop("row_ids", None)

@@ -133,7 +133,8 @@ def applicable_params(cfg: DictConfig) -> dict[str, object]:
     container = OmegaConf.to_container(cfg, resolve=True)
     kind = cfg.dataset.kind
     solver = resolve_solver(cfg.optimizer.solver, cfg.penalty.l1)
-    skip = {"paths", "tracking", "progress", "source"}
+    # stream_above_mb: where X lives, never what a run finds (logreg.linear.streamed).
+    skip = {"paths", "tracking", "progress", "source", "dataset.stream_above_mb"}
     skip |= {
         f"dataset.{k}" for k in ("n_samples", "mean0", "mean1", "p1") if kind != "gaussian_clouds"
     }
@@ -324,6 +325,11 @@ def check_config(cfg: DictConfig) -> None:
             "give them in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead",
         )
     _choice(cfg, "dataset.kind", DATASET_KINDS)
+    stream_above_mb = cfg.dataset.get("stream_above_mb")
+    if stream_above_mb is not None and not stream_above_mb >= 0:
+        raise ConfigError(
+            "dataset.stream_above_mb", f"got {stream_above_mb}, expected MiB >= 0 or null"
+        )
     _choice(cfg, "model.threshold", THRESHOLDS)
     try:
         build_estimator(cfg).validate_params()

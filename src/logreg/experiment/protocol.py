@@ -35,6 +35,7 @@ from logreg.experiment.text_features import ReviewCorpus, TextOptions, reviews_t
 from logreg.fileio import atomic_path
 from logreg.linear.model_selection import repeated_stratified_kfold
 from logreg.linear.path import largest_l1
+from logreg.linear.streamed import StreamedCSR
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,9 @@ def _fold_features(cfg: DictConfig, dataset: PreparedDataset):
         corpus = ReviewCorpus(reviews_table_path(cfg.dataset.path), options)
         return corpus.y, lambda train, test: corpus.fold(train, test)[:2]
     # Features without fitted statistics (Gaussian clouds): pool the splits.
+    # Folds are row subsets, held in memory: a streamed split is read whole here.
     parts = [dataset.X[split] for split in SPLITS]
+    parts = [part.tocsr() if isinstance(part, StreamedCSR) else part for part in parts]
     X = sp.vstack(parts, format="csr") if sp.issparse(parts[0]) else np.concatenate(parts)
     y = np.concatenate([dataset.y[split] for split in SPLITS])
     return y, lambda train, test: (X[train], X[test])

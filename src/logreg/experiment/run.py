@@ -245,7 +245,10 @@ def train(cfg: DictConfig, output_dir: str | Path) -> dict[str, object]:
                 *dataset.shapes["train"],
                 len(class_names),
             )
-            selected = protocol.select_for_run(cfg, estimator, dataset, output_dir)
+            try:
+                selected = protocol.select_for_run(cfg, estimator, dataset, output_dir)
+            except InvalidParameterError as exc:  # e.g. a solver that cannot stream X
+                raise config_error(exc) from None
             # A path scored on the validation split was fitted on this training split: its
             # fit at the chosen penalty is where the final fit starts (and mostly ends).
             start = {}
