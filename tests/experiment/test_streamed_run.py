@@ -16,16 +16,21 @@ from logreg.linear.streamed import StreamedCSR
 FILES = ("model.npz", "weights.csv", "test_predictions.csv", "selection_path.csv")
 
 
-def test_a_streamed_run_is_the_run_in_memory(tmp_path, monkeypatch):
-    write_demo_data(tmp_path / "raw", ["electronics"], seed=0, n_per_file=60)
+def _demo_run_overrides(tmp_path, n_per_file: int) -> list[str]:
+    """Demo reviews of one domain prepared under ``tmp_path``; a reviews_large run of them."""
+    write_demo_data(tmp_path / "raw", ["electronics"], seed=0, n_per_file=n_per_file)
     prepare_domain(tmp_path / "raw", tmp_path / "results", "demo", "electronics")
-    base = [
+    return [
         "experiment=reviews_large",
         "dataset.source=demo",
         f"paths.results_dir={tmp_path / 'results'}",
         "tracking=none",
         "progress=false",
     ]
+
+
+def test_a_streamed_run_is_the_run_in_memory(tmp_path, monkeypatch):
+    base = _demo_run_overrides(tmp_path, n_per_file=60)
     passes, blocks = [], StreamedCSR.blocks
     monkeypatch.setattr(StreamedCSR, "blocks", lambda X: passes.append(X.shape) or blocks(X))
     rows = {}
@@ -41,16 +46,7 @@ def test_a_streamed_run_is_the_run_in_memory(tmp_path, monkeypatch):
 
 
 def test_a_solver_that_cannot_stream_is_a_config_error_naming_its_key(tmp_path):
-    write_demo_data(tmp_path / "raw", ["electronics"], seed=0, n_per_file=30)
-    prepare_domain(tmp_path / "raw", tmp_path / "results", "demo", "electronics")
-    base = [
-        "experiment=reviews_large",
-        "dataset.source=demo",
-        f"paths.results_dir={tmp_path / 'results'}",
-        "tracking=none",
-        "progress=false",
-        "dataset.stream_above_mb=0",
-    ]
+    base = [*_demo_run_overrides(tmp_path, n_per_file=30), "dataset.stream_above_mb=0"]
     for solver, selection in (("sgd", "fixed"), ("newton_cd", "cv_path")):  # a fit, a path
         overrides = [f"optimizer={solver}", f"selection={selection}"]
         with pytest.raises(ConfigError, match=rf"optimizer\.solver.*'{solver}' needs X in memory"):
