@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(STAMP)
-	@echo "make test: all 1047 tests, the demo and real-data workflows and a throw-away SLURM cluster among them (~24 min on 2 cores); make test-fast runs the quick ones alone"
+	@echo "make test: all 1068 tests, the demo and real-data workflows and a throw-away SLURM cluster among them (~24 min on 2 cores); make test-fast runs the quick ones alone"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The tests not marked slow or realdata: the unit tests and the quick demo runs (~3.5 min on 2 cores).
