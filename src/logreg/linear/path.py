@@ -183,8 +183,9 @@ def regularization_path(
     solvers = {resolve_solver(estimator.solver, float(l1), sparse_like(X)) for l1 in l1s}
     for name in solvers:
         check_streamable(X, name)
+    if screening:
+        check_streamable(X, solver, "an L1 path (its screening)")
     if sparse_like(X) and (screening or solvers & CONVERTING_SOLVERS):
-        check_streamable(X, solver, "an L1 path (its screening)" if screening else None)
         # Once for the whole path: float64 (what newton_cd and fista compute with) and
         # CSC, whose column subsets (the screened problems) are cheap slices. An L2 path
         # of newton_cg or lbfgs keeps X as given: they compute with float32 X, and the

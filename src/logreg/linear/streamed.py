@@ -88,9 +88,6 @@ class StreamedCSR:
     Raises ValueError when the arrays do not make a CSR matrix of ``shape``.
     """
 
-    format = "csr"
-    ndim = 2
-
     def __init__(
         self, mapping, data, indices, indptr, shape, dtype=None, block_nnz=BLOCK_NNZ, source=None
     ):
@@ -140,10 +137,8 @@ class StreamedCSR:
             f"entries read in blocks of {self.block_nnz}>"
         )
 
-    def astype(self, dtype, copy: bool = True) -> StreamedCSR:
+    def astype(self, dtype) -> StreamedCSR:
         """The same file, products computed in ``dtype`` (no copy of the file)."""
-        if np.dtype(dtype) == self.dtype and not copy:
-            return self
         other = StreamedCSR.__new__(StreamedCSR)
         other.__dict__.update(self.__dict__)
         other.dtype = np.dtype(dtype)
@@ -209,16 +204,10 @@ class StreamedCSR:
             _matvec("csr", block, r1 - r0, self.shape[1], other, result[r0:r1])
         return result
 
-    def dot(self, other):
-        return self @ other
-
     @property
     def T(self) -> _Transposed:
         """``X.T``: what ``X.T @ r`` needs (a view, as scipy's CSR transpose is)."""
         return _Transposed(self)
-
-    def transpose(self) -> _Transposed:
-        return self.T
 
     # -- rows in memory ------------------------------------------------------------------
     def __getitem__(self, rows) -> sp.csr_matrix:
@@ -258,17 +247,10 @@ class StreamedCSR:
 class _Transposed:
     """``X.T`` of a :class:`StreamedCSR`: the product ``X.T @ r``."""
 
-    format = "csc"
-    ndim = 2
-
     def __init__(self, X: StreamedCSR):
         self._X = X
         self.shape = X.shape[::-1]
         self.dtype = X.dtype
-
-    @property
-    def T(self) -> StreamedCSR:
-        return self._X
 
     def __matmul__(self, other):
         """``X.T @ other`` for ``other`` of shape (n_samples,) or (n_samples, k)."""
@@ -279,9 +261,6 @@ class _Transposed:
             # rows' contributions into result in row order, as this loop does.
             _matvec("csc", block, X.shape[1], r1 - r0, other[r0:r1], result)
         return result
-
-    def dot(self, other):
-        return self @ other
 
 
 def _operand_and_result(matrix, other):

@@ -254,7 +254,7 @@ def shard_vectors(
     split_path: str | os.PathLike,
     vectorizer: Vectorizer,
     fields: Sequence[str] = TEXT_FIELDS,
-) -> tuple[dict, dict, dict]:
+) -> tuple[dict, dict]:
     """``(X, y)`` of one shard's rows, each a dict by split, with a fitted vectorizer."""
     X = {name: [] for name in SPLITS}
     y = {name: [] for name in SPLITS}

@@ -112,13 +112,10 @@ def split_ids(path: str | os.PathLike) -> dict[str, list[str]]:
     }
 
 
-def write_split(split: pd.DataFrame | pa.Table, path: str | os.PathLike) -> None:
-    """Write a split table to Parquet atomically."""
+def write_split(split: pa.Table, path: str | os.PathLike) -> None:
+    """Write a split table (:func:`split_arrow`) to Parquet atomically."""
     with atomic_path(path) as tmp:
-        if isinstance(split, pa.Table):
-            pq.write_table(split, tmp)
-        else:
-            split.to_parquet(tmp, index=False)
+        pq.write_table(split, tmp)
 
 
 def read_split(path: str | os.PathLike, reviews: pd.DataFrame) -> pd.Series:
